@@ -1,0 +1,114 @@
+//! How fast each rule tallies the largest shared pabulib instances, next to
+//! pabutools' time for the same work (from `shared/pabulib/expected.json`),
+//! and whether the selections match. Prints a Markdown table.
+//!
+//! `cargo bench -p commonpot-tally --bench tally [-- FILE.pb …]`: without
+//! file names, the instances with the most voters and those pabutools took
+//! longest on.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use commonpot_tally::{pabulib, tally, Election, Rule};
+use serde_json::Value;
+
+/// How many instances of each kind (most voters, slowest for pabutools).
+const LARGEST: usize = 3;
+/// Each measurement is the best of this many runs.
+const REPEATS: usize = 3;
+
+fn main() {
+    let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pabulib");
+    let text = std::fs::read_to_string(folder.join("expected.json"))
+        .unwrap_or_else(|error| panic!("{}: {error}", folder.display()));
+    let expected: serde_json::Map<String, Value> = match serde_json::from_str(&text) {
+        Ok(Value::Object(instances)) => instances,
+        _ => panic!("expected.json is not a JSON object"),
+    };
+    let named: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| arg.ends_with(".pb"))
+        .collect();
+    let files = if named.is_empty() {
+        largest(&expected)
+    } else {
+        named
+    };
+    println!(
+        "| instance | voters × projects | rule | ours | pabutools | speed-up | same selection |"
+    );
+    println!("|---|---|---|---:|---:|---:|---|");
+    for file in files {
+        let entry = &expected[&file];
+        let text = std::fs::read_to_string(folder.join(&file)).expect("instance is readable");
+        let election = pabulib::parse(&text).expect("instance parses");
+        for rule in Rule::ALL {
+            let key = match rule {
+                Rule::Greedy => "greedy",
+                Rule::Mes => "mes",
+                Rule::MesAdd1 => "mes_add1",
+            };
+            let (ours, selected) = measure(&election, rule);
+            let theirs = entry[format!("{key}_pabutools_s")].as_f64();
+            let same = match &entry[key] {
+                Value::Array(ids) => {
+                    let mut want: Vec<&str> = ids.iter().filter_map(Value::as_str).collect();
+                    want.sort_unstable();
+                    if want == selected.iter().map(String::as_str).collect::<Vec<_>>() {
+                        "yes"
+                    } else {
+                        "NO"
+                    }
+                }
+                _ => "(pabutools timed out)",
+            };
+            let ours_s = ours.as_secs_f64();
+            println!(
+                "| {file} | {} × {} | {rule} | {:.4} s | {} | {} | {same} |",
+                entry["voters"],
+                entry["projects"],
+                ours_s,
+                theirs.map_or("—".to_string(), |s| format!("{s:.3} s")),
+                theirs.map_or("—".to_string(), |s| format!("{:.0}×", s / ours_s)),
+            );
+        }
+    }
+}
+
+/// The best time of a few tallies, parsing excluded (as in pabutools'
+/// figures), and the selection sorted as expected.json has it.
+fn measure(election: &Election, rule: Rule) -> (Duration, Vec<String>) {
+    let mut best = Duration::MAX;
+    let mut selected = Vec::new();
+    for _ in 0..REPEATS {
+        let started = Instant::now();
+        let result = tally(election, rule, &mut |_| {}).expect("instance is valid");
+        best = best.min(started.elapsed());
+        selected = result.selected;
+    }
+    selected.sort_unstable();
+    (best, selected)
+}
+
+/// The instances with the most voters, then those pabutools was slowest on.
+fn largest(expected: &serde_json::Map<String, Value>) -> Vec<String> {
+    let by = |key: &dyn Fn(&Value) -> f64| {
+        let mut files: Vec<(&String, f64)> = expected
+            .iter()
+            .map(|(file, entry)| (file, key(entry)))
+            .collect();
+        files.sort_by(|a, b| b.1.total_cmp(&a.1));
+        files
+            .into_iter()
+            .take(LARGEST)
+            .map(|(file, _)| file.clone())
+            .collect::<Vec<_>>()
+    };
+    let mut files = by(&|entry| entry["voters"].as_f64().unwrap_or(0.0));
+    for file in by(&|entry| entry["mes_add1_pabutools_s"].as_f64().unwrap_or(0.0)) {
+        if !files.contains(&file) {
+            files.push(file);
+        }
+    }
+    files
+}
