@@ -1,0 +1,238 @@
+//! The token endpoints, and the extractor that turns `Authorization: Bearer`
+//! into a [`Principal`].
+
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::{header, StatusCode};
+use actix_web::{post, web, FromRequest, HttpMessage, HttpRequest};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::access::Principal;
+use super::service::{self, Issued};
+use super::tokens::Subject;
+use crate::clients;
+use crate::error::Error;
+use crate::http::extract;
+use crate::http::problem::{ApiResult, Problem, ProblemDocument};
+use crate::http::AppState;
+
+impl FromRequest for Principal {
+    type Error = Problem;
+    type Future = Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(principal_of(req))
+    }
+}
+
+fn unauthenticated(code: &'static str, message: &str) -> Problem {
+    Problem::from(Error::Unauthenticated {
+        code,
+        message: message.to_owned(),
+    })
+}
+
+fn principal_of(req: &HttpRequest) -> Result<Principal, Problem> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| Problem::from(Error::Internal("application state missing".into())))?;
+    let header = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
+        unauthenticated(
+            "unauthenticated",
+            "send an access token: Authorization: Bearer <token>",
+        )
+        .with_field("Authorization")
+    })?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            unauthenticated(
+                "unauthenticated",
+                "the Authorization header must be: Bearer <token>",
+            )
+            .with_field("Authorization")
+        })?;
+    let claims = state.keys.verify(token).map_err(|error| {
+        use jsonwebtoken::errors::ErrorKind;
+        match error.kind() {
+            ErrorKind::ExpiredSignature => {
+                unauthenticated("token_expired", "the access token has expired; refresh it")
+            }
+            _ => unauthenticated("invalid_token", "the access token is not valid"),
+        }
+    })?;
+    match claims.typ {
+        Subject::User => Ok(Principal::User {
+            user_id: claims.sub,
+        }),
+        Subject::Client => {
+            let collective_id = claims
+                .cid
+                .ok_or_else(|| unauthenticated("invalid_token", "the access token is not valid"))?;
+            Ok(Principal::Client {
+                client_id: claims.sub,
+                collective_id,
+                scopes: clients::parse_scopes(claims.scope.as_deref().unwrap_or_default()),
+            })
+        }
+    }
+}
+
+/// The body of `POST /auth/token`, as JSON or as an OAuth 2 form.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "grant_type", rename_all = "snake_case")]
+pub enum TokenRequest {
+    /// A person signs in with email and password.
+    Password { username: String, password: String },
+    /// A refresh token for a new pair; the presented token is used up.
+    RefreshToken { refresh_token: String },
+    /// A partner app signs in with its id and secret.
+    ClientCredentials {
+        client_id: String,
+        client_secret: String,
+        /// Space-separated subset of the client's scopes (default: all).
+        scope: Option<String>,
+    },
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// For people: use once with the `refresh_token` grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// For partner apps: the scopes granted, space-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl From<Issued> for TokenResponse {
+    fn from(issued: Issued) -> Self {
+        Self {
+            access_token: issued.access_token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            refresh_token: issued.refresh_token,
+            scope: issued.scope,
+        }
+    }
+}
+
+/// Reads the token request from JSON or `application/x-www-form-urlencoded`.
+async fn token_request(req: &HttpRequest, body: web::Bytes) -> Result<TokenRequest, Problem> {
+    let is_form = req
+        .mime_type()
+        .ok()
+        .flatten()
+        .is_some_and(|m| m.essence_str() == "application/x-www-form-urlencoded");
+    if is_form {
+        serde_urlencoded::from_bytes(&body).map_err(|e| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                e.to_string(),
+            )
+            .with_field("grant_type")
+        })
+    } else {
+        extract::parse(&body)
+    }
+}
+
+fn address_of(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Issue tokens: password, refresh-token and client-credentials grants.
+///
+/// Failed sign-ins are counted per account and per address; past the limit
+/// the answer is 429 with `Retry-After`, whether or not the account exists.
+#[utoipa::path(
+    tag = "auth",
+    request_body(content = TokenRequest, content_type = "application/json",
+        description = "Also accepted as application/x-www-form-urlencoded (OAuth 2)."),
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, description = "`invalid_grant`, `invalid_client` or `refresh_token_reused`", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`; see `Retry-After`", body = ProblemDocument, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/token")]
+pub async fn issue_token(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<web::Json<TokenResponse>> {
+    let request = token_request(&req, body).await?;
+    let address = address_of(&req);
+    let shared = state.clone();
+    let issued = state
+        .db
+        .run(move |conn| {
+            let (keys, settings) = (&shared.keys, &shared.settings);
+            match request {
+                TokenRequest::Password { username, password } => {
+                    service::password_grant(conn, keys, settings, &username, &password, &address)
+                }
+                TokenRequest::RefreshToken { refresh_token } => {
+                    service::refresh_grant(conn, keys, settings, &refresh_token)
+                }
+                TokenRequest::ClientCredentials {
+                    client_id,
+                    client_secret,
+                    scope,
+                } => service::client_credentials_grant(
+                    conn,
+                    keys,
+                    settings,
+                    &client_id,
+                    &client_secret,
+                    scope.as_deref(),
+                    &address,
+                ),
+            }
+        })
+        .await?;
+    Ok(web::Json(issued.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// A refresh token. It and every token of the same sign-in stop working.
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Revoked {}
+
+/// Revoke a refresh token (sign out). Answers 200 for unknown tokens too, as
+/// RFC 7009 asks, so the answer reveals nothing.
+#[utoipa::path(tag = "auth", request_body = RevokeRequest, responses((status = 200, body = Revoked)))]
+#[post("/auth/revoke")]
+pub async fn revoke_token(
+    state: web::Data<AppState>,
+    body: extract::Json<RevokeRequest>,
+) -> ApiResult<web::Json<Revoked>> {
+    let token = body.0.token;
+    state
+        .db
+        .run(move |conn| service::revoke(conn, &token))
+        .await?;
+    Ok(web::Json(Revoked {}))
+}

@@ -1,0 +1,18 @@
+//! Identity and access: who is calling, and what they may do.
+//!
+//! * [`policy`] — roles, scopes and permissions: the one table of who may do
+//!   what. Every endpoint names a [`policy::Permission`].
+//! * [`access`] — turns a verified token into an [`access::Actor`] of one
+//!   collective, reading role and status from the database at each request.
+//! * [`tokens`] — JWT access tokens (HS256 only; `exp`, `iss`, `aud` required).
+//! * [`password`] — argon2 hashes, and the random secrets we hand out.
+//! * [`service`] — the grants: password, refresh (rotating), client
+//!   credentials; revocation; login throttling.
+//! * [`http`] — the token endpoints and the bearer-token extractor.
+
+pub mod access;
+pub mod http;
+pub mod password;
+pub mod policy;
+pub mod service;
+pub mod tokens;

@@ -1,0 +1,165 @@
+//! Who may do what — the one place it is written down.
+//!
+//! A [`Permission`] names an action; [`Permission::rule`] says which member
+//! role may take it and which partner-app scope allows it. Handlers ask
+//! `access::authorize` with a permission and never compare roles themselves.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A member's role in a collective. Ordered: an admin can do all a
+/// coordinator can, a coordinator all a member can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Member,
+    Coordinator,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Member => "member",
+            Self::Coordinator => "coordinator",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "member" => Some(Self::Member),
+            "coordinator" => Some(Self::Coordinator),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// Where a membership stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MembershipStatus {
+    Invited,
+    Active,
+    Suspended,
+}
+
+impl MembershipStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invited => "invited",
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "invited" => Some(Self::Invited),
+            "active" => Some(Self::Active),
+            "suspended" => Some(Self::Suspended),
+            _ => None,
+        }
+    }
+}
+
+macro_rules! scopes {
+    ($($variant:ident => $name:literal, $doc:literal;)*) => {
+        /// A partner app's scope. A client token carries only the scopes
+        /// its client was registered with.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        pub enum Scope {
+            $(#[doc = $doc] #[serde(rename = $name)] $variant,)*
+        }
+
+        impl Scope {
+            pub const ALL: &'static [Scope] = &[$(Scope::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $name,)* }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($name => Some(Self::$variant),)* _ => None }
+            }
+
+            pub fn description(self) -> &'static str {
+                match self { $(Self::$variant => $doc,)* }
+            }
+        }
+    };
+}
+
+scopes! {
+    CollectiveRead => "collective:read", "Read the collective and its list of members (names and roles, no contacts).";
+    PoolsRead => "pools:read", "Read pools, balances, ledger entries and statements.";
+    ContributionsWrite => "contributions:write", "Record contributions, refunds and chargebacks.";
+    RequestsRead => "requests:read", "Read aid requests without their private fields.";
+    RequestsReadPrivate => "requests:read_private", "Read the private fields of aid requests (details, contact, payout reference).";
+    RequestsWrite => "requests:write", "Submit aid requests on someone's behalf (intake forms).";
+    DisbursementsWrite => "disbursements:write", "Record the outcome of disbursements (paid, failed).";
+    RoundsRead => "rounds:read", "Read budgeting rounds and their results.";
+    EventsRead => "events:read", "Read the events feed.";
+}
+
+/// Which role may take an action, and which scope lets a partner app take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// The least role a member needs; `None`: no member may.
+    pub role: Option<Role>,
+    /// The scope a partner app needs; `None`: no partner app may.
+    pub scope: Option<Scope>,
+}
+
+/// An action someone may take in a collective.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    ReadCollective,
+    UpdateCollective,
+    ListMembers,
+    /// See members' contact data and invitation state.
+    ReadMemberContacts,
+    InviteMembers,
+    ManageMembers,
+    ManageClients,
+    ReadAudit,
+}
+
+impl Permission {
+    /// The policy. Changing a line here changes who may do what everywhere.
+    pub const fn rule(self) -> Rule {
+        use Role::*;
+        use Scope::*;
+        let (role, scope) = match self {
+            Self::ReadCollective => (Some(Member), Some(CollectiveRead)),
+            Self::UpdateCollective => (Some(Admin), None),
+            Self::ListMembers => (Some(Member), Some(CollectiveRead)),
+            Self::ReadMemberContacts => (Some(Coordinator), None),
+            Self::InviteMembers => (Some(Coordinator), None),
+            Self::ManageMembers => (Some(Admin), None),
+            Self::ManageClients => (Some(Admin), None),
+            Self::ReadAudit => (Some(Coordinator), None),
+        };
+        Rule { role, scope }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_ordered_by_power() {
+        assert!(Role::Admin > Role::Coordinator && Role::Coordinator > Role::Member);
+    }
+
+    #[test]
+    fn scope_names_round_trip() {
+        for scope in Scope::ALL {
+            assert_eq!(Scope::parse(scope.as_str()), Some(*scope));
+            assert_eq!(serde_json::to_value(scope).unwrap(), scope.as_str());
+        }
+        assert_eq!(Scope::parse("admin"), None);
+    }
+}

@@ -1,0 +1,165 @@
+//! The `commonpot` command line: one binary for serving, migrating, tallying,
+//! verifying and administration.
+
+pub mod tally;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::db::{self, DatabaseUrl};
+
+#[derive(Debug, Parser)]
+#[command(name = "commonpot", version, about = "A mutual aid ledger service")]
+struct Cli {
+    /// Optional TOML configuration file (environment variables override it).
+    #[arg(long, global = true, env = "COMMONPOT_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API (creates and migrates the database if needed).
+    Serve {
+        /// Address to listen on, e.g. 0.0.0.0:8080.
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi {
+        /// Write it to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Tally a pabulib .pb file offline.
+    Tally(tally::TallyArgs),
+    /// Administration.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create the first admin and their collective. The password is read
+    /// from COMMONPOT_BOOTSTRAP_PASSWORD, or else the first line of stdin.
+    Bootstrap {
+        /// The admin's email (their login).
+        #[arg(long)]
+        email: String,
+        /// The admin's display name.
+        #[arg(long)]
+        name: String,
+        /// The collective's name.
+        #[arg(long)]
+        collective: String,
+        /// The collective's IANA time zone, e.g. Europe/Berlin.
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("commonpot: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Tally(args) => tally::run(&args),
+        Command::Openapi { out } => {
+            let json = openapi_json();
+            match out {
+                Some(path) => std::fs::write(&path, json)?,
+                None => print!("{json}"),
+            }
+            Ok(())
+        }
+        Command::Migrate => {
+            let settings = settings(cli.config)?;
+            crate::telemetry::init(settings.log_format);
+            let url = DatabaseUrl::parse(&settings.database_url)?;
+            db::open(&url, 1)?;
+            tracing::info!(database = url.backend_name(), "migrations applied");
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Bootstrap {
+            email,
+            name,
+            collective,
+            time_zone,
+        }) => {
+            let settings = settings(cli.config)?;
+            let password = match std::env::var("COMMONPOT_BOOTSTRAP_PASSWORD") {
+                Ok(password) => password,
+                Err(_) => {
+                    eprintln!("password for {email} (one line on stdin):");
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let db = open_db(&settings)?;
+            let mut conn = db.get()?;
+            let (collective, membership) = crate::collectives::service::bootstrap(
+                &mut conn,
+                &email,
+                &name,
+                &password,
+                &collective,
+                &time_zone,
+            )?;
+            println!(
+                "{}",
+                serde_json::json!({"collective": collective, "membership": membership})
+            );
+            Ok(())
+        }
+        Command::Serve { bind } => {
+            let mut settings = settings(cli.config)?;
+            if let Some(bind) = bind {
+                settings.bind = bind;
+            }
+            crate::telemetry::init(settings.log_format);
+            serve(settings)
+        }
+    }
+}
+
+fn open_db(settings: &Settings) -> anyhow::Result<crate::db::Db> {
+    let url = DatabaseUrl::parse(&settings.database_url)?;
+    let pool = db::open(&url, 2)?;
+    Ok(crate::db::Db::new(pool, &url))
+}
+
+fn settings(file: Option<PathBuf>) -> anyhow::Result<Settings> {
+    Settings::load(file.as_deref()).map_err(|e| anyhow::anyhow!("configuration: {e}"))
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let bind = settings.bind.clone();
+        let database = db::redact(&settings.database_url);
+        let app = crate::startup::Application::build(settings)?;
+        tracing::info!(%bind, port = app.port(), %database, "commonpot serving");
+        app.run_until_stopped().await?;
+        tracing::info!("commonpot stopped");
+        Ok(())
+    })
+}
+
+/// The OpenAPI document as committed in `openapi/openapi.json`.
+pub fn openapi_json() -> String {
+    crate::http::OpenApiJson::generate().0
+}

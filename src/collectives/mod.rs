@@ -1,0 +1,257 @@
+//! Collectives (the tenants), the people in them, and their memberships:
+//! creating a collective, inviting, accepting, changing roles, suspending.
+
+pub mod http;
+pub mod service;
+pub mod store;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::policy::{MembershipStatus, Role};
+use crate::error::{Error, Result};
+use crate::ids::utc;
+use store::{CollectiveRow, MembershipRow, UserRow};
+
+/// A mutual aid group. Everything else belongs to one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Collective {
+    pub id: String,
+    pub name: String,
+    /// IANA time zone; statement periods and due dates are in it.
+    #[schema(example = "Europe/Berlin")]
+    pub time_zone: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Changes with every update; sent as the `ETag`.
+    pub version: i64,
+}
+
+impl From<CollectiveRow> for Collective {
+    fn from(row: CollectiveRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            time_zone: row.time_zone,
+            created_at: utc(row.created_at),
+            updated_at: utc(row.updated_at),
+            version: row.version,
+        }
+    }
+}
+
+/// A person's membership of a collective.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Membership {
+    pub id: String,
+    pub collective_id: String,
+    pub user_id: String,
+    pub display_name: String,
+    /// Shown to coordinators and to the member themselves only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub role: Role,
+    pub status: MembershipStatus,
+    pub joined_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+impl Membership {
+    /// `show_contact`: whether the reader may see the email address.
+    pub fn from_rows(membership: MembershipRow, user: UserRow, show_contact: bool) -> Result<Self> {
+        Ok(Self {
+            role: Role::parse(&membership.role)
+                .ok_or_else(|| Error::Internal(format!("stored role {:?}", membership.role)))?,
+            status: MembershipStatus::parse(&membership.status)
+                .ok_or_else(|| Error::Internal(format!("stored status {:?}", membership.status)))?,
+            id: membership.id,
+            collective_id: membership.collective_id,
+            user_id: user.id,
+            display_name: user.display_name,
+            email: show_contact.then_some(user.email),
+            joined_at: membership.joined_at.map(utc),
+            created_at: utc(membership.created_at),
+            updated_at: utc(membership.updated_at),
+            version: membership.version,
+        })
+    }
+}
+
+/// The strong ETag of a versioned resource.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// Checks an `If-Match` header value against the current version. `None`
+/// (no header) always passes: If-Match is how a client opts in to safety.
+pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<()> {
+    let current = etag(version);
+    match if_match {
+        None => Ok(()),
+        Some(value) => {
+            let matches = value
+                .split(',')
+                .map(|v| v.trim().trim_start_matches("W/"))
+                .any(|v| v == "*" || v == current);
+            if matches {
+                Ok(())
+            } else {
+                Err(Error::PreconditionFailed {
+                    current_etag: current,
+                })
+            }
+        }
+    }
+}
+
+pub fn normalise_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+pub fn check_email(field: &str, email: &str) -> Result<String> {
+    let email = normalise_email(email);
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        });
+    if valid {
+        Ok(email)
+    } else {
+        Err(Error::invalid(field, "is not an email address"))
+    }
+}
+
+/// A trimmed, non-empty text of at most `max` characters.
+pub fn check_text(field: &str, text: &str, max: usize) -> Result<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if text.chars().count() > max {
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+pub fn check_time_zone(field: &str, zone: &str) -> Result<String> {
+    zone.parse::<chrono_tz::Tz>()
+        .map(|tz| tz.name().to_owned())
+        .map_err(|_| Error::invalid(field, "is not an IANA time zone such as Europe/Berlin"))
+}
+
+pub fn check_password(field: &str, password: &str) -> Result<()> {
+    use crate::auth::password::MIN_PASSWORD_CHARS;
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Error::invalid(
+            field,
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    if password.len() > 1024 {
+        return Err(Error::invalid(field, "is too long"));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCollective {
+    #[schema(example = "Northside Mutual Aid")]
+    pub name: String,
+    #[schema(example = "Europe/Berlin")]
+    pub time_zone: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CollectivePatch {
+    pub name: Option<String>,
+    pub time_zone: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvitation {
+    pub email: String,
+    /// Used if the person has no account yet.
+    pub display_name: String,
+    /// Defaults to `member`. Only admins may invite coordinators and admins.
+    pub role: Option<Role>,
+}
+
+/// A new membership, with the token the person uses to accept it. The
+/// token is shown only here: pass it on to them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Invitation {
+    pub membership: Membership,
+    pub invitation_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitation {
+    pub invitation_token: String,
+    /// Sets the password of a new account; for an existing account it must
+    /// be that account's password.
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipPatch {
+    pub role: Option<Role>,
+    /// `active` or `suspended`.
+    pub status: Option<MembershipStatus>,
+}
+
+/// The signed-in person and where they belong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Profile {
+    pub user_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub memberships: Vec<Membership>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_accepts_the_current_version_only() {
+        assert!(check_if_match(None, 3).is_ok());
+        assert!(check_if_match(Some("\"3\""), 3).is_ok());
+        assert!(check_if_match(Some("W/\"3\""), 3).is_ok());
+        assert!(check_if_match(Some("*"), 3).is_ok());
+        assert!(matches!(
+            check_if_match(Some("\"2\""), 3),
+            Err(Error::PreconditionFailed { .. })
+        ));
+    }
+
+    #[test]
+    fn inputs_are_checked() {
+        assert_eq!(
+            check_email("email", " Ana@Example.org ").unwrap(),
+            "ana@example.org"
+        );
+        assert!(check_email("email", "not-an-email").is_err());
+        assert!(check_email("email", "a b@example.org").is_err());
+        assert_eq!(
+            check_time_zone("tz", "Europe/Berlin").unwrap(),
+            "Europe/Berlin"
+        );
+        assert!(check_time_zone("tz", "Mars/Olympus").is_err());
+        assert!(check_text("name", "   ", 10).is_err());
+        assert!(check_text("name", "abcdefghijk", 10).is_err());
+        assert!(check_password("password", "short").is_err());
+    }
+}

@@ -1,0 +1,160 @@
+//! Rows and queries for collectives, users and memberships.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{collectives, memberships, users};
+use crate::db::DbConnection;
+use crate::error::Result;
+use crate::pagination::PageRequest;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = collectives)]
+pub struct CollectiveRow {
+    pub id: String,
+    pub name: String,
+    pub time_zone: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = memberships)]
+pub struct MembershipRow {
+    pub collective_id: String,
+    pub id: String,
+    pub user_id: String,
+    pub role: String,
+    pub status: String,
+    pub invitation_hash: Option<String>,
+    pub invitation_expires_at: Option<NaiveDateTime>,
+    pub invited_by: Option<String>,
+    pub joined_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+pub fn find_collective(conn: &mut DbConnection, id: &str) -> Result<Option<CollectiveRow>> {
+    Ok(collectives::table
+        .find(id)
+        .select(CollectiveRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn membership_of(
+    conn: &mut DbConnection,
+    collective_id: &str,
+    user_id: &str,
+) -> Result<Option<MembershipRow>> {
+    Ok(memberships::table
+        .filter(memberships::collective_id.eq(collective_id))
+        .filter(memberships::user_id.eq(user_id))
+        .select(MembershipRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_membership(
+    conn: &mut DbConnection,
+    id: &str,
+) -> Result<Option<(MembershipRow, UserRow)>> {
+    Ok(memberships::table
+        .inner_join(users::table)
+        .filter(memberships::id.eq(id))
+        .select((MembershipRow::as_select(), UserRow::as_select()))
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_user_by_email(conn: &mut DbConnection, email: &str) -> Result<Option<UserRow>> {
+    Ok(users::table
+        .filter(users::email.eq(email))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_user(conn: &mut DbConnection, id: &str) -> Result<Option<UserRow>> {
+    Ok(users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The collectives where the user's membership is active, in id order.
+pub fn collectives_of(
+    conn: &mut DbConnection,
+    user_id: &str,
+    page: &PageRequest,
+) -> Result<Vec<CollectiveRow>> {
+    let mut query = collectives::table
+        .inner_join(memberships::table)
+        .filter(memberships::user_id.eq(user_id))
+        .filter(memberships::status.eq("active"))
+        .into_boxed();
+    if let Some(after) = &page.after {
+        query = query.filter(collectives::id.gt(after.clone()));
+    }
+    Ok(query
+        .order(collectives::id.asc())
+        .limit(page.limit + 1)
+        .select(CollectiveRow::as_select())
+        .load(conn)?)
+}
+
+/// Filters for the member list.
+#[derive(Debug, Default, Clone)]
+pub struct MemberFilter {
+    pub status: Option<String>,
+    pub role: Option<String>,
+}
+
+pub fn list_members(
+    conn: &mut DbConnection,
+    collective_id: &str,
+    filter: &MemberFilter,
+    page: &PageRequest,
+) -> Result<Vec<(MembershipRow, UserRow)>> {
+    let mut query = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::collective_id.eq(collective_id))
+        .into_boxed();
+    if let Some(status) = &filter.status {
+        query = query.filter(memberships::status.eq(status.clone()));
+    }
+    if let Some(role) = &filter.role {
+        query = query.filter(memberships::role.eq(role.clone()));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(memberships::id.gt(after.clone()));
+    }
+    Ok(query
+        .order(memberships::id.asc())
+        .limit(page.limit + 1)
+        .select((MembershipRow::as_select(), UserRow::as_select()))
+        .load(conn)?)
+}
+
+pub fn count_active_admins(conn: &mut DbConnection, collective_id: &str) -> Result<i64> {
+    Ok(memberships::table
+        .filter(memberships::collective_id.eq(collective_id))
+        .filter(memberships::role.eq("admin"))
+        .filter(memberships::status.eq("active"))
+        .count()
+        .get_result(conn)?)
+}

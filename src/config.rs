@@ -1,0 +1,86 @@
+//! Configuration: defaults, then an optional TOML file, then the environment
+//! (`COMMONPOT_*`, and `DATABASE_URL` as most tools expect), then flags.
+
+use std::path::PathBuf;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `sqlite://PATH` (created and migrated on first start) or `postgres://…`.
+    pub database_url: String,
+    /// Address `serve` listens on.
+    pub bind: String,
+    /// Connections kept to the database.
+    pub db_pool_size: u32,
+    /// Secret that signs access tokens (at least 32 bytes). Without it a
+    /// development key is generated into `key_file` and a warning logged.
+    pub jwt_secret: Option<String>,
+    /// Where the generated development key is kept.
+    pub key_file: PathBuf,
+    /// `iss` and `aud` of the tokens this service issues and accepts.
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    /// Lifetime of access tokens, in seconds.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of refresh tokens, in seconds.
+    pub refresh_token_ttl_secs: u64,
+    /// Log lines as human text or as JSON objects.
+    pub log_format: LogFormat,
+    /// Failed logins allowed per account, and per address, in one window
+    /// before further attempts are refused.
+    pub login_max_failures: u32,
+    /// Length of that window and of the lock-out, in seconds.
+    pub login_window_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://commonpot.db".into(),
+            bind: "127.0.0.1:8080".into(),
+            db_pool_size: 8,
+            jwt_secret: None,
+            key_file: PathBuf::from("commonpot.key"),
+            jwt_issuer: "commonpot".into(),
+            jwt_audience: "commonpot-api".into(),
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            log_format: LogFormat::Text,
+            login_max_failures: 5,
+            login_window_secs: 15 * 60,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the layered configuration; `file` is the optional TOML file.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(Box::new(figment::Error::from(format!(
+                    "configuration file {} does not exist",
+                    file.display()
+                ))));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment
+            .merge(Env::prefixed("COMMONPOT_").ignore(&["config", "log"]))
+            .merge(Env::raw().only(&["database_url"]))
+            .extract()
+            .map_err(Box::new)
+    }
+}

@@ -1,0 +1,384 @@
+//! Storage: the one place that knows there are two databases.
+//!
+//! SQLite is the embedded default, PostgreSQL is production; the backend is
+//! chosen from the URL scheme, and everything above this module talks to a
+//! [`DbConnection`] without caring which one it is. Queries stay within the
+//! subset diesel's `MultiConnection` covers: text ids, integer money, UTC
+//! timestamps, no `ON CONFLICT`, no `FOR UPDATE`.
+
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to whichever database the service was configured with.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Sqlite(diesel::SqliteConnection),
+    Postgres(diesel::PgConnection),
+}
+
+pub type DbPool = r2d2::Pool<ConnectionManager>;
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// Why the database could not be opened or prepared. Each variant prints as
+/// one line an operator can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error(
+        "unsupported database URL scheme in {0:?}: use sqlite://PATH or postgres://USER@HOST/DB"
+    )]
+    UnknownScheme(String),
+    #[error("cannot open the SQLite database {path}: {reason}")]
+    Sqlite { path: String, reason: String },
+    #[error("cannot reach the PostgreSQL database at {url}: {reason}")]
+    Postgres { url: String, reason: String },
+    #[error("database migration failed: {0}")]
+    Migration(String),
+}
+
+/// Which database a URL names, and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, DbSetupError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| DbSetupError::UnknownScheme(redact(url)))?;
+        if path.is_empty() {
+            return Err(DbSetupError::UnknownScheme(redact(url)));
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// A URL fit for logs and error messages: the password is hidden.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _password)) => {
+                    format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+                }
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens connections for the pool. Unlike diesel's generic manager, it opens
+/// exactly the backend the URL names (the generic `MultiConnection::establish`
+/// would try SQLite first and create a file named after a PostgreSQL URL).
+#[derive(Debug, Clone)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+
+impl ConnectionManager {
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self { url }
+    }
+
+    fn open(&self) -> Result<DbConnection, DbSetupError> {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                let shown = path.display().to_string();
+                let fail = |reason: String| DbSetupError::Sqlite {
+                    path: shown.clone(),
+                    reason,
+                };
+                let text = path
+                    .to_str()
+                    .ok_or_else(|| fail("path is not UTF-8".into()))?;
+                let mut conn =
+                    diesel::SqliteConnection::establish(text).map_err(|e| fail(e.to_string()))?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(|e| fail(e.to_string()))?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url)
+                .map(DbConnection::Postgres)
+                .map_err(|e| DbSetupError::Postgres {
+                    url: redact(url),
+                    reason: first_line(&e.to_string()),
+                }),
+        }
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().trim().to_owned()
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        self.open().map_err(|e| {
+            r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(e.to_string()))
+        })
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// Opens the database the URL names, applies pending migrations and returns a
+/// pool. A SQLite file this call created is removed again if anything fails,
+/// so a bad start leaves nothing behind.
+pub fn open(url: &DatabaseUrl, pool_size: u32) -> Result<DbPool, DbSetupError> {
+    let created = match url {
+        DatabaseUrl::Sqlite(path) => !path.exists(),
+        DatabaseUrl::Postgres(_) => false,
+    };
+    let result = open_and_migrate(url, pool_size);
+    if result.is_err() && created {
+        if let DatabaseUrl::Sqlite(path) = url {
+            remove_sqlite_files(path);
+        }
+    }
+    result
+}
+
+fn open_and_migrate(url: &DatabaseUrl, pool_size: u32) -> Result<DbPool, DbSetupError> {
+    let manager = ConnectionManager::new(url.clone());
+    // Opening one connection first turns an unreachable database into its
+    // own clear error rather than a pool timeout.
+    let mut first = manager.open()?;
+    migrate(&mut first)?;
+    drop(first);
+    let size = match url {
+        DatabaseUrl::Sqlite(_) => pool_size.clamp(1, 8),
+        DatabaseUrl::Postgres(_) => pool_size.max(1),
+    };
+    r2d2::Pool::builder()
+        .max_size(size)
+        .connection_timeout(Duration::from_secs(10))
+        .build(manager)
+        .map_err(|e| DbSetupError::Postgres {
+            url: "pool".into(),
+            reason: e.to_string(),
+        })
+}
+
+fn remove_sqlite_files(path: &Path) {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(name));
+    }
+}
+
+/// Applies every pending migration. On PostgreSQL an advisory lock makes
+/// replicas that start together take turns.
+pub fn migrate(conn: &mut DbConnection) -> Result<Vec<String>, DbSetupError> {
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| {
+        DbSetupError::Migration(first_line(&e.to_string()))
+    };
+    let names = |versions: Vec<diesel::migration::MigrationVersion<'_>>| -> Vec<String> {
+        versions.into_iter().map(|v| v.to_string()).collect()
+    };
+    let applied = match conn {
+        DbConnection::Sqlite(c) => names(
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map_err(failed)?,
+        ),
+        DbConnection::Postgres(c) => {
+            const LOCK: i64 = 0x636f_6d6d_6f6e_706f; // "commonpo"
+            c.batch_execute(&format!("SELECT pg_advisory_lock({LOCK})"))
+                .map_err(|e| DbSetupError::Migration(e.to_string()))?;
+            let applied = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(names)
+                .map_err(failed);
+            let unlocked = c.batch_execute(&format!("SELECT pg_advisory_unlock({LOCK})"));
+            let applied = applied?;
+            unlocked.map_err(|e| DbSetupError::Migration(e.to_string()))?;
+            applied
+        }
+    };
+    Ok(applied)
+}
+
+/// Runs `f` in a transaction that may read and then write.
+///
+/// On SQLite it begins `IMMEDIATE`, taking the write lock up front: a
+/// deferred transaction that reads and then writes fails with `SQLITE_BUSY`
+/// under concurrent writers whatever the busy timeout. On PostgreSQL it is an
+/// ordinary transaction; the guarded updates inside make it safe.
+pub fn write_tx<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
+        DbConnection::Postgres(_) => {
+            <DbConnection as TransactionManager<DbConnection>>::begin_transaction(conn)?
+        }
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConnection as TransactionManager<DbConnection>>::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => {
+            match <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn) {
+                Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
+                Err(rollback) => Err(rollback.into()),
+            }
+        }
+    }
+}
+
+/// True when the error is a unique-key violation: how we detect "already
+/// exists" portably, since `ON CONFLICT` is outside the shared subset.
+pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_schemes_choose_the_backend() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/x.db").unwrap(),
+            DatabaseUrl::Sqlite("data/x.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:x.db").unwrap(),
+            DatabaseUrl::Sqlite("x.db".into())
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgresql://u@h/db").unwrap(),
+            DatabaseUrl::Postgres(_)
+        ));
+        assert!(matches!(
+            DatabaseUrl::parse("mysql://root@localhost/db"),
+            Err(DbSetupError::UnknownScheme(_))
+        ));
+        assert!(DatabaseUrl::parse("commonpot.db").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://bob:s3cret@db:5432/x"),
+            "postgres://bob:***@db:5432/x"
+        );
+        assert_eq!(redact("postgres://bob@db/x"), "postgres://bob@db/x");
+        let shown = DatabaseUrl::parse("mysql://bob:s3cret@db/x")
+            .unwrap_err()
+            .to_string();
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
+
+    #[test]
+    fn migration_folders_match() {
+        let names = |dir: &str| {
+            let mut v: Vec<String> =
+                std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect();
+            v.sort();
+            v
+        };
+        let sqlite = names("migrations/sqlite");
+        assert!(!sqlite.is_empty());
+        assert_eq!(
+            sqlite,
+            names("migrations/postgres"),
+            "every migration needs a twin for the other backend"
+        );
+    }
+}
+
+/// The database as the rest of the service sees it: a pool, and a way to run
+/// blocking diesel work off the async executor.
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+    backend: &'static str,
+}
+
+impl Db {
+    pub fn new(pool: DbPool, url: &DatabaseUrl) -> Self {
+        Self {
+            pool,
+            backend: url.backend_name(),
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    pub fn pool_state(&self) -> r2d2::State {
+        self.pool.state()
+    }
+
+    /// Runs `work` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, work: F) -> crate::error::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> crate::error::Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| crate::error::Error::Internal(format!("database task failed: {e}")))?
+    }
+
+    /// A connection for synchronous callers (the command line).
+    pub fn get(&self) -> crate::error::Result<PooledConnection> {
+        Ok(self.pool.get()?)
+    }
+}

@@ -1,0 +1,239 @@
+//! Extractors that turn raw requests into checked values, answering
+//! problem+json when they cannot.
+//!
+//! [`Json`] replaces actix's own: it insists on `application/json`, reads at
+//! most the configured body size, and reports the JSON path of the field at
+//! fault (serde alone says "invalid type" without saying where).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use serde::de::DeserializeOwned;
+
+use super::problem::Problem;
+
+/// Largest JSON body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON request body, parsed strictly.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = Problem;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Problem>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .mime_type()
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !is_json {
+                return Err(Problem::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the body as Content-Type: application/json",
+                )
+                .with_field("Content-Type"));
+            }
+            let bytes = body.await.map_err(|error| {
+                let status = error.as_response_error().status_code();
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    Problem::new(
+                        status,
+                        "payload_too_large",
+                        format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+                    )
+                } else {
+                    Problem::bad_request("unreadable_body", None, error.to_string())
+                }
+            })?;
+            parse(&bytes).map(Json)
+        })
+    }
+}
+
+/// Parses a JSON document, naming the field at fault when it does not fit `T`.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Problem::bad_request(
+            "malformed_json",
+            None,
+            "the request body is empty",
+        ));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let message = strip_position(&inner.to_string());
+                let field = field_of(&path, &message);
+                Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    format!("{field}: {message}"),
+                )
+                .with_field(field)
+            }
+            _ => Problem::bad_request("malformed_json", None, format!("malformed JSON: {inner}")),
+        }
+    })?;
+    deserializer.end().map_err(|e| {
+        Problem::bad_request("malformed_json", None, format!("malformed JSON: {e}"))
+    })?;
+    Ok(value)
+}
+
+/// serde says "missing field `x`" with the path of the enclosing object;
+/// the field a person wants named is `x` itself. (For unknown fields the
+/// path already ends in the unknown key.)
+fn field_of(path: &str, message: &str) -> String {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    match (path, missing) {
+        (".", Some(name)) => name.to_owned(),
+        (parent, Some(name)) => format!("{parent}.{name}"),
+        (".", None) => "body".to_owned(),
+        (path, None) => path.to_owned(),
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Errors of actix's `Path` and `Query` extractors, as problems.
+pub fn path_error(error: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
+    Problem::bad_request("invalid_path_parameter", None, error.to_string()).into()
+}
+
+pub fn query_error(
+    error: actix_web::error::QueryPayloadError,
+    _req: &HttpRequest,
+) -> actix_web::Error {
+    let message = strip_position(&error.to_string());
+    let field = ["unknown field `", "missing field `"]
+        .iter()
+        .find_map(|p| message.find(p).map(|at| &message[at + p.len()..]))
+        .and_then(|rest| rest.split('`').next())
+        .map(str::to_owned);
+    Problem::bad_request("invalid_query", field, message).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        name: String,
+        rules: Inner,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        limit: String,
+    }
+
+    fn field(body: &str) -> (u16, Option<String>) {
+        let problem = parse::<Outer>(body.as_bytes()).unwrap_err();
+        (problem.status, problem.field.clone())
+    }
+
+    #[test]
+    fn wrong_types_name_their_field() {
+        assert_eq!(
+            field(r#"{"name": 5, "rules": {"limit": "1"}}"#),
+            (422, Some("name".into()))
+        );
+        assert_eq!(
+            field(r#"{"name": "a", "rules": {"limit": 1}}"#),
+            (422, Some("rules.limit".into()))
+        );
+    }
+
+    #[test]
+    fn unknown_and_missing_fields_are_named() {
+        assert_eq!(
+            field(r#"{"name": "a", "rules": {"limit": "1"}, "evil": true}"#),
+            (422, Some("evil".into()))
+        );
+        assert_eq!(
+            field(r#"{"name": "a", "rules": {}}"#),
+            (422, Some("rules.limit".into()))
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_a_bad_request() {
+        assert_eq!(field(r#"{"name": "#), (400, None));
+        assert_eq!(
+            field(r#"{"name": "a", "rules": {"limit": "1"}} trailing"#),
+            (400, None)
+        );
+        assert_eq!(field(""), (400, None));
+    }
+}
+
+/// The `If-Match` header, if sent: the `ETag` the caller last read.
+#[derive(Debug, Clone)]
+pub struct IfMatch(pub Option<String>);
+
+impl IfMatch {
+    pub fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl FromRequest for IfMatch {
+    type Error = Problem;
+    type Future = std::future::Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let value = match req.headers().get(actix_web::http::header::IF_MATCH) {
+            None => Ok(IfMatch(None)),
+            Some(v) => v
+                .to_str()
+                .map(|s| IfMatch(Some(s.to_owned())))
+                .map_err(|_| {
+                    Problem::bad_request(
+                        "invalid_header",
+                        Some("If-Match".into()),
+                        "If-Match is not text",
+                    )
+                }),
+        };
+        std::future::ready(value)
+    }
+}
+
+/// A JSON response carrying the resource's version as its `ETag`.
+pub fn with_etag<T: serde::Serialize>(
+    status: StatusCode,
+    body: &T,
+    version: i64,
+) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::build(status)
+        .insert_header((
+            actix_web::http::header::ETAG,
+            crate::collectives::etag(version),
+        ))
+        .json(body)
+}

@@ -1,0 +1,119 @@
+//! The HTTP edge: where a request enters. Handlers live with their business
+//! area (`crate::collectives::http` …); this module holds what they share —
+//! the route table, extractors, problem+json, OpenAPI, metrics — and builds
+//! the application.
+
+pub mod extract;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
+pub mod problem;
+pub mod routes;
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App};
+use utoipa::openapi::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::tokens::Keys;
+use crate::config::Settings;
+use crate::db::Db;
+
+/// What every handler may reach.
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub keys: Keys,
+}
+
+/// The OpenAPI document of the routes the application serves.
+pub fn openapi_document() -> OpenApi {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(openapi::base())
+        .configure(routes::configure)
+        .split_for_parts();
+    openapi::finish(api)
+}
+
+/// The whole application, ready for `HttpServer::new`.
+pub fn app(
+    state: web::Data<AppState>,
+    metrics: web::Data<metrics::Metrics>,
+    api: web::Data<OpenApiJson>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, _) = App::new()
+        .into_utoipa_app()
+        .openapi(openapi::base())
+        .configure(routes::configure)
+        .split_for_parts();
+    app.app_data(state)
+        .app_data(metrics)
+        .app_data(web::PayloadConfig::new(extract::MAX_BODY_BYTES))
+        .app_data(web::PathConfig::default().error_handler(extract::path_error))
+        .app_data(web::QueryConfig::default().error_handler(extract::query_error))
+        .app_data(api)
+        .service(
+            SwaggerUi::new("/docs/{_:.*}")
+                .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")),
+        )
+        .default_service(web::to(not_found))
+        .wrap(from_fn(problem::problem_fallback))
+        .wrap(from_fn(metrics::record))
+        .wrap(tracing_actix_web::TracingLogger::default())
+}
+
+/// Unknown routes are 404; a known route asked with the wrong method is 405.
+async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    use actix_web::http::StatusCode;
+    use actix_web::ResponseError;
+    let problem = if req.resource_map().has_resource(req.path()) {
+        problem::Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!(
+                "{} is not allowed here; see /api/v1/openapi.json",
+                req.method()
+            ),
+        )
+    } else {
+        problem::Problem::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such route; the API is described at /api/v1/openapi.json",
+        )
+    };
+    problem.error_response()
+}
+
+/// The OpenAPI document as served and as committed in `openapi/openapi.json`.
+pub struct OpenApiJson(pub String);
+
+impl OpenApiJson {
+    pub fn generate() -> Self {
+        let mut json = openapi_document()
+            .to_pretty_json()
+            .expect("the OpenAPI document serialises");
+        json.push('\n');
+        Self(json)
+    }
+}
+
+async fn openapi_json(doc: web::Data<OpenApiJson>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.0.clone())
+}

@@ -1,0 +1,21 @@
+//! commonpot: a mutual aid ledger service.
+//!
+//! Where things are: a request enters in [`http`] (the route table is
+//! `http::routes`); each business area (`collectives`, `auth`, …) owns its
+//! handlers, rules and queries; money moves only in `ledger`; votes are
+//! counted by the `commonpot-tally` crate; [`db`] is the only place that
+//! knows about the two databases.
+
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod clients;
+pub mod collectives;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod pagination;
+pub mod startup;
+pub mod telemetry;

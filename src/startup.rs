@@ -1,0 +1,60 @@
+//! Starting the service: open the database, build the application, bind.
+//! Tests start it the same way on port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{web, HttpServer};
+
+use crate::auth::tokens::Keys;
+use crate::config::Settings;
+use crate::db::{self, DatabaseUrl, Db};
+use crate::http::{self, metrics::Metrics, AppState};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: Db,
+}
+
+impl Application {
+    /// Opens (creating and migrating if needed) the database and binds the
+    /// listener, without serving yet.
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let url = DatabaseUrl::parse(&settings.database_url)?;
+        let keys = Keys::from_settings(&settings)?;
+        let pool = db::open(&url, settings.db_pool_size)?;
+        let db = Db::new(pool, &url);
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            db: db.clone(),
+            settings: Arc::new(settings),
+            keys,
+        });
+        let metrics = web::Data::new(Metrics::new());
+        let api = web::Data::new(http::OpenApiJson::generate());
+        let server =
+            HttpServer::new(move || http::app(state.clone(), metrics.clone(), api.clone()))
+                .listen(listener)?
+                .shutdown_timeout(30)
+                .run();
+        Ok(Self { port, server, db })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The database the application serves from (tests and tools).
+    pub fn db(&self) -> Db {
+        self.db.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,348 @@
+//! The test harness: each test starts the real application in-process on a
+//! free port with a database of its own — a SQLite file in a temporary
+//! directory, or, when `TEST_DATABASE_URL` names a PostgreSQL server, a fresh
+//! database there that is dropped afterwards.
+
+use std::sync::OnceLock;
+
+use commonpot::config::Settings;
+use commonpot::db::Db;
+use commonpot::startup::Application;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+enum TestDb {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { server_url: String, name: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { server_url, name } = self {
+            if let Ok(mut conn) = PgConnection::establish(server_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        }
+    }
+}
+
+/// The PostgreSQL server for tests, if the run asks for one.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+fn fresh_database() -> (TestDb, String) {
+    match postgres_url() {
+        Some(server_url) => {
+            let name = format!("cp_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = PgConnection::establish(&server_url).unwrap_or_else(|e| {
+                panic!("TEST_DATABASE_URL is set but PostgreSQL cannot be reached: {e}")
+            });
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .expect("create a test database");
+            let (base, _) = server_url
+                .rsplit_once('/')
+                .expect("TEST_DATABASE_URL ends in /DATABASE");
+            let url = format!("{base}/{name}");
+            (TestDb::Postgres { server_url, name }, url)
+        }
+        None => {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let url = format!("sqlite://{}", dir.path().join("commonpot.db").display());
+            (TestDb::Sqlite(dir), url)
+        }
+    }
+}
+
+pub fn test_settings(database_url: String) -> Settings {
+    static LOGS: OnceLock<()> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            commonpot::telemetry::init(commonpot::config::LogFormat::Text);
+        }
+    });
+    Settings {
+        database_url,
+        bind: "127.0.0.1:0".into(),
+        jwt_secret: Some("test-secret-test-secret-test-secret-0123456789".into()),
+        ..Settings::default()
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub db: Db,
+    pub settings: Settings,
+    _database: TestDb,
+}
+
+/// A person signed in to the test app.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub email: String,
+    pub user_id: String,
+    pub membership_id: String,
+    pub token: String,
+}
+
+/// The answer to a request: status, headers and the body as JSON.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the status, showing the body when it is not.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self
+    }
+
+    /// Asserts a problem+json answer with this status and code.
+    #[track_caller]
+    pub fn expect_problem(self, status: u16, code: &str) -> Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "problems are application/problem+json"
+        );
+        assert_eq!(self.body["code"], code, "unexpected problem: {}", self.body);
+        assert_eq!(self.body["status"], status);
+        self
+    }
+
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().expect("an id").to_owned()
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let (database, url) = fresh_database();
+        Self::spawn_with(test_settings(url), database)
+    }
+
+    fn spawn_with(settings: Settings, database: TestDb) -> TestApp {
+        let app = Application::build(settings.clone()).expect("the application starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let db = app.db();
+        actix_web::rt::spawn(app.run_until_stopped());
+        TestApp {
+            base,
+            http: reqwest::Client::new(),
+            db,
+            settings,
+            _database: database,
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::answer(request.send().await.expect("the request is sent")).await
+    }
+
+    pub async fn answer(response: reqwest::Response) -> Answer {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("a body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Answer {
+        self.send(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    /// A raw request, for bodies and headers that are deliberately wrong.
+    pub fn raw(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Answer {
+        self.send(
+            Method::POST,
+            "/api/v1/auth/token",
+            None,
+            Some(json!({"grant_type": "password", "username": email, "password": password})),
+        )
+        .await
+    }
+
+    /// Bootstraps a collective with a fresh admin, as the command line does.
+    pub async fn bootstrap(&self, collective: &str) -> (String, Person) {
+        let email = format!("admin-{}@example.org", uuid::Uuid::new_v4().simple());
+        let db = self.db.clone();
+        let (name, mail) = (collective.to_owned(), email.clone());
+        let (collective, membership) = tokio::task::spawn_blocking(move || {
+            let mut conn = db.get().expect("a connection");
+            commonpot::collectives::service::bootstrap(
+                &mut conn,
+                &mail,
+                "Ada Admin",
+                PASSWORD,
+                &name,
+                "Europe/Berlin",
+            )
+            .expect("bootstrap")
+        })
+        .await
+        .expect("bootstrap task");
+        let token = self.login(&email, PASSWORD).await.expect(200).body["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (
+            collective.id,
+            Person {
+                email,
+                user_id: membership.user_id,
+                membership_id: membership.id,
+                token,
+            },
+        )
+    }
+
+    /// Invites a new person with `role` and has them accept and sign in.
+    pub async fn join(&self, collective_id: &str, admin: &Person, role: &str) -> Person {
+        let email = format!("{role}-{}@example.org", uuid::Uuid::new_v4().simple());
+        let invitation = self
+            .post(
+                &format!("/api/v1/collectives/{collective_id}/members"),
+                &admin.token,
+                json!({"email": email, "display_name": format!("A {role}"), "role": role}),
+            )
+            .await
+            .expect(201);
+        let token = invitation.body["invitation_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let membership = self
+            .send(
+                Method::POST,
+                "/api/v1/invitations/accept",
+                None,
+                Some(json!({"invitation_token": token, "password": PASSWORD})),
+            )
+            .await
+            .expect(200);
+        let access = self.login(&email, PASSWORD).await.expect(200);
+        Person {
+            email,
+            user_id: membership.body["user_id"].as_str().unwrap().to_owned(),
+            membership_id: membership.id(),
+            token: access.body["access_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Registers a partner app with `scopes` and returns its access token
+    /// and its client id and secret.
+    pub async fn partner(
+        &self,
+        collective_id: &str,
+        admin: &Person,
+        scopes: &[&str],
+    ) -> (String, String, String) {
+        let client = self
+            .post(
+                &format!("/api/v1/collectives/{collective_id}/clients"),
+                &admin.token,
+                json!({"name": "Partner", "scopes": scopes}),
+            )
+            .await
+            .expect(201);
+        let (id, secret) = (
+            client.body["id"].as_str().unwrap().to_owned(),
+            client.body["client_secret"].as_str().unwrap().to_owned(),
+        );
+        let token = self
+            .send(
+                Method::POST,
+                "/api/v1/auth/token",
+                None,
+                Some(json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret})),
+            )
+            .await
+            .expect(200)
+            .body["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (token, id, secret)
+    }
+
+    /// Rows in a table, to show that a refused request changed nothing.
+    pub async fn count(&self, table: &'static str) -> i64 {
+        use diesel::sql_types::BigInt;
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.get().expect("a connection");
+            diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+                .get_result::<Count>(&mut *conn)
+                .expect("count")
+                .n
+        })
+        .await
+        .unwrap()
+    }
+}

@@ -1,0 +1,10 @@
+//! The API, tested over real HTTP against the real application, on SQLite by
+//! default and on PostgreSQL when `TEST_DATABASE_URL` is set.
+
+mod helpers;
+
+mod auth;
+mod collectives;
+mod errors;
+mod ops;
+mod permissions;

@@ -1,0 +1,482 @@
+//! The permission matrix: every operation in the OpenAPI document × every
+//! kind of caller. An operation without a row here fails the test, so a new
+//! endpoint cannot ship without its rule being stated and checked.
+
+use std::collections::BTreeSet;
+
+use commonpot::auth::tokens::{Claims, Subject};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{Person, TestApp};
+
+/// Who an operation is for, stated independently of the service's policy.
+#[derive(Debug, Clone, Copy)]
+enum Access {
+    /// Anyone, no token (health, sign-in …).
+    Public,
+    /// Any signed-in person, whatever their memberships; no partner app.
+    AnyPerson,
+    /// Members of the collective with at least this role, and partner apps
+    /// of the collective holding this scope (if any).
+    Collective(Role, Option<&'static str>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Role {
+    Member,
+    Coordinator,
+    Admin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Caller {
+    Admin,
+    Coordinator,
+    Member,
+    OtherCollective,
+    Suspended,
+    PartnerWithScope,
+    PartnerWithoutScope,
+    Expired,
+    Anonymous,
+}
+
+const CALLERS: [Caller; 9] = [
+    Caller::Admin,
+    Caller::Coordinator,
+    Caller::Member,
+    Caller::OtherCollective,
+    Caller::Suspended,
+    Caller::PartnerWithScope,
+    Caller::PartnerWithoutScope,
+    Caller::Expired,
+    Caller::Anonymous,
+];
+
+struct World {
+    collective: String,
+    target_membership: String,
+    client_id: String,
+    admin: Person,
+    coordinator: Person,
+    member: Person,
+    other: Person,
+    suspended: Person,
+    expired: String,
+}
+
+/// A request for one operation: method, path and body. `n` makes bodies
+/// unique where repeated calls would clash.
+type Call = fn(&World, usize) -> (Method, String, Option<Value>);
+
+struct Row {
+    operation: &'static str,
+    access: Access,
+    call: Call,
+}
+
+fn rows() -> Vec<Row> {
+    use Access::*;
+    vec![
+        Row {
+            operation: "healthz",
+            access: Public,
+            call: |_, _| (Method::GET, "/healthz".into(), None),
+        },
+        Row {
+            operation: "readyz",
+            access: Public,
+            call: |_, _| (Method::GET, "/readyz".into(), None),
+        },
+        Row {
+            operation: "metrics",
+            access: Public,
+            call: |_, _| (Method::GET, "/metrics".into(), None),
+        },
+        Row {
+            operation: "issue_token",
+            access: Public,
+            call: |w, _| {
+                (
+                    Method::POST,
+                    "/api/v1/auth/token".into(),
+                    Some(
+                        json!({"grant_type": "password", "username": w.admin.email, "password": crate::helpers::PASSWORD}),
+                    ),
+                )
+            },
+        },
+        Row {
+            operation: "revoke_token",
+            access: Public,
+            call: |_, _| {
+                (
+                    Method::POST,
+                    "/api/v1/auth/revoke".into(),
+                    Some(json!({"token": "cpr_unknown"})),
+                )
+            },
+        },
+        Row {
+            operation: "accept_invitation",
+            access: Public,
+            // An unknown token: public, so the answer is 404 for everyone alike.
+            call: |_, _| {
+                (
+                    Method::POST,
+                    "/api/v1/invitations/accept".into(),
+                    Some(json!({"invitation_token": "cpi_unknown", "password": "whatever-long"})),
+                )
+            },
+        },
+        Row {
+            operation: "me",
+            access: AnyPerson,
+            call: |_, _| (Method::GET, "/api/v1/me".into(), None),
+        },
+        Row {
+            operation: "create_collective",
+            access: AnyPerson,
+            call: |_, _| {
+                (
+                    Method::POST,
+                    "/api/v1/collectives".into(),
+                    Some(json!({"name": "New", "time_zone": "UTC"})),
+                )
+            },
+        },
+        Row {
+            operation: "list_collectives",
+            access: AnyPerson,
+            call: |_, _| (Method::GET, "/api/v1/collectives".into(), None),
+        },
+        Row {
+            operation: "get_collective",
+            access: Collective(Role::Member, Some("collective:read")),
+            call: |w, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/collectives/{}", w.collective),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "update_collective",
+            access: Collective(Role::Admin, None),
+            call: |w, _| {
+                (
+                    Method::PATCH,
+                    format!("/api/v1/collectives/{}", w.collective),
+                    Some(json!({"name": "Renamed"})),
+                )
+            },
+        },
+        Row {
+            operation: "list_members",
+            access: Collective(Role::Member, Some("collective:read")),
+            call: |w, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/collectives/{}/members", w.collective),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "invite_member",
+            access: Collective(Role::Coordinator, None),
+            call: |w, n| {
+                (
+                    Method::POST,
+                    format!("/api/v1/collectives/{}/members", w.collective),
+                    Some(
+                        json!({"email": format!("invitee{n}@example.org"), "display_name": "Invitee"}),
+                    ),
+                )
+            },
+        },
+        Row {
+            operation: "get_member",
+            access: Collective(Role::Member, Some("collective:read")),
+            call: |w, _| {
+                (
+                    Method::GET,
+                    format!(
+                        "/api/v1/collectives/{}/members/{}",
+                        w.collective, w.target_membership
+                    ),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "update_member",
+            access: Collective(Role::Admin, None),
+            call: |w, _| {
+                (
+                    Method::PATCH,
+                    format!(
+                        "/api/v1/collectives/{}/members/{}",
+                        w.collective, w.target_membership
+                    ),
+                    Some(json!({"role": "member"})),
+                )
+            },
+        },
+        Row {
+            operation: "register_client",
+            access: Collective(Role::Admin, None),
+            call: |w, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/collectives/{}/clients", w.collective),
+                    Some(json!({"name": "App", "scopes": ["pools:read"]})),
+                )
+            },
+        },
+        Row {
+            operation: "list_clients",
+            access: Collective(Role::Admin, None),
+            call: |w, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/collectives/{}/clients", w.collective),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "get_client",
+            access: Collective(Role::Admin, None),
+            call: |w, _| {
+                (
+                    Method::GET,
+                    format!(
+                        "/api/v1/collectives/{}/clients/{}",
+                        w.collective, w.client_id
+                    ),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "update_client",
+            access: Collective(Role::Admin, None),
+            call: |w, _| {
+                (
+                    Method::PATCH,
+                    format!(
+                        "/api/v1/collectives/{}/clients/{}",
+                        w.collective, w.client_id
+                    ),
+                    Some(json!({"name": "Renamed app"})),
+                )
+            },
+        },
+        Row {
+            operation: "rotate_client_secret",
+            access: Collective(Role::Admin, None),
+            call: |w, _| {
+                (
+                    Method::POST,
+                    format!(
+                        "/api/v1/collectives/{}/clients/{}/rotate-secret",
+                        w.collective, w.client_id
+                    ),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "list_audit",
+            access: Collective(Role::Coordinator, None),
+            call: |w, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/audit?collective_id={}", w.collective),
+                    None,
+                )
+            },
+        },
+    ]
+}
+
+/// The status a caller must get, as (allowed, or the refusal's status).
+fn expected(access: Access, caller: Caller) -> Result<(), u16> {
+    match access {
+        Access::Public => Ok(()),
+        Access::AnyPerson => match caller {
+            Caller::Expired | Caller::Anonymous => Err(401),
+            Caller::PartnerWithScope | Caller::PartnerWithoutScope => Err(403),
+            _ => Ok(()),
+        },
+        Access::Collective(least, scope) => match caller {
+            Caller::Expired | Caller::Anonymous => Err(401),
+            Caller::OtherCollective => Err(404),
+            Caller::Suspended => Err(403),
+            Caller::PartnerWithScope if scope.is_some() => Ok(()),
+            Caller::PartnerWithScope | Caller::PartnerWithoutScope => Err(403),
+            Caller::Admin => Ok(()),
+            Caller::Coordinator if least <= Role::Coordinator => Ok(()),
+            Caller::Member if least <= Role::Member => Ok(()),
+            _ => Err(403),
+        },
+    }
+}
+
+fn expired_token(app: &TestApp, user_id: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = Claims {
+        iss: app.settings.jwt_issuer.clone(),
+        aud: app.settings.jwt_audience.clone(),
+        sub: user_id.into(),
+        exp: now - 120,
+        iat: now - 1000,
+        jti: "expired".into(),
+        typ: Subject::User,
+        cid: None,
+        scope: None,
+    };
+    let secret = app.settings.jwt_secret.as_ref().unwrap();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[actix_rt::test]
+async fn every_operation_admits_exactly_the_callers_its_rule_names() {
+    let app = TestApp::spawn().await;
+    let (collective, admin) = app.bootstrap("Northside").await;
+    let (other_collective, other_admin) = app.bootstrap("Southside").await;
+    let _ = other_collective;
+    let coordinator = app.join(&collective, &admin, "coordinator").await;
+    let member = app.join(&collective, &admin, "member").await;
+    let target = app.join(&collective, &admin, "member").await;
+    let suspended = app.join(&collective, &admin, "member").await;
+    app.patch(
+        &format!(
+            "/api/v1/collectives/{collective}/members/{}",
+            suspended.membership_id
+        ),
+        &admin.token,
+        json!({"status": "suspended"}),
+    )
+    .await
+    .expect(200);
+    let (_, client_id, _) = app.partner(&collective, &admin, &["pools:read"]).await;
+    let world = World {
+        collective: collective.clone(),
+        target_membership: target.membership_id.clone(),
+        client_id,
+        expired: expired_token(&app, &admin.user_id),
+        admin,
+        coordinator,
+        member,
+        other: other_admin,
+        suspended,
+    };
+
+    // Every operation the service documents has a row, and no row is stale.
+    let doc: Value = serde_json::from_str(&commonpot::cli::openapi_json()).unwrap();
+    let documented: BTreeSet<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| op["operationId"].as_str().map(str::to_owned))
+        .collect();
+    let rows = rows();
+    let listed: BTreeSet<String> = rows.iter().map(|r| r.operation.to_owned()).collect();
+    let missing: Vec<_> = documented.difference(&listed).collect();
+    assert!(
+        missing.is_empty(),
+        "operations without a row in the permission matrix: {missing:?}"
+    );
+    let stale: Vec<_> = listed.difference(&documented).collect();
+    assert!(
+        stale.is_empty(),
+        "rows for operations that do not exist: {stale:?}"
+    );
+
+    // Partner apps: one holding every scope but the one an operation needs,
+    // one holding just that scope. Tokens are made per scope as needed.
+    let all_scopes: Vec<&str> = commonpot::auth::policy::Scope::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for row in &rows {
+        let scope = match row.access {
+            Access::Collective(_, scope) => scope,
+            _ => None,
+        };
+        let with_scope: Vec<&str> = match scope {
+            Some(s) => vec![s],
+            None => all_scopes.clone(),
+        };
+        let without_scope: Vec<&str> = all_scopes
+            .iter()
+            .copied()
+            .filter(|s| Some(*s) != scope)
+            .collect();
+        let (partner_with, _, _) = app
+            .partner(&world.collective, &world.admin, &with_scope)
+            .await;
+        let (partner_without, _, _) = app
+            .partner(&world.collective, &world.admin, &without_scope)
+            .await;
+        for caller in CALLERS {
+            n += 1;
+            let token: Option<&str> = match caller {
+                Caller::Admin => Some(&world.admin.token),
+                Caller::Coordinator => Some(&world.coordinator.token),
+                Caller::Member => Some(&world.member.token),
+                Caller::OtherCollective => Some(&world.other.token),
+                Caller::Suspended => Some(&world.suspended.token),
+                Caller::PartnerWithScope => Some(&partner_with),
+                Caller::PartnerWithoutScope => Some(&partner_without),
+                Caller::Expired => Some(&world.expired),
+                Caller::Anonymous => None,
+            };
+            let (method, path, body) = (row.call)(&world, n);
+            let answer = app.send(method.clone(), &path, token, body).await;
+            let status = answer.status.as_u16();
+            let ok = match expected(row.access, caller) {
+                // Allowed callers get past authorization; a public operation
+                // may still refuse its input (404 for an unknown invitation).
+                Ok(()) => {
+                    answer.status.is_success()
+                        || (matches!(row.access, Access::Public) && status != 401 && status != 403)
+                }
+                Err(refusal) => status == refusal,
+            };
+            if !ok {
+                failures.push(format!(
+                    "{} {method} {path} as {caller:?}: expected {:?}, got {status} {}",
+                    row.operation,
+                    expected(row.access, caller),
+                    answer.body
+                ));
+            }
+            if status >= 400 {
+                assert_eq!(
+                    answer.header("content-type"),
+                    Some("application/problem+json"),
+                    "{}",
+                    row.operation
+                );
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "permission matrix violations:\n{}",
+        failures.join("\n")
+    );
+}
