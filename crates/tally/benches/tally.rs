@@ -2,9 +2,9 @@
 //! pabutools' time for the same work (from `shared/pabulib/expected.json`),
 //! and whether the selections match. Prints a Markdown table.
 //!
-//! `cargo bench -p commonpot-tally --bench tally [-- FILE.pb …]`: without
-//! file names, the instances with the most voters and those pabutools took
-//! longest on.
+//! `cargo bench -p commonpot-tally --bench tally [-- [--rule RULE] FILE.pb …]`:
+//! without file names, the instances with the most voters and those
+//! pabutools took longest on; without `--rule`, every rule.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -25,10 +25,19 @@ fn main() {
         Ok(Value::Object(instances)) => instances,
         _ => panic!("expected.json is not a JSON object"),
     };
-    let named: Vec<String> = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let named: Vec<String> = args
+        .iter()
         .filter(|arg| arg.ends_with(".pb"))
+        .cloned()
         .collect();
+    let rules: Vec<Rule> = match args.iter().position(|arg| arg == "--rule") {
+        Some(at) => vec![args
+            .get(at + 1)
+            .and_then(|name| name.parse().ok())
+            .expect("--rule takes greedy, mes or mes-add1")],
+        None => Rule::ALL.to_vec(),
+    };
     let files = if named.is_empty() {
         largest(&expected)
     } else {
@@ -42,7 +51,7 @@ fn main() {
         let entry = &expected[&file];
         let text = std::fs::read_to_string(folder.join(&file)).expect("instance is readable");
         let election = pabulib::parse(&text).expect("instance parses");
-        for rule in Rule::ALL {
+        for &rule in &rules {
             let key = match rule {
                 Rule::Greedy => "greedy",
                 Rule::Mes => "mes",

@@ -26,7 +26,7 @@ pub struct Project {
 }
 
 /// One ballot, naming projects by their index in [`Election::projects`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Ballot {
     Approval(Vec<usize>),
     /// Projects with the points given to them, in the order written.
@@ -111,6 +111,6 @@ impl Election {
 
     /// The sum of all voters' weights.
     pub fn total_weight(&self) -> Rational {
-        self.voters.iter().map(|voter| &voter.weight).sum()
+        crate::number::sum(self.voters.iter().map(|voter| voter.weight.clone()))
     }
 }

@@ -122,8 +122,8 @@ pub fn tally(
         .map(|project| ProjectReport {
             id: projects[project].id.clone(),
             cost: Exact(projects[project].cost.clone()),
-            support: Exact(profile.support(project)),
-            satisfaction: Exact(profile.satisfaction(project)),
+            support: Exact(profile.support[project].clone()),
+            satisfaction: Exact(profile.satisfaction[project].clone()),
             verdict: if profile.supporters[project].is_empty() {
                 Verdict::NoSupport
             } else {
@@ -216,7 +216,7 @@ fn explain_mes(
     }
     for (project, report) in reports.iter_mut().enumerate() {
         if report.verdict == Verdict::Unaffordable && report.rho.is_none() {
-            report.supporters_money = Some(Exact(supporters_money(profile, &run.budgets, project)));
+            report.supporters_money = Some(Exact(supporters_money(profile, run, project)));
         }
     }
 }

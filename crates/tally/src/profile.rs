@@ -5,8 +5,10 @@
 
 use std::collections::HashMap;
 
-use crate::election::Election;
-use crate::number::Rational;
+use num_traits::One;
+
+use crate::election::{Ballot, Election};
+use crate::number::{sum, Rational};
 
 /// Voters who get the same satisfaction from every project.
 #[derive(Clone, Debug)]
@@ -32,21 +34,25 @@ pub struct Profile {
     pub supporters: Vec<Vec<Support>>,
     /// The sum of all voters' weights, empty ballots included.
     pub total_weight: Rational,
+    /// Per project, the summed weight of its supporters.
+    pub support: Vec<Rational>,
+    /// Per project, the summed weighted satisfaction it gives.
+    pub satisfaction: Vec<Rational>,
 }
 
 impl Profile {
     pub fn new(election: &Election) -> Self {
-        let mut index: HashMap<Vec<(usize, Rational)>, usize> = HashMap::new();
         let mut groups: Vec<Group> = Vec::new();
-        for voter in &election.voters {
-            let mut satisfactions = voter.ballot.satisfactions(&election.projects);
+        let mut by_satisfactions: HashMap<Vec<(usize, Rational)>, usize> = HashMap::new();
+        for (ballot, weight) in distinct_ballots(election) {
+            let mut satisfactions = ballot.satisfactions(&election.projects);
             satisfactions.sort_by_key(|(project, _)| *project);
-            match index.get(&satisfactions) {
-                Some(&group) => groups[group].weight += &voter.weight,
+            match by_satisfactions.get(&satisfactions) {
+                Some(&group) => groups[group].weight += weight,
                 None => {
-                    index.insert(satisfactions.clone(), groups.len());
+                    by_satisfactions.insert(satisfactions.clone(), groups.len());
                     groups.push(Group {
-                        weight: voter.weight.clone(),
+                        weight,
                         satisfactions,
                     });
                 }
@@ -61,26 +67,65 @@ impl Profile {
                 });
             }
         }
+        let total_weight = sum(groups.iter().map(|group| group.weight.clone()));
+        let support = supporters
+            .iter()
+            .map(|supporters| {
+                sum(supporters
+                    .iter()
+                    .map(|support| groups[support.group].weight.clone()))
+            })
+            .collect();
+        let satisfaction = supporters
+            .iter()
+            .map(|supporters| {
+                sum(supporters
+                    .iter()
+                    .map(|support| &groups[support.group].weight * &support.satisfaction))
+            })
+            .collect();
         Profile {
             groups,
             supporters,
-            total_weight: election.total_weight(),
+            total_weight,
+            support,
+            satisfaction,
         }
     }
+}
 
-    /// The summed weight of a project's supporters.
-    pub fn support(&self, project: usize) -> Rational {
-        self.supporters[project]
-            .iter()
-            .map(|support| &self.groups[support.group].weight)
-            .sum()
+/// The election's distinct ballots (an approval ballot is a set) with the
+/// summed weight of the voters who cast each. Weights of 1, by far the most
+/// common, are counted rather than added as rationals.
+fn distinct_ballots(election: &Election) -> Vec<(Ballot, Rational)> {
+    let mut index: HashMap<Ballot, usize> = HashMap::new();
+    let mut distinct: Vec<(Ballot, u64, Rational)> = Vec::new();
+    for voter in &election.voters {
+        let ballot = match &voter.ballot {
+            Ballot::Approval(approved) => {
+                let mut approved = approved.clone();
+                approved.sort_unstable();
+                Ballot::Approval(approved)
+            }
+            Ballot::Cumulative(points) => {
+                let mut points = points.clone();
+                points.sort_by_key(|(project, _)| *project);
+                Ballot::Cumulative(points)
+            }
+            Ballot::Ordinal(ranking) => Ballot::Ordinal(ranking.clone()),
+        };
+        let position = *index.entry(ballot).or_insert_with_key(|ballot| {
+            distinct.push((ballot.clone(), 0, Rational::default()));
+            distinct.len() - 1
+        });
+        if voter.weight.is_one() {
+            distinct[position].1 += 1;
+        } else {
+            distinct[position].2 += &voter.weight;
+        }
     }
-
-    /// The total weighted satisfaction a project gives.
-    pub fn satisfaction(&self, project: usize) -> Rational {
-        self.supporters[project]
-            .iter()
-            .map(|support| &self.groups[support.group].weight * &support.satisfaction)
-            .sum()
-    }
+    distinct
+        .into_iter()
+        .map(|(ballot, ones, other)| (ballot, other + Rational::from_integer(ones.into())))
+        .collect()
 }

@@ -30,7 +30,8 @@ impl Table {
         self.header.iter().position(|column| column == name)
     }
 
-    /// The row's cells by column, trimmed, with `none` read as absent.
+    /// The row's cells by column, trimmed, with `none` and empty cells read
+    /// as absent.
     fn cells<'a>(&self, row: &'a Record) -> Result<Vec<Option<&'a str>>, ParseError> {
         if row.fields.len() > self.header.len() {
             return Err(ParseError::at(
@@ -48,7 +49,7 @@ impl Table {
                 row.fields
                     .get(column)
                     .map(|value| value.trim())
-                    .filter(|value| !value.eq_ignore_ascii_case("none"))
+                    .filter(|value| !value.is_empty() && !value.eq_ignore_ascii_case("none"))
             })
             .collect())
     }

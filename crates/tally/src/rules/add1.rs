@@ -4,10 +4,12 @@
 //! makes it overspend, in which case the outcome before that raise is kept.
 //! As pabutools' `method_of_equal_shares(..., voter_budget_increment=1)`.
 
+use num_bigint::BigInt;
+
 use crate::election::Project;
 use crate::number::Rational;
 use crate::profile::Profile;
-use crate::rules::mes::{candidates, equal_shares, equal_shares_with_horizon, MesRun};
+use crate::rules::mes::{candidates, EqualShares, MesRun};
 
 /// Where a long completion is; reported after every run of MES.
 #[derive(Clone, Debug)]
@@ -50,6 +52,7 @@ pub fn equal_shares_add1(
     progress: &mut dyn FnMut(&Progress),
 ) -> Add1Run {
     let candidates = candidates(profile, projects);
+    let election = EqualShares::new(profile, projects);
     let share_at = |step: u64| first_share + Rational::from_integer(step.into());
     let mut step = 0;
     let mut runs = 0;
@@ -57,7 +60,7 @@ pub fn equal_shares_add1(
     let mut previous: Option<(u64, MesRun)> = None;
     loop {
         let share = share_at(step);
-        let (run, horizon) = equal_shares_with_horizon(profile, projects, &share);
+        let (run, horizon) = election.run_with_horizon(&share);
         runs += 1;
         progress(&Progress {
             step,
@@ -77,7 +80,7 @@ pub fn equal_shares_add1(
                     previous_run
                 } else {
                     runs += 1;
-                    equal_shares(profile, projects, &share_at(kept_step))
+                    election.run(&share_at(kept_step))
                 };
                 return Add1Run {
                     run,
@@ -110,7 +113,6 @@ pub fn equal_shares_add1(
 
 /// The number of whole raises from a run to the first one at or past its
 /// horizon; at least one.
-fn next_step_distance(horizon: &Rational) -> u64 {
-    let whole = horizon.ceil().to_integer();
-    u64::try_from(whole).unwrap_or(u64::MAX).max(1)
+fn next_step_distance(horizon: &BigInt) -> u64 {
+    u64::try_from(horizon).unwrap_or(u64::MAX).max(1)
 }

@@ -3,8 +3,6 @@
 //! still fits in what is left of the budget. As pabutools'
 //! `greedy_utilitarian_welfare`.
 
-use std::cmp::Ordering;
-
 use crate::election::Project;
 use crate::number::Rational;
 use crate::profile::Profile;
@@ -20,18 +18,16 @@ pub struct Consideration {
 
 /// Every project, in the order greedy considered them.
 pub fn greedy(profile: &Profile, projects: &[Project], budget: &Rational) -> Vec<Consideration> {
-    let satisfaction: Vec<Rational> = (0..projects.len())
-        .map(|project| profile.satisfaction(project))
+    let density: Vec<Density> = projects
+        .iter()
+        .zip(&profile.satisfaction)
+        .map(|(project, satisfaction)| Density::new(satisfaction, &project.cost))
         .collect();
     let mut order: Vec<usize> = (0..projects.len()).collect();
     order.sort_by(|&a, &b| {
-        density_order(
-            &satisfaction[b],
-            &projects[b].cost,
-            &satisfaction[a],
-            &projects[a].cost,
-        )
-        .then_with(|| projects[a].id.cmp(&projects[b].id))
+        density[b]
+            .cmp(&density[a])
+            .then_with(|| projects[a].id.cmp(&projects[b].id))
     });
     let mut left = budget.clone();
     order
@@ -51,31 +47,24 @@ pub fn greedy(profile: &Profile, projects: &[Project], budget: &Rational) -> Vec
         .collect()
 }
 
-/// Compares satisfaction per unit of cost, as pabutools does: a project
-/// nobody wants scores 0 whatever it costs, a free project someone wants
-/// scores above every priced one.
-fn density_order(
-    satisfaction_a: &Rational,
-    cost_a: &Rational,
-    satisfaction_b: &Rational,
-    cost_b: &Rational,
-) -> Ordering {
-    let zero = Rational::default();
-    let infinite = |satisfaction: &Rational, cost: &Rational| *satisfaction > zero && *cost == zero;
-    let density = |satisfaction: &Rational, cost: &Rational| {
-        if *satisfaction > zero {
-            satisfaction / cost
+/// Satisfaction per unit of cost, as pabutools ranks it: a project nobody
+/// wants scores 0 whatever it costs, a free project someone wants scores
+/// above every priced one.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum Density {
+    Finite(Rational),
+    Infinite,
+}
+
+impl Density {
+    fn new(satisfaction: &Rational, cost: &Rational) -> Self {
+        let zero = Rational::default();
+        if *satisfaction == zero {
+            Density::Finite(zero)
+        } else if *cost == zero {
+            Density::Infinite
         } else {
-            zero.clone()
+            Density::Finite(satisfaction / cost)
         }
-    };
-    match (
-        infinite(satisfaction_a, cost_a),
-        infinite(satisfaction_b, cost_b),
-    ) {
-        (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Greater,
-        (false, true) => Ordering::Less,
-        (false, false) => density(satisfaction_a, cost_a).cmp(&density(satisfaction_b, cost_b)),
     }
 }

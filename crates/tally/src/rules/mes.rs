@@ -13,7 +13,10 @@
 //! skip the raises that cannot change the outcome.
 
 use std::cmp::Ordering;
-use std::ops::{Add, Mul, Sub};
+
+use num_bigint::BigInt;
+use num_integer::Integer;
+use num_traits::{One, Signed, ToPrimitive, Zero};
 
 use crate::election::Project;
 use crate::number::Rational;
@@ -34,8 +37,19 @@ pub struct Purchase {
 #[derive(Clone, Debug)]
 pub struct MesRun {
     pub purchases: Vec<Purchase>,
-    /// Per group, what each unit of its weight has left.
-    pub budgets: Vec<Rational>,
+    /// Per group, the class of voters with the same money left it ended in.
+    class_of: Vec<usize>,
+    /// Per class, the money each unit of weight in it has left, times
+    /// `denominator`.
+    class_money: Vec<BigInt>,
+    denominator: Rational,
+}
+
+impl MesRun {
+    /// What each unit of a group's weight has left.
+    pub fn budget(&self, group: usize) -> Rational {
+        Rational::from_integer(self.class_money[self.class_of[group]].clone()) / &self.denominator
+    }
 }
 
 /// The projects MES can buy: priced, and wanted by someone. (Free projects
@@ -59,168 +73,422 @@ pub fn free_projects(profile: &Profile, projects: &[Project]) -> Vec<usize> {
 }
 
 /// The money a project's supporters have left, summed over their weight.
-pub fn supporters_money(profile: &Profile, budgets: &[Rational], project: usize) -> Rational {
+pub fn supporters_money(profile: &Profile, run: &MesRun, project: usize) -> Rational {
     profile.supporters[project]
         .iter()
-        .map(|support| &profile.groups[support.group].weight * &budgets[support.group])
+        .map(|support| &profile.groups[support.group].weight * run.budget(support.group))
         .sum()
 }
 
 /// Runs MES where each unit of weight starts with `share`.
 pub fn equal_shares(profile: &Profile, projects: &[Project], share: &Rational) -> MesRun {
-    Run::new(profile, projects, share, false).finish().0
+    EqualShares::new(profile, projects).run(share)
 }
 
-/// Runs MES where each unit of weight starts with `share`, and returns with
-/// it the horizon: how much more the starting share can grow, at least,
-/// before the run's outcome could change (`None`: never). Every run from a
-/// share in `[share, share + horizon)` buys the same projects in the same
-/// order.
-pub fn equal_shares_with_horizon(
-    profile: &Profile,
-    projects: &[Project],
-    share: &Rational,
-) -> (MesRun, Option<Rational>) {
-    Run::new(profile, projects, share, true).finish()
+/// An election made ready for any number of MES runs.
+///
+/// Voters with the same money left form a *class*; a run keeps one budget per
+/// class, not per voter: a purchase moves the supporters of a class who get
+/// the same satisfaction from it into one new class. Prices are computed
+/// over the classes of a project's supporters, after summing their weights
+/// in whole numbers.
+///
+/// All money in a run is kept as integers over one common denominator, so
+/// adding and comparing never needs a gcd; each purchase multiplies the
+/// denominator by one small integer (the paying satisfaction), and every
+/// comparison multiplies a big number by a small one only.
+pub struct EqualShares<'a> {
+    profile: &'a Profile,
+    projects: &'a [Project],
+    /// Per project, what MES needs to know of it.
+    prices: Vec<Priced>,
+    weights: GroupWeights,
+    /// The projects MES can buy.
+    candidates: Vec<usize>,
 }
 
-/// An amount as a function of the starting share t: its value at the share
-/// the run started from, t₀, and how fast it moves with t
-/// (`value + slope · (t − t₀)`). Exact as long as the run's decisions are.
+/// A project as MES prices it.
+struct Priced {
+    /// Cost as numerator / denominator.
+    cost_numerator: BigInt,
+    cost_denominator: BigInt,
+    /// Satisfactions are whole multiples of this unit (for approval ballots
+    /// the unit is the cost, and every supporter gets one unit).
+    unit: Rational,
+    /// Supporter groups by the (whole) number of units they get.
+    levels: Vec<Level>,
+    /// cost / total weighted satisfaction: a lower bound on its rho.
+    first_lower_bound: Rational,
+}
+
+/// The supporter groups of a project that get the same satisfaction from it.
+struct Level {
+    units: BigInt,
+    groups: Vec<usize>,
+}
+
+/// Group weights as whole numbers: the real weights times `scale`.
+enum GroupWeights {
+    /// When their total fits in a `u64`, so no sum of them can overflow.
+    Small {
+        per_group: Vec<u64>,
+        scale: Rational,
+    },
+    Big {
+        per_group: Vec<BigInt>,
+        scale: Rational,
+    },
+}
+
+impl<'a> EqualShares<'a> {
+    pub fn new(profile: &'a Profile, projects: &'a [Project]) -> Self {
+        let weights = GroupWeights::new(profile);
+        let prices = profile
+            .supporters
+            .iter()
+            .zip(projects)
+            .map(|(supporters, project)| {
+                let mut levels: Vec<(Rational, Vec<usize>)> = Vec::new();
+                for support in supporters {
+                    match levels
+                        .iter_mut()
+                        .find(|(satisfaction, _)| *satisfaction == support.satisfaction)
+                    {
+                        Some((_, groups)) => groups.push(support.group),
+                        None => levels.push((support.satisfaction.clone(), vec![support.group])),
+                    }
+                }
+                let unit = levels
+                    .iter()
+                    .map(|(satisfaction, _)| satisfaction)
+                    .fold(None::<Rational>, |unit, satisfaction| {
+                        Some(match unit {
+                            None => satisfaction.clone(),
+                            Some(unit) => Rational::new(
+                                unit.numer().gcd(satisfaction.numer()),
+                                unit.denom().lcm(satisfaction.denom()),
+                            ),
+                        })
+                    })
+                    .unwrap_or_else(Rational::one);
+                let levels: Vec<Level> = levels
+                    .into_iter()
+                    .map(|(satisfaction, groups)| Level {
+                        units: (satisfaction / &unit).to_integer(),
+                        groups,
+                    })
+                    .collect();
+                let satisfaction: Rational = levels
+                    .iter()
+                    .map(|level| {
+                        let weight: BigInt =
+                            level.groups.iter().map(|&group| weights.of(group)).sum();
+                        Rational::from_integer(weight * &level.units) * &unit
+                    })
+                    .sum();
+                let first_lower_bound = if satisfaction > Rational::default() {
+                    &project.cost / satisfaction
+                } else {
+                    Rational::default()
+                };
+                Priced {
+                    cost_numerator: project.cost.numer().clone(),
+                    cost_denominator: project.cost.denom().clone(),
+                    unit,
+                    levels,
+                    first_lower_bound,
+                }
+            })
+            .collect();
+        EqualShares {
+            profile,
+            projects,
+            prices,
+            weights,
+            candidates: candidates(profile, projects),
+        }
+    }
+
+    /// Runs MES where each unit of weight starts with `share`.
+    pub fn run(&self, share: &Rational) -> MesRun {
+        self.run_tracking(share, false).0
+    }
+
+    /// Runs MES where each unit of weight starts with `share`, and returns
+    /// with it the horizon: how many whole units the starting share can
+    /// grow, at least, before the run's outcome could change (`None`: never).
+    /// Every run from a share in `[share, share + horizon)` buys the same
+    /// projects in the same order.
+    pub fn run_with_horizon(&self, share: &Rational) -> (MesRun, Option<BigInt>) {
+        self.run_tracking(share, true)
+    }
+
+    fn run_tracking(&self, share: &Rational, tracking: bool) -> (MesRun, Option<BigInt>) {
+        match &self.weights {
+            GroupWeights::Small { per_group, scale } => {
+                Run::new(self, per_group, scale, share, tracking).finish()
+            }
+            GroupWeights::Big { per_group, scale } => {
+                Run::new(self, per_group, scale, share, tracking).finish()
+            }
+        }
+    }
+}
+
+impl GroupWeights {
+    fn new(profile: &Profile) -> Self {
+        let scale = profile.groups.iter().fold(BigInt::one(), |scale, group| {
+            scale.lcm(group.weight.denom())
+        });
+        let per_group: Vec<BigInt> = profile
+            .groups
+            .iter()
+            .map(|group| (&group.weight * Rational::from_integer(scale.clone())).to_integer())
+            .collect();
+        let small: Option<Vec<u64>> = per_group.iter().map(ToPrimitive::to_u64).collect();
+        let fits = small.as_ref().is_some_and(|small| {
+            small
+                .iter()
+                .try_fold(0u64, |total, &weight| total.checked_add(weight))
+                .is_some()
+        });
+        let scale = Rational::from_integer(scale);
+        match small {
+            Some(per_group) if fits => GroupWeights::Small { per_group, scale },
+            _ => GroupWeights::Big { per_group, scale },
+        }
+    }
+
+    /// A group's whole weight.
+    fn of(&self, group: usize) -> BigInt {
+        match self {
+            GroupWeights::Small { per_group, .. } => per_group[group].into(),
+            GroupWeights::Big { per_group, .. } => per_group[group].clone(),
+        }
+    }
+}
+
+/// A whole weight as the hot loop adds it up.
+trait Weight: Clone + Default + PartialEq {
+    fn add(&mut self, other: &Self);
+    fn to_bigint(&self) -> BigInt;
+}
+
+impl Weight for u64 {
+    fn add(&mut self, other: &Self) {
+        // No overflow: every sum is part of the total, checked to fit.
+        *self += other;
+    }
+
+    fn to_bigint(&self) -> BigInt {
+        (*self).into()
+    }
+}
+
+impl Weight for BigInt {
+    fn add(&mut self, other: &Self) {
+        *self += other;
+    }
+
+    fn to_bigint(&self) -> BigInt {
+        self.clone()
+    }
+}
+
+/// Money as a function of the starting share t, times the run's common
+/// denominator: `value + slope · (t − t₀)`, exact as long as the run's
+/// decisions are.
 #[derive(Clone, Debug, Default)]
-struct Affine {
+struct Money {
+    value: BigInt,
+    slope: BigInt,
+}
+
+/// An exact fraction with a positive, not necessarily reduced, denominator.
+#[derive(Clone, Debug)]
+struct Fraction {
+    numerator: BigInt,
+    denominator: BigInt,
+}
+
+impl Fraction {
+    fn cmp(&self, other: &Fraction) -> Ordering {
+        (&self.numerator * &other.denominator).cmp(&(&other.numerator * &self.denominator))
+    }
+
+    fn minus(&self, other: &Fraction) -> Fraction {
+        Fraction {
+            numerator: &self.numerator * &other.denominator - &other.numerator * &self.denominator,
+            denominator: &self.denominator * &other.denominator,
+        }
+    }
+
+    fn from_rational(value: &Rational) -> Fraction {
+        Fraction {
+            numerator: value.numer().clone(),
+            denominator: value.denom().clone(),
+        }
+    }
+
+    /// The largest fraction ≤ self with a power of two for denominator and
+    /// about 64 significant bits: cheap to compare and sort.
+    fn floor_dyadic(&self) -> Rational {
+        if self.numerator.is_zero() {
+            return Rational::default();
+        }
+        let bits = |number: &BigInt| i64::try_from(number.bits()).unwrap_or(i64::MAX);
+        let shift = 64 + bits(&self.denominator) - bits(&self.numerator);
+        if shift >= 0 {
+            let power = BigInt::one() << shift;
+            Rational::new(
+                (&self.numerator * &power).div_floor(&self.denominator),
+                power,
+            )
+        } else {
+            let power = BigInt::one() << -shift;
+            Rational::from_integer(self.numerator.div_floor(&(&self.denominator * &power)) * power)
+        }
+    }
+}
+
+/// A price as a function of the starting share t.
+#[derive(Clone, Debug)]
+struct Rho {
+    value: Fraction,
+    slope: Fraction,
+}
+
+/// A lower bound on a project's rho as a function of t ≥ t₀.
+#[derive(Clone, Debug)]
+struct LowerBound {
     value: Rational,
     slope: Rational,
 }
 
-impl Affine {
-    fn constant(value: Rational) -> Self {
-        Affine {
-            value,
-            slope: Rational::default(),
-        }
-    }
-}
-
-impl Add for &Affine {
-    type Output = Affine;
-    fn add(self, other: &Affine) -> Affine {
-        Affine {
-            value: &self.value + &other.value,
-            slope: &self.slope + &other.slope,
-        }
-    }
-}
-
-impl Sub for &Affine {
-    type Output = Affine;
-    fn sub(self, other: &Affine) -> Affine {
-        Affine {
-            value: &self.value - &other.value,
-            slope: &self.slope - &other.slope,
-        }
-    }
-}
-
-impl Mul<&Rational> for &Affine {
-    type Output = Affine;
-    fn mul(self, factor: &Rational) -> Affine {
-        Affine {
-            value: &self.value * factor,
-            slope: &self.slope * factor,
-        }
-    }
-}
-
-/// How far t can grow from t₀ before a decision taken may flip.
+/// How many whole units t can grow from t₀, at least, before a decision
+/// taken may flip.
 struct Horizon {
     tracking: bool,
-    distance: Option<Rational>,
+    steps: Option<BigInt>,
 }
 
 impl Horizon {
-    /// A decision rested on the sign of `difference` (≥ 0 or < 0): note how
-    /// far t can grow before that sign may change.
-    fn keep_sign(&mut self, difference: &Affine) {
-        if !self.tracking {
+    /// A decision rested on the sign (≥ 0 or < 0) of `value + slope·(t − t₀)`
+    /// (times some positive number): note when that sign may change.
+    fn keep_sign(&mut self, value: &BigInt, slope: &BigInt) {
+        let binding = !value.is_negative() && slope.is_negative()
+            || value.is_negative() && slope.is_positive();
+        if !binding {
             return;
         }
-        let zero = Rational::default();
-        let crossing = if difference.value >= zero && difference.slope < zero {
-            &difference.value / -&difference.slope
-        } else if difference.value < zero && difference.slope > zero {
-            -&difference.value / &difference.slope
-        } else {
-            return;
-        };
-        if self
-            .distance
-            .as_ref()
-            .is_none_or(|distance| crossing < *distance)
-        {
-            self.distance = Some(crossing);
+        let (distance, speed) = (value.abs(), slope.abs());
+        let steps = (distance + &speed - 1u32) / speed;
+        if self.steps.as_ref().is_none_or(|known| steps < *known) {
+            self.steps = Some(steps);
         }
+    }
+
+    fn keep_sign_of(&mut self, value: &Fraction, slope: &Fraction) {
+        if slope.numerator.is_zero() {
+            return;
+        }
+        self.keep_sign(
+            &(&value.numerator * &slope.denominator),
+            &(&slope.numerator * &value.denominator),
+        );
     }
 }
 
-/// A run of MES in progress.
-struct Run<'a> {
-    profile: &'a Profile,
-    projects: &'a [Project],
-    /// Per group, the money each unit of its weight has left.
-    budgets: Vec<Affine>,
-    /// Per project, its total weighted satisfaction.
-    satisfaction: Vec<Rational>,
+/// The class of voters who have spent everything.
+const EXHAUSTED: usize = 0;
+
+/// A run of MES in progress. Weights are the group weights times `scale`,
+/// so money per unit of weight is the real one divided by `scale`.
+struct Run<'a, W> {
+    election: &'a EqualShares<'a>,
+    weights: &'a [W],
+    scale: &'a Rational,
+    /// Per group, its class.
+    class_of: Vec<usize>,
+    /// Per class, how many groups it holds.
+    members: Vec<usize>,
+    /// Per class, the money each unit of (scaled) weight in it has left,
+    /// times `denominator`.
+    budgets: Vec<Money>,
+    denominator: BigInt,
+    /// Per class, a weight and a group count being summed; zero between uses.
+    summing: Vec<(W, usize)>,
     horizon: Horizon,
 }
 
-/// What a project's supporters would pay for it now.
-struct Price {
-    rho: Affine,
-    /// Per supporter (in the project's supporter order), whether it cannot
-    /// pay its full share and pays all it has.
-    exhausted: Vec<bool>,
+/// The supporters of a project in one class who get the same satisfaction.
+struct Share {
+    class: usize,
+    level: usize,
+    weight: BigInt,
+    groups: usize,
+    /// Cannot pay its full share and pays all it has.
+    exhausted: bool,
 }
 
-impl<'a> Run<'a> {
+/// What a project's supporters would pay for it now: per unit of weight,
+/// `rho_units × units / denominator`, where `rho_units` is the price of one
+/// unit of satisfaction times `payers × denominator`.
+struct Price {
+    rho_units: Money,
+    payers: BigInt,
+    /// The real rho, per unit of satisfaction and (unscaled) unit of weight.
+    rho: Rho,
+    shares: Vec<Share>,
+}
+
+impl<'a, W: Weight> Run<'a, W> {
     fn new(
-        profile: &'a Profile,
-        projects: &'a [Project],
+        election: &'a EqualShares<'a>,
+        weights: &'a [W],
+        scale: &'a Rational,
         share: &Rational,
         tracking: bool,
     ) -> Self {
-        let slope = Rational::from_integer(i64::from(tracking).into());
+        // Money per scaled unit of weight starts at share / scale and grows
+        // by 1 / scale with t: both whole over this denominator.
+        let start = share / scale;
+        let denominator = start.denom().lcm(scale.numer());
+        let value = start.numer() * (&denominator / start.denom());
+        let slope = if tracking {
+            (&denominator / scale.numer()) * scale.denom()
+        } else {
+            BigInt::zero()
+        };
+        let groups = election.profile.groups.len();
         Run {
-            profile,
-            projects,
-            budgets: vec![
-                Affine {
-                    value: share.clone(),
-                    slope
-                };
-                profile.groups.len()
-            ],
-            satisfaction: (0..projects.len())
-                .map(|project| profile.satisfaction(project))
-                .collect(),
+            election,
+            weights,
+            scale,
+            class_of: vec![1; groups],
+            members: vec![0, groups],
+            budgets: vec![Money::default(), Money { value, slope }],
+            denominator,
+            summing: vec![(W::default(), 0); 2],
             horizon: Horizon {
                 tracking,
-                distance: None,
+                steps: None,
             },
         }
     }
 
-    fn finish(mut self) -> (MesRun, Option<Rational>) {
-        let mut remaining = candidates(self.profile, self.projects);
+    fn finish(mut self) -> (MesRun, Option<BigInt>) {
+        let projects = self.election.projects;
+        let mut remaining = self.election.candidates.clone();
         // A lower bound on each project's rho: budgets only shrink, so a rho
         // computed earlier never overstates the current one.
-        let mut lower_bound: Vec<Affine> = (0..self.projects.len())
-            .map(|project| {
-                if self.satisfaction[project] > Rational::default() {
-                    Affine::constant(&self.projects[project].cost / &self.satisfaction[project])
-                } else {
-                    Affine::default()
-                }
+        let mut lower_bound: Vec<LowerBound> = self
+            .election
+            .prices
+            .iter()
+            .map(|priced| LowerBound {
+                value: priced.first_lower_bound.clone(),
+                slope: Rational::default(),
             })
             .collect();
         let mut purchases = Vec::new();
@@ -229,15 +497,16 @@ impl<'a> Run<'a> {
                 lower_bound[a]
                     .value
                     .cmp(&lower_bound[b].value)
-                    .then_with(|| self.projects[a].id.cmp(&self.projects[b].id))
+                    .then_with(|| projects[a].id.cmp(&projects[b].id))
             });
             let mut best: Option<(usize, Price)> = None;
+            let mut priced: Vec<(usize, Rho)> = Vec::new();
             let mut kept = Vec::with_capacity(remaining.len());
-            let mut priced = Vec::new();
             let mut skipped_from = remaining.len();
             for (position, &project) in remaining.iter().enumerate() {
                 if let Some((_, best_price)) = &best {
-                    if lower_bound[project].value > best_price.rho.value {
+                    let bound = Fraction::from_rational(&lower_bound[project].value);
+                    if bound.cmp(&best_price.rho.value) == Ordering::Greater {
                         skipped_from = position;
                         break;
                     }
@@ -245,44 +514,59 @@ impl<'a> Run<'a> {
                 let Some(price) = self.price(project) else {
                     continue; // unaffordable now, and budgets only shrink
                 };
-                lower_bound[project] = price.rho.clone();
+                lower_bound[project] = LowerBound {
+                    value: price.rho.value.floor_dyadic(),
+                    slope: price.rho.slope.floor_dyadic(),
+                };
                 kept.push(project);
-                priced.push(project);
                 let better = match &best {
                     None => true,
                     Some((best_project, best_price)) => {
                         match price.rho.value.cmp(&best_price.rho.value) {
                             Ordering::Less => true,
-                            Ordering::Equal => {
-                                self.projects[project].id < self.projects[*best_project].id
-                            }
+                            Ordering::Equal => projects[project].id < projects[*best_project].id,
                             Ordering::Greater => false,
                         }
                     }
                 };
                 if better {
-                    best = Some((project, price));
+                    if let Some((other, other_price)) = best.replace((project, price)) {
+                        priced.push((other, other_price.rho));
+                    }
+                } else {
+                    priced.push((project, price.rho));
                 }
             }
-            kept.extend_from_slice(&remaining[skipped_from..]);
+            let skipped = &remaining[skipped_from..];
+            kept.extend_from_slice(skipped);
             let Some((project, price)) = best else {
-                let budgets = self
-                    .budgets
-                    .into_iter()
-                    .map(|budget| budget.value)
-                    .collect();
-                return (MesRun { purchases, budgets }, self.horizon.distance);
+                let run = MesRun {
+                    purchases,
+                    class_of: self.class_of,
+                    class_money: self.budgets.into_iter().map(|money| money.value).collect(),
+                    denominator: Rational::from_integer(self.denominator) / self.scale,
+                };
+                return (run, self.horizon.steps);
             };
-            // The choice stands while no other project gets cheaper than it;
-            // for those not priced this round, their lower bound suffices.
-            for &other in priced.iter().chain(&remaining[skipped_from..]) {
-                if other != project {
-                    self.horizon.keep_sign(&(&lower_bound[other] - &price.rho));
+            if self.horizon.tracking {
+                // The choice stands while no other project gets cheaper than
+                // it; for those not priced this round, their lower bound
+                // suffices.
+                for (_, rho) in &priced {
+                    let gap = rho.value.minus(&price.rho.value);
+                    let drift = rho.slope.minus(&price.rho.slope);
+                    self.horizon.keep_sign_of(&gap, &drift);
+                }
+                for &other in skipped {
+                    let bound = &lower_bound[other];
+                    let gap = Fraction::from_rational(&bound.value).minus(&price.rho.value);
+                    let drift = Fraction::from_rational(&bound.slope).minus(&price.rho.slope);
+                    self.horizon.keep_sign_of(&gap, &drift);
                 }
             }
             kept.retain(|&other| other != project);
             remaining = kept;
-            purchases.push(self.pay(project, &price));
+            purchases.push(self.pay(project, price));
         }
     }
 
@@ -290,78 +574,206 @@ impl<'a> Run<'a> {
     /// cost, each paying min(budget, rho × satisfaction) per unit of weight;
     /// `None` when all their money is not enough.
     fn price(&mut self, project: usize) -> Option<Price> {
-        let cost = &self.projects[project].cost;
-        let supporters = &self.profile.supporters[project];
-        let weight = |group: usize| &self.profile.groups[group].weight;
-        let mut money = Affine::default();
-        for support in supporters {
-            money = &money + &(&self.budgets[support.group] * weight(support.group));
+        let priced = &self.election.prices[project];
+        let mut shares = Vec::new();
+        let mut touched = Vec::new();
+        for (level_index, level) in priced.levels.iter().enumerate() {
+            for &group in &level.groups {
+                let class = self.class_of[group];
+                if class == EXHAUSTED {
+                    continue;
+                }
+                let summing = &mut self.summing[class];
+                if summing.1 == 0 {
+                    touched.push(class);
+                }
+                summing.0.add(&self.weights[group]);
+                summing.1 += 1;
+            }
+            for class in touched.drain(..) {
+                let (weight, groups) = std::mem::take(&mut self.summing[class]);
+                shares.push(Share {
+                    class,
+                    level: level_index,
+                    weight: weight.to_bigint(),
+                    groups,
+                    exhausted: false,
+                });
+            }
         }
-        let affordable = money.value >= *cost;
-        self.horizon
-            .keep_sign(&(&money - &Affine::constant(cost.clone())));
-        if !affordable {
+        let (cost, cost_denominator) = (&priced.cost_numerator, &priced.cost_denominator);
+        let mut money = Money::default();
+        for share in &shares {
+            let budget = &self.budgets[share.class];
+            money.value += &share.weight * &budget.value;
+            money.slope += &share.weight * &budget.slope;
+        }
+        // money / denominator against cost, both times cost_denominator.
+        let cost_scaled = cost * &self.denominator;
+        let surplus = &money.value * cost_denominator - &cost_scaled;
+        if self.horizon.tracking {
+            self.horizon
+                .keep_sign(&surplus, &(&money.slope * cost_denominator));
+        }
+        if surplus.is_negative() {
             return None;
         }
         // Supporters who cannot pay rho × satisfaction pay all they have;
         // raising rho to cover for them may exhaust more, so repeat until
-        // no one else is exhausted (pabutools' poor/rich algorithm).
-        let mut exhausted = vec![false; supporters.len()];
-        let mut exhausted_money = Affine::default();
-        let mut paying_satisfaction = self.satisfaction[project].clone();
-        let mut rho = (cost - &exhausted_money.value) / &paying_satisfaction;
-        loop {
+        // no one else is exhausted (pabutools' poor/rich algorithm). With
+        // `payers` the paying satisfaction times cost_denominator, rho per
+        // unit is rho_units / (payers × denominator).
+        let levels = &priced.levels;
+        let mut paying: BigInt = shares
+            .iter()
+            .map(|share| &share.weight * &levels[share.level].units)
+            .sum();
+        let mut exhausted = Money::default();
+        let (rho_units, payers) = loop {
+            let rho_units = &cost_scaled - &exhausted.value * cost_denominator;
+            let payers = &paying * cost_denominator;
             let mut more = false;
-            for (position, support) in supporters.iter().enumerate() {
-                let budget = &self.budgets[support.group];
-                if !exhausted[position] && budget.value < &rho * &support.satisfaction {
-                    exhausted[position] = true;
-                    exhausted_money = &exhausted_money + &(budget * weight(support.group));
-                    paying_satisfaction -= weight(support.group) * &support.satisfaction;
+            for share in shares.iter_mut().filter(|share| !share.exhausted) {
+                let budget = &self.budgets[share.class];
+                if &budget.value * &payers < &rho_units * &levels[share.level].units {
+                    share.exhausted = true;
+                    exhausted.value += &share.weight * &budget.value;
+                    exhausted.slope += &share.weight * &budget.slope;
+                    paying -= &share.weight * &levels[share.level].units;
                     more = true;
                 }
             }
+            // Some supporter still pays in full (the money check above
+            // guarantees it), so `paying` stays positive.
             if !more {
-                break;
+                break (rho_units, payers);
             }
-            // Some supporter still pays in full: the money check above
-            // guarantees it, so the satisfaction left is positive.
-            rho = (cost - &exhausted_money.value) / &paying_satisfaction;
-        }
-        let rho = Affine {
-            slope: -&exhausted_money.slope / &paying_satisfaction,
-            value: rho,
+        };
+        let rho_units = Money {
+            value: rho_units,
+            slope: -(&exhausted.slope * cost_denominator),
         };
         if self.horizon.tracking {
-            for (position, support) in supporters.iter().enumerate() {
-                let share = &rho * &support.satisfaction;
-                let budget = &self.budgets[support.group];
-                let margin = if exhausted[position] {
-                    &share - budget
-                } else {
-                    budget - &share
-                };
-                self.horizon.keep_sign(&margin);
+            // Those who spent everything before pay nothing while rho > 0.
+            self.horizon.keep_sign(&rho_units.value, &rho_units.slope);
+            for share in &shares {
+                let units = &levels[share.level].units;
+                let budget = &self.budgets[share.class];
+                let mut margin = &budget.value * &payers - &rho_units.value * units;
+                let mut drift = &budget.slope * &payers - &rho_units.slope * units;
+                if share.exhausted {
+                    margin = -margin;
+                    drift = -drift;
+                }
+                self.horizon.keep_sign(&margin, &drift);
             }
         }
-        Some(Price { rho, exhausted })
+        // The real rho: rho_units / (payers × denominator × unit).
+        let per_unit = |numerator: &BigInt| Fraction {
+            numerator: numerator * priced.unit.denom(),
+            denominator: &payers * &self.denominator * priced.unit.numer(),
+        };
+        let rho = Rho {
+            value: per_unit(&rho_units.value),
+            slope: per_unit(&rho_units.slope),
+        };
+        Some(Price {
+            rho_units,
+            payers,
+            rho,
+            shares,
+        })
     }
 
-    fn pay(&mut self, project: usize, price: &Price) -> Purchase {
-        let mut exhausted_weight = Rational::default();
-        for (position, support) in self.profile.supporters[project].iter().enumerate() {
-            let budget = &mut self.budgets[support.group];
-            if price.exhausted[position] {
-                exhausted_weight += &self.profile.groups[support.group].weight;
-                *budget = Affine::default();
+    fn pay(&mut self, project: usize, price: Price) -> Purchase {
+        let levels = &self.election.prices[project].levels;
+        let mut exhausted_weight = BigInt::zero();
+        // Per level, each paying class's new class.
+        let mut moved: Vec<Vec<(usize, usize)>> = vec![Vec::new(); levels.len()];
+        let mut created: Vec<Money> = Vec::new();
+        let mut rewritten: Vec<(usize, Money)> = Vec::new();
+        let first_new = self.budgets.len();
+        for share in &price.shares {
+            let new_money = if share.exhausted {
+                exhausted_weight += &share.weight;
+                None
             } else {
-                *budget = &*budget - &(&price.rho * &support.satisfaction);
+                let units = &levels[share.level].units;
+                let budget = &self.budgets[share.class];
+                Some(Money {
+                    value: &budget.value * &price.payers - &price.rho_units.value * units,
+                    slope: &budget.slope * &price.payers - &price.rho_units.slope * units,
+                })
+            };
+            match new_money {
+                // The whole class pays alike: it keeps its place.
+                Some(money) if share.groups == self.members[share.class] => {
+                    rewritten.push((share.class, money));
+                }
+                Some(money) => {
+                    created.push(money);
+                    let new_class = first_new + created.len() - 1;
+                    moved[share.level].push((share.class, new_class));
+                    self.members[share.class] -= share.groups;
+                }
+                None => {
+                    moved[share.level].push((share.class, EXHAUSTED));
+                    self.members[share.class] -= share.groups;
+                    self.members[EXHAUSTED] += share.groups;
+                }
             }
         }
+        // Everyone else's money is put over the new common denominator.
+        let rewritten_classes: Vec<usize> = rewritten.iter().map(|(class, _)| *class).collect();
+        for (class, money) in self.budgets.iter_mut().enumerate().skip(1) {
+            if self.members[class] > 0 && !rewritten_classes.contains(&class) {
+                money.value *= &price.payers;
+                money.slope *= &price.payers;
+            }
+        }
+        for (class, money) in rewritten {
+            self.budgets[class] = money;
+        }
+        for money in created {
+            self.budgets.push(money);
+            self.summing.push((W::default(), 0));
+        }
+        let mut redirect: Vec<Option<usize>> = vec![None; first_new];
+        for (level, moved) in levels.iter().zip(&moved) {
+            for &(class, new_class) in moved {
+                redirect[class] = Some(new_class);
+            }
+            for &group in &level.groups {
+                let class = self.class_of[group];
+                if let Some(new_class) = redirect.get(class).copied().flatten() {
+                    self.class_of[group] = new_class;
+                }
+            }
+            for &(class, _) in moved {
+                redirect[class] = None;
+            }
+        }
+        self.members.resize(self.budgets.len(), 0);
+        for moved in &moved {
+            for &(_, new_class) in moved {
+                if new_class != EXHAUSTED {
+                    self.members[new_class] = 0;
+                }
+            }
+        }
+        for &group in levels.iter().flat_map(|level| &level.groups) {
+            let class = self.class_of[group];
+            if class >= first_new {
+                self.members[class] += 1;
+            }
+        }
+        self.denominator *= &price.payers;
+        let rho =
+            Rational::new(price.rho.value.numerator, price.rho.value.denominator) * self.scale;
         Purchase {
             project,
-            rho: price.rho.value.clone(),
-            exhausted_weight,
+            rho,
+            exhausted_weight: Rational::from_integer(exhausted_weight) / self.scale,
         }
     }
 }
