@@ -55,6 +55,23 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let db = self.db.clone();
+        let housekeeping = actix_web::rt::spawn(async move {
+            let mut every_hour =
+                actix_web::rt::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every_hour.tick().await;
+                match db.run(crate::idempotency::purge_expired).await {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(purged = n, "expired idempotency keys removed")
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "idempotency housekeeping failed"),
+                }
+            }
+        });
+        let result = self.server.await;
+        housekeeping.abort();
+        result
     }
 }

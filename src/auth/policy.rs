@@ -124,6 +124,16 @@ pub enum Permission {
     ManageMembers,
     ManageClients,
     ReadAudit,
+    ReadPools,
+    ManagePools,
+    ReadLedger,
+    RecordContributions,
+    ReadContributions,
+    ManageHolds,
+    ReadHolds,
+    CreateDisbursements,
+    RecordDisbursementOutcomes,
+    ReverseEntries,
 }
 
 impl Permission {
@@ -140,6 +150,16 @@ impl Permission {
             Self::ManageMembers => (Some(Admin), None),
             Self::ManageClients => (Some(Admin), None),
             Self::ReadAudit => (Some(Coordinator), None),
+            Self::ReadPools => (Some(Member), Some(PoolsRead)),
+            Self::ManagePools => (Some(Coordinator), None),
+            Self::ReadLedger => (Some(Member), Some(PoolsRead)),
+            Self::RecordContributions => (Some(Coordinator), Some(ContributionsWrite)),
+            Self::ReadContributions => (Some(Coordinator), Some(ContributionsWrite)),
+            Self::ManageHolds => (Some(Coordinator), None),
+            Self::ReadHolds => (Some(Coordinator), Some(DisbursementsWrite)),
+            Self::CreateDisbursements => (Some(Coordinator), None),
+            Self::RecordDisbursementOutcomes => (Some(Coordinator), Some(DisbursementsWrite)),
+            Self::ReverseEntries => (Some(Coordinator), None),
         };
         Rule { role, scope }
     }

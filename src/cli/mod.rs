@@ -39,6 +39,9 @@ enum Command {
     },
     /// Tally a pabulib .pb file offline.
     Tally(tally::TallyArgs),
+    /// Recompute every balance from the ledger and check every invariant;
+    /// exits nonzero with a report on any violation.
+    Verify,
     /// Administration.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -125,6 +128,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 serde_json::json!({"collective": collective, "membership": membership})
             );
             Ok(())
+        }
+        Command::Verify => {
+            let settings = settings(cli.config)?;
+            let db = open_db(&settings)?;
+            let mut conn = db.get()?;
+            let report = crate::ledger::verify::verify(&mut conn)?;
+            println!("{report}");
+            if report.is_clean() {
+                Ok(())
+            } else {
+                anyhow::bail!(
+                    "the ledger violates {} invariant check(s)",
+                    report.violations.len()
+                )
+            }
         }
         Command::Serve { bind } => {
             let mut settings = settings(cli.config)?;

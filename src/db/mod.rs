@@ -236,7 +236,8 @@ pub fn migrate(conn: &mut DbConnection) -> Result<Vec<String>, DbSetupError> {
 
 /// Runs `f` in a transaction that may read and then write.
 ///
-/// On SQLite it begins `IMMEDIATE`, taking the write lock up front: a
+/// Inside another transaction it is a savepoint. Otherwise, on SQLite it
+/// begins `IMMEDIATE`, taking the write lock up front: a
 /// deferred transaction that reads and then writes fails with `SQLITE_BUSY`
 /// under concurrent writers whatever the busy timeout. On PostgreSQL it is an
 /// ordinary transaction; the guarded updates inside make it safe.
@@ -247,6 +248,13 @@ pub fn write_tx<T, E>(
 where
     E: From<diesel::result::Error>,
 {
+    let depth =
+        <DbConnection as TransactionManager<DbConnection>>::transaction_manager_status_mut(conn)
+            .transaction_depth()?;
+    if depth.is_some() {
+        // Already inside a write transaction: a savepoint nests in it.
+        return conn.transaction(f);
+    }
     match conn {
         DbConnection::Sqlite(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?

@@ -108,3 +108,143 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_throttle,
     audit_records,
 );
+
+diesel::table! {
+    pools (id) {
+        collective_id -> Text,
+        id -> Text,
+        name -> Text,
+        description -> Text,
+        currency -> Text,
+        exponent -> Integer,
+        goal_minor -> Nullable<BigInt>,
+        max_request_minor -> Nullable<BigInt>,
+        approvals_needed -> Integer,
+        fast_track_limit_minor -> Nullable<BigInt>,
+        requesters -> Text,
+        public -> Bool,
+        available_minor -> BigInt,
+        held_minor -> BigInt,
+        deficit_minor -> BigInt,
+        received_minor -> BigInt,
+        refunded_minor -> BigInt,
+        fees_minor -> BigInt,
+        paid_minor -> BigInt,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        collective_id -> Text,
+        id -> Text,
+        pool_id -> Text,
+        kind -> Text,
+        reference_kind -> Text,
+        reference_id -> Text,
+        reverses_entry_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ledger_postings (id) {
+        collective_id -> Text,
+        id -> Text,
+        entry_id -> Text,
+        pool_id -> Text,
+        account -> Text,
+        amount_minor -> BigInt,
+        currency -> Text,
+    }
+}
+
+diesel::table! {
+    contributions (id) {
+        collective_id -> Text,
+        id -> Text,
+        pool_id -> Text,
+        amount_minor -> BigInt,
+        fee_minor -> BigInt,
+        refunded_minor -> BigInt,
+        method -> Text,
+        external_reference -> Nullable<Text>,
+        member_id -> Nullable<Text>,
+        donor_name -> Nullable<Text>,
+        donor_email -> Nullable<Text>,
+        anonymous -> Bool,
+        note -> Nullable<Text>,
+        status -> Text,
+        entry_id -> Text,
+        recorded_by -> Text,
+        received_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    holds (id) {
+        collective_id -> Text,
+        id -> Text,
+        pool_id -> Text,
+        parent_hold_id -> Nullable<Text>,
+        purpose -> Text,
+        reference_id -> Nullable<Text>,
+        amount_minor -> BigInt,
+        remaining_minor -> BigInt,
+        pending_minor -> BigInt,
+        paid_minor -> BigInt,
+        released_minor -> BigInt,
+        split_minor -> BigInt,
+        status -> Text,
+        note -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    disbursements (id) {
+        collective_id -> Text,
+        id -> Text,
+        pool_id -> Text,
+        hold_id -> Text,
+        amount_minor -> BigInt,
+        status -> Text,
+        external_reference -> Nullable<Text>,
+        failure_reason -> Nullable<Text>,
+        entry_id -> Nullable<Text>,
+        created_by -> Text,
+        resolved_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (caller, endpoint, key) {
+        caller -> Text,
+        endpoint -> Text,
+        key -> Text,
+        request_hash -> Text,
+        response_status -> Integer,
+        response_body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    pools,
+    ledger_entries,
+    ledger_postings,
+    contributions,
+    holds,
+    disbursements,
+    collectives,
+);

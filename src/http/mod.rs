@@ -4,6 +4,7 @@
 //! the application.
 
 pub mod extract;
+pub mod idempotent;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;

@@ -27,6 +27,9 @@ use crate::error::Error;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// Members of every problem; extra facts never overwrite them.
+const RESERVED: [&str; 6] = ["type", "title", "status", "detail", "code", "field"];
+
 /// An RFC 9457 problem document.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(as = Problem)]
@@ -89,7 +92,9 @@ impl Problem {
     }
 
     pub fn with_extra(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.0.extra.insert(key.to_owned(), value.into());
+        if !RESERVED.contains(&key) {
+            self.0.extra.insert(key.to_owned(), value.into());
+        }
         self
     }
 
@@ -160,7 +165,9 @@ impl From<Error> for Problem {
             } => {
                 let mut problem = Problem::new(StatusCode::CONFLICT, code, message);
                 if let Some(Value::Object(map)) = extra {
-                    problem.0.extra = map;
+                    for (key, value) in map {
+                        problem = problem.with_extra(&key, value);
+                    }
                 }
                 problem
             }

@@ -6,7 +6,7 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::ops;
-use crate::{audit, auth, clients, collectives};
+use crate::{audit, auth, clients, collectives, ledger, pools};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(ops::healthz)
@@ -36,6 +36,25 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(clients::http::get_client)
                 .service(clients::http::update_client)
                 .service(clients::http::rotate_client_secret)
-                .service(audit::http::list_audit),
+                .service(audit::http::list_audit)
+                .service(pools::http::create_pool)
+                .service(pools::http::list_pools)
+                .service(pools::http::get_pool)
+                .service(pools::http::update_pool)
+                .service(ledger::http::list_entries)
+                .service(ledger::http::reverse_entry)
+                .service(ledger::http::record_contribution)
+                .service(ledger::http::list_contributions)
+                .service(ledger::http::get_contribution)
+                .service(ledger::http::refund_contribution)
+                .service(ledger::http::place_hold)
+                .service(ledger::http::list_holds)
+                .service(ledger::http::get_hold)
+                .service(ledger::http::split_hold)
+                .service(ledger::http::release_hold)
+                .service(ledger::http::create_disbursement)
+                .service(ledger::http::list_disbursements)
+                .service(ledger::http::get_disbursement)
+                .service(ledger::http::record_disbursement_outcome),
         );
 }

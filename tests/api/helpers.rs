@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
-enum TestDb {
+pub enum TestDb {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { server_url: String, name: String },
 }
@@ -37,7 +37,7 @@ pub fn postgres_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
-fn fresh_database() -> (TestDb, String) {
+pub fn fresh_database() -> (TestDb, String) {
     match postgres_url() {
         Some(server_url) => {
             let name = format!("cp_test_{}", uuid::Uuid::new_v4().simple());
@@ -193,6 +193,85 @@ impl TestApp {
             headers,
             body,
         }
+    }
+
+    /// Like `send`, with a fresh `Idempotency-Key` on every request.
+    pub async fn send_keyed(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::answer(request.send().await.expect("the request is sent")).await
+    }
+
+    /// A money-moving POST with this `Idempotency-Key`.
+    pub async fn post_keyed(&self, path: &str, token: &str, key: &str, body: Value) -> Answer {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(&body);
+        Self::answer(request.send().await.expect("the request is sent")).await
+    }
+
+    /// A money-moving POST with a fresh `Idempotency-Key`.
+    pub async fn post_money(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.post_keyed(path, token, &uuid::Uuid::new_v4().to_string(), body)
+            .await
+    }
+
+    /// Creates a pool and returns its id.
+    pub async fn pool(&self, collective_id: &str, token: &str, currency: &str) -> String {
+        self.post(
+            &format!("/api/v1/collectives/{collective_id}/pools"),
+            token,
+            json!({"name": format!("{currency} pool"), "currency": currency}),
+        )
+        .await
+        .expect(201)
+        .id()
+    }
+
+    /// Records a contribution without a fee and returns the answer.
+    pub async fn contribute(&self, pool_id: &str, token: &str, amount: &str) -> Answer {
+        self.post_money(
+            &format!("/api/v1/pools/{pool_id}/contributions"),
+            token,
+            json!({"amount": amount, "method": "cash"}),
+        )
+        .await
+    }
+
+    pub async fn balances(&self, pool_id: &str, token: &str) -> Value {
+        self.get(&format!("/api/v1/pools/{pool_id}"), token)
+            .await
+            .expect(200)
+            .body["balances"]
+            .clone()
+    }
+
+    /// Runs the ledger's invariant checks on this app's database.
+    pub async fn verify(&self) -> commonpot::ledger::verify::Report {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.get().expect("a connection");
+            commonpot::ledger::verify::verify(&mut conn).expect("verify runs")
+        })
+        .await
+        .unwrap()
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Answer {

@@ -6,5 +6,8 @@ mod helpers;
 mod auth;
 mod collectives;
 mod errors;
+mod ledger;
+mod ledger_concurrency;
+mod ledger_properties;
 mod ops;
 mod permissions;

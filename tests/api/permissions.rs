@@ -56,6 +56,13 @@ const CALLERS: [Caller; 9] = [
 
 struct World {
     collective: String,
+    pool: String,
+    contribution: String,
+    hold: String,
+    disbursement: String,
+    /// One per caller, for operations that succeed only once.
+    reversible_entries: Vec<String>,
+    pending_disbursements: Vec<String>,
     target_membership: String,
     client_id: String,
     admin: Person,
@@ -67,8 +74,9 @@ struct World {
 }
 
 /// A request for one operation: method, path and body. `n` makes bodies
-/// unique where repeated calls would clash.
-type Call = fn(&World, usize) -> (Method, String, Option<Value>);
+/// unique where repeated calls would clash; `c` is the caller's index, for
+/// operations that can succeed only once per resource.
+type Call = fn(&World, usize, usize) -> (Method, String, Option<Value>);
 
 struct Row {
     operation: &'static str,
@@ -82,22 +90,22 @@ fn rows() -> Vec<Row> {
         Row {
             operation: "healthz",
             access: Public,
-            call: |_, _| (Method::GET, "/healthz".into(), None),
+            call: |_, _, _| (Method::GET, "/healthz".into(), None),
         },
         Row {
             operation: "readyz",
             access: Public,
-            call: |_, _| (Method::GET, "/readyz".into(), None),
+            call: |_, _, _| (Method::GET, "/readyz".into(), None),
         },
         Row {
             operation: "metrics",
             access: Public,
-            call: |_, _| (Method::GET, "/metrics".into(), None),
+            call: |_, _, _| (Method::GET, "/metrics".into(), None),
         },
         Row {
             operation: "issue_token",
             access: Public,
-            call: |w, _| {
+            call: |w, _, _| {
                 (
                     Method::POST,
                     "/api/v1/auth/token".into(),
@@ -110,7 +118,7 @@ fn rows() -> Vec<Row> {
         Row {
             operation: "revoke_token",
             access: Public,
-            call: |_, _| {
+            call: |_, _, _| {
                 (
                     Method::POST,
                     "/api/v1/auth/revoke".into(),
@@ -122,7 +130,7 @@ fn rows() -> Vec<Row> {
             operation: "accept_invitation",
             access: Public,
             // An unknown token: public, so the answer is 404 for everyone alike.
-            call: |_, _| {
+            call: |_, _, _| {
                 (
                     Method::POST,
                     "/api/v1/invitations/accept".into(),
@@ -133,12 +141,12 @@ fn rows() -> Vec<Row> {
         Row {
             operation: "me",
             access: AnyPerson,
-            call: |_, _| (Method::GET, "/api/v1/me".into(), None),
+            call: |_, _, _| (Method::GET, "/api/v1/me".into(), None),
         },
         Row {
             operation: "create_collective",
             access: AnyPerson,
-            call: |_, _| {
+            call: |_, _, _| {
                 (
                     Method::POST,
                     "/api/v1/collectives".into(),
@@ -149,12 +157,12 @@ fn rows() -> Vec<Row> {
         Row {
             operation: "list_collectives",
             access: AnyPerson,
-            call: |_, _| (Method::GET, "/api/v1/collectives".into(), None),
+            call: |_, _, _| (Method::GET, "/api/v1/collectives".into(), None),
         },
         Row {
             operation: "get_collective",
             access: Collective(Role::Member, Some("collective:read")),
-            call: |w, _| {
+            call: |w, _, _| {
                 (
                     Method::GET,
                     format!("/api/v1/collectives/{}", w.collective),
@@ -165,7 +173,7 @@ fn rows() -> Vec<Row> {
         Row {
             operation: "update_collective",
             access: Collective(Role::Admin, None),
-            call: |w, _| {
+            call: |w, _, _| {
                 (
                     Method::PATCH,
                     format!("/api/v1/collectives/{}", w.collective),
@@ -176,7 +184,7 @@ fn rows() -> Vec<Row> {
         Row {
             operation: "list_members",
             access: Collective(Role::Member, Some("collective:read")),
-            call: |w, _| {
+            call: |w, _, _| {
                 (
                     Method::GET,
                     format!("/api/v1/collectives/{}/members", w.collective),
@@ -187,7 +195,7 @@ fn rows() -> Vec<Row> {
         Row {
             operation: "invite_member",
             access: Collective(Role::Coordinator, None),
-            call: |w, n| {
+            call: |w, n, _| {
                 (
                     Method::POST,
                     format!("/api/v1/collectives/{}/members", w.collective),
@@ -200,7 +208,7 @@ fn rows() -> Vec<Row> {
         Row {
             operation: "get_member",
             access: Collective(Role::Member, Some("collective:read")),
-            call: |w, _| {
+            call: |w, _, _| {
                 (
                     Method::GET,
                     format!(
@@ -214,7 +222,7 @@ fn rows() -> Vec<Row> {
         Row {
             operation: "update_member",
             access: Collective(Role::Admin, None),
-            call: |w, _| {
+            call: |w, _, _| {
                 (
                     Method::PATCH,
                     format!(
@@ -228,7 +236,7 @@ fn rows() -> Vec<Row> {
         Row {
             operation: "register_client",
             access: Collective(Role::Admin, None),
-            call: |w, _| {
+            call: |w, _, _| {
                 (
                     Method::POST,
                     format!("/api/v1/collectives/{}/clients", w.collective),
@@ -239,7 +247,7 @@ fn rows() -> Vec<Row> {
         Row {
             operation: "list_clients",
             access: Collective(Role::Admin, None),
-            call: |w, _| {
+            call: |w, _, _| {
                 (
                     Method::GET,
                     format!("/api/v1/collectives/{}/clients", w.collective),
@@ -250,7 +258,7 @@ fn rows() -> Vec<Row> {
         Row {
             operation: "get_client",
             access: Collective(Role::Admin, None),
-            call: |w, _| {
+            call: |w, _, _| {
                 (
                     Method::GET,
                     format!(
@@ -264,7 +272,7 @@ fn rows() -> Vec<Row> {
         Row {
             operation: "update_client",
             access: Collective(Role::Admin, None),
-            call: |w, _| {
+            call: |w, _, _| {
                 (
                     Method::PATCH,
                     format!(
@@ -278,7 +286,7 @@ fn rows() -> Vec<Row> {
         Row {
             operation: "rotate_client_secret",
             access: Collective(Role::Admin, None),
-            call: |w, _| {
+            call: |w, _, _| {
                 (
                     Method::POST,
                     format!(
@@ -290,9 +298,203 @@ fn rows() -> Vec<Row> {
             },
         },
         Row {
+            operation: "create_pool",
+            access: Collective(Role::Coordinator, None),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/collectives/{}/pools", w.collective),
+                    Some(json!({"name": "Another", "currency": "EUR"})),
+                )
+            },
+        },
+        Row {
+            operation: "list_pools",
+            access: Collective(Role::Member, Some("pools:read")),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/collectives/{}/pools", w.collective),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "get_pool",
+            access: Collective(Role::Member, Some("pools:read")),
+            call: |w, _, _| (Method::GET, format!("/api/v1/pools/{}", w.pool), None),
+        },
+        Row {
+            operation: "update_pool",
+            access: Collective(Role::Coordinator, None),
+            call: |w, _, _| {
+                (
+                    Method::PATCH,
+                    format!("/api/v1/pools/{}", w.pool),
+                    Some(json!({"description": "Rent help"})),
+                )
+            },
+        },
+        Row {
+            operation: "list_entries",
+            access: Collective(Role::Member, Some("pools:read")),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/pools/{}/entries", w.pool),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "reverse_entry",
+            access: Collective(Role::Coordinator, None),
+            call: |w, _, c| {
+                (
+                    Method::POST,
+                    format!("/api/v1/entries/{}/reversal", w.reversible_entries[c]),
+                    Some(json!({})),
+                )
+            },
+        },
+        Row {
+            operation: "record_contribution",
+            access: Collective(Role::Coordinator, Some("contributions:write")),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/pools/{}/contributions", w.pool),
+                    Some(json!({"amount": "1.00", "method": "cash"})),
+                )
+            },
+        },
+        Row {
+            operation: "list_contributions",
+            access: Collective(Role::Coordinator, Some("contributions:write")),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/pools/{}/contributions", w.pool),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "get_contribution",
+            access: Collective(Role::Coordinator, Some("contributions:write")),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/contributions/{}", w.contribution),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "refund_contribution",
+            access: Collective(Role::Coordinator, Some("contributions:write")),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/contributions/{}/refunds", w.contribution),
+                    Some(json!({"amount": "0.01", "kind": "refund"})),
+                )
+            },
+        },
+        Row {
+            operation: "place_hold",
+            access: Collective(Role::Coordinator, None),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/pools/{}/holds", w.pool),
+                    Some(json!({"amount": "0.01"})),
+                )
+            },
+        },
+        Row {
+            operation: "list_holds",
+            access: Collective(Role::Coordinator, Some("disbursements:write")),
+            call: |w, _, _| (Method::GET, format!("/api/v1/pools/{}/holds", w.pool), None),
+        },
+        Row {
+            operation: "get_hold",
+            access: Collective(Role::Coordinator, Some("disbursements:write")),
+            call: |w, _, _| (Method::GET, format!("/api/v1/holds/{}", w.hold), None),
+        },
+        Row {
+            operation: "split_hold",
+            access: Collective(Role::Coordinator, None),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/holds/{}/split", w.hold),
+                    Some(json!({"amounts": ["0.01"]})),
+                )
+            },
+        },
+        Row {
+            operation: "release_hold",
+            access: Collective(Role::Coordinator, None),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/holds/{}/release", w.hold),
+                    Some(json!({"amount": "0.01"})),
+                )
+            },
+        },
+        Row {
+            operation: "create_disbursement",
+            access: Collective(Role::Coordinator, None),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/holds/{}/disbursements", w.hold),
+                    Some(json!({"amount": "0.01"})),
+                )
+            },
+        },
+        Row {
+            operation: "list_disbursements",
+            access: Collective(Role::Coordinator, Some("disbursements:write")),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/holds/{}/disbursements", w.hold),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "get_disbursement",
+            access: Collective(Role::Coordinator, Some("disbursements:write")),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/disbursements/{}", w.disbursement),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "record_disbursement_outcome",
+            access: Collective(Role::Coordinator, Some("disbursements:write")),
+            call: |w, _, c| {
+                (
+                    Method::POST,
+                    format!(
+                        "/api/v1/disbursements/{}/outcome",
+                        w.pending_disbursements[c]
+                    ),
+                    Some(json!({"outcome": "paid"})),
+                )
+            },
+        },
+        Row {
             operation: "list_audit",
             access: Collective(Role::Coordinator, None),
-            call: |w, _| {
+            call: |w, _, _| {
                 (
                     Method::GET,
                     format!("/api/v1/audit?collective_id={}", w.collective),
@@ -369,7 +571,54 @@ async fn every_operation_admits_exactly_the_callers_its_rule_names() {
     .await
     .expect(200);
     let (_, client_id, _) = app.partner(&collective, &admin, &["pools:read"]).await;
+    let pool = app.pool(&collective, &admin.token, "EUR").await;
+    let contribution = app
+        .contribute(&pool, &admin.token, "1000.00")
+        .await
+        .expect(201)
+        .id();
+    let mut reversible_entries = Vec::new();
+    for _ in CALLERS {
+        let gift = app
+            .contribute(&pool, &admin.token, "1.00")
+            .await
+            .expect(201);
+        reversible_entries.push(gift.body["entry_id"].as_str().unwrap().to_owned());
+    }
+    let hold_for = |amount: &'static str| {
+        let (app, pool, token) = (&app, pool.clone(), admin.token.clone());
+        async move {
+            app.post_money(
+                &format!("/api/v1/pools/{pool}/holds"),
+                &token,
+                json!({"amount": amount}),
+            )
+            .await
+            .expect(201)
+            .id()
+        }
+    };
+    let hold = hold_for("500.00").await;
+    let payouts_hold = hold_for("100.00").await;
+    let mut pending_disbursements = Vec::new();
+    for _ in CALLERS {
+        let payout = app
+            .post_money(
+                &format!("/api/v1/holds/{payouts_hold}/disbursements"),
+                &admin.token,
+                json!({"amount": "1.00"}),
+            )
+            .await
+            .expect(201);
+        pending_disbursements.push(payout.id());
+    }
     let world = World {
+        pool,
+        contribution,
+        hold,
+        disbursement: pending_disbursements[0].clone(),
+        reversible_entries,
+        pending_disbursements,
         collective: collective.clone(),
         target_membership: target.membership_id.clone(),
         client_id,
@@ -431,7 +680,7 @@ async fn every_operation_admits_exactly_the_callers_its_rule_names() {
         let (partner_without, _, _) = app
             .partner(&world.collective, &world.admin, &without_scope)
             .await;
-        for caller in CALLERS {
+        for (c, caller) in CALLERS.into_iter().enumerate() {
             n += 1;
             let token: Option<&str> = match caller {
                 Caller::Admin => Some(&world.admin.token),
@@ -444,8 +693,8 @@ async fn every_operation_admits_exactly_the_callers_its_rule_names() {
                 Caller::Expired => Some(&world.expired),
                 Caller::Anonymous => None,
             };
-            let (method, path, body) = (row.call)(&world, n);
-            let answer = app.send(method.clone(), &path, token, body).await;
+            let (method, path, body) = (row.call)(&world, n, c);
+            let answer = app.send_keyed(method.clone(), &path, token, body).await;
             let status = answer.status.as_u16();
             let ok = match expected(row.access, caller) {
                 // Allowed callers get past authorization; a public operation

@@ -1,0 +1,146 @@
+//! Idempotency keys: a retried request with the same key and body gets the
+//! stored answer and moves no more money; the same key with another body is
+//! refused. Keys are unique per caller and endpoint, kept at least 24 hours
+//! (48 in fact; older ones are forgotten).
+//!
+//! The key is claimed, the work done and its answer stored in one
+//! transaction, so two concurrent requests with one key never both execute
+//! (on PostgreSQL the second waits on the key's unique index, then replays;
+//! on SQLite write transactions are serial). Business refusals (insufficient
+//! funds …) are answers too and are stored; storage failures are not, so a
+//! retry after an outage runs the work.
+
+use chrono::TimeDelta;
+use diesel::prelude::*;
+
+use crate::db::schema::idempotency_keys;
+use crate::db::{is_unique_violation, write_tx, DbConnection};
+use crate::error::{Error, Result};
+use crate::ids::now;
+
+/// How long a key is remembered.
+pub const RETENTION_HOURS: i64 = 48;
+
+/// An answer as sent: status and JSON body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+    /// True when this answer is a replay of a stored one.
+    pub replayed: bool,
+}
+
+/// Who asked, where, with which key and body.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub caller: String,
+    pub endpoint: String,
+    pub key: String,
+    pub body_hash: String,
+}
+
+fn stored(
+    conn: &mut DbConnection,
+    request: &Request,
+) -> Result<Option<(String, i32, String, chrono::NaiveDateTime)>> {
+    Ok(idempotency_keys::table
+        .filter(idempotency_keys::caller.eq(&request.caller))
+        .filter(idempotency_keys::endpoint.eq(&request.endpoint))
+        .filter(idempotency_keys::key.eq(&request.key))
+        .select((
+            idempotency_keys::request_hash,
+            idempotency_keys::response_status,
+            idempotency_keys::response_body,
+            idempotency_keys::created_at,
+        ))
+        .first(conn)
+        .optional()?)
+}
+
+fn replay(request: &Request, hash: String, status: i32, body: String) -> Result<Answer> {
+    if hash != request.body_hash {
+        return Err(Error::invalid(
+            "Idempotency-Key",
+            "this key was used with a different request body; use a new key for a new request",
+        ));
+    }
+    Ok(Answer {
+        status: status as u16,
+        body,
+        replayed: true,
+    })
+}
+
+/// Runs `work` at most once per key. `work` returns the answer to store, or
+/// an error that must not be stored (a storage failure).
+pub fn run(
+    conn: &mut DbConnection,
+    request: &Request,
+    work: impl FnOnce(&mut DbConnection) -> Result<Answer>,
+) -> Result<Answer> {
+    write_tx(conn, |conn| {
+        let at = now();
+        match stored(conn, request)? {
+            Some((_, _, _, created)) if created < at - TimeDelta::hours(RETENTION_HOURS) => {
+                forget(conn, request)?;
+            }
+            Some((hash, status, body, _)) => return replay(request, hash, status, body),
+            None => {}
+        }
+        let claimed = conn.transaction(|conn| {
+            diesel::insert_into(idempotency_keys::table)
+                .values((
+                    idempotency_keys::caller.eq(&request.caller),
+                    idempotency_keys::endpoint.eq(&request.endpoint),
+                    idempotency_keys::key.eq(&request.key),
+                    idempotency_keys::request_hash.eq(&request.body_hash),
+                    idempotency_keys::response_status.eq(0),
+                    idempotency_keys::response_body.eq(""),
+                    idempotency_keys::created_at.eq(at),
+                ))
+                .execute(conn)
+        });
+        match claimed {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                // Another request with this key finished first: replay it.
+                let (hash, status, body, _) = stored(conn, request)?.ok_or(Error::Storage(e))?;
+                return replay(request, hash, status, body);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let answer = work(conn)?;
+        diesel::update(
+            idempotency_keys::table
+                .filter(idempotency_keys::caller.eq(&request.caller))
+                .filter(idempotency_keys::endpoint.eq(&request.endpoint))
+                .filter(idempotency_keys::key.eq(&request.key)),
+        )
+        .set((
+            idempotency_keys::response_status.eq(i32::from(answer.status)),
+            idempotency_keys::response_body.eq(&answer.body),
+        ))
+        .execute(conn)?;
+        Ok(answer)
+    })
+}
+
+fn forget(conn: &mut DbConnection, request: &Request) -> Result<()> {
+    diesel::delete(
+        idempotency_keys::table
+            .filter(idempotency_keys::caller.eq(&request.caller))
+            .filter(idempotency_keys::endpoint.eq(&request.endpoint))
+            .filter(idempotency_keys::key.eq(&request.key)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes keys past their retention. Run now and then by `serve`.
+pub fn purge_expired(conn: &mut DbConnection) -> Result<usize> {
+    let cutoff = now() - TimeDelta::hours(RETENTION_HOURS);
+    Ok(
+        diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(cutoff)))
+            .execute(conn)?,
+    )
+}

@@ -1,0 +1,625 @@
+//! Contributions: money received into a pool, from a member or an outside
+//! donor (who may stay anonymous); refunds and chargebacks of them; and the
+//! reversal of a contribution recorded by mistake.
+//!
+//! Personal data (donor name and email) lives here, never in the journal,
+//! so it can be erased without touching the ledger.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::{record, Account, EntryKind};
+use crate::audit;
+use crate::auth::access::{Actor, Principal};
+use crate::auth::policy::Permission;
+use crate::collectives::check_text;
+use crate::db::schema::{contributions, ledger_entries};
+use crate::db::{is_unique_violation, write_tx, DbConnection};
+use crate::error::{Error, Result};
+use crate::ids::{new_id, now, utc};
+use crate::money::{format_minor, Money};
+use crate::pagination::{Page, PageRequest};
+use crate::pools::service::load_authorized;
+use crate::pools::store::{self as pool_store, PoolRow};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    Card,
+    BankTransfer,
+    Cash,
+    MobileMoney,
+    Other,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Card => "card",
+            Self::BankTransfer => "bank_transfer",
+            Self::Cash => "cash",
+            Self::MobileMoney => "mobile_money",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// Who gave the money: a member, or an outside donor.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contributor {
+    /// A membership id of this collective.
+    pub member_id: Option<String>,
+    pub donor_name: Option<String>,
+    pub donor_email: Option<String>,
+    /// Show no name anywhere (the coordinators still see who gave).
+    #[serde(default)]
+    pub anonymous: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewContribution {
+    /// Gross amount received, in the pool's currency.
+    #[schema(example = "50.00")]
+    pub amount: String,
+    /// Processor fee kept from it; the pool is credited the rest.
+    #[schema(example = "1.75")]
+    pub fee: Option<String>,
+    pub method: Method,
+    /// The processor's id for the payment; unique per pool, so a retried
+    /// webhook cannot record the money twice.
+    pub external_reference: Option<String>,
+    pub contributor: Option<Contributor>,
+    pub note: Option<String>,
+    /// When the money arrived (default: now).
+    pub received_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundKind {
+    Refund,
+    Chargeback,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRefund {
+    /// At most what is left of the net amount.
+    #[schema(example = "20.00")]
+    pub amount: String,
+    pub kind: RefundKind,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = contributions)]
+pub struct ContributionRow {
+    pub collective_id: String,
+    pub id: String,
+    pub pool_id: String,
+    pub amount_minor: i64,
+    pub fee_minor: i64,
+    pub refunded_minor: i64,
+    pub method: String,
+    pub external_reference: Option<String>,
+    pub member_id: Option<String>,
+    pub donor_name: Option<String>,
+    pub donor_email: Option<String>,
+    pub anonymous: bool,
+    pub note: Option<String>,
+    pub status: String,
+    pub entry_id: String,
+    pub recorded_by: String,
+    pub received_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A contribution as coordinators and payment partners see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Contribution {
+    pub id: String,
+    pub pool_id: String,
+    pub amount: String,
+    pub fee: String,
+    /// Credited to the pool: amount − fee.
+    pub net: String,
+    pub refunded: String,
+    pub currency: String,
+    pub method: String,
+    pub external_reference: Option<String>,
+    pub member_id: Option<String>,
+    pub donor_name: Option<String>,
+    pub donor_email: Option<String>,
+    pub anonymous: bool,
+    pub note: Option<String>,
+    /// `received`, `partially_refunded`, `refunded` or `reversed`.
+    pub status: String,
+    /// The journal entry that credited the pool.
+    pub entry_id: String,
+    pub received_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Contribution {
+    fn from_row(row: ContributionRow, pool: &PoolRow) -> Result<Self> {
+        let currency = pool.currency()?;
+        let show = |m: i64| format_minor(m, currency);
+        Ok(Self {
+            amount: show(row.amount_minor),
+            fee: show(row.fee_minor),
+            net: show(row.amount_minor - row.fee_minor),
+            refunded: show(row.refunded_minor),
+            currency: currency.code.to_owned(),
+            id: row.id,
+            pool_id: row.pool_id,
+            method: row.method,
+            external_reference: row.external_reference,
+            member_id: row.member_id,
+            donor_name: row.donor_name,
+            donor_email: row.donor_email,
+            anonymous: row.anonymous,
+            note: row.note,
+            status: row.status,
+            entry_id: row.entry_id,
+            received_at: utc(row.received_at),
+            created_at: utc(row.created_at),
+        })
+    }
+}
+
+fn optional_text(field: &str, text: Option<&str>, max: usize) -> Result<Option<String>> {
+    text.map(|t| check_text(field, t, max)).transpose()
+}
+
+/// Records money received. The pool is credited the net amount; if it has a
+/// deficit, the money covers that first.
+pub fn record_contribution(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    pool_id: &str,
+    input: NewContribution,
+) -> Result<Contribution> {
+    write_tx(conn, |conn| {
+        record_contribution_tx(conn, principal, pool_id, input)
+    })
+}
+
+fn record_contribution_tx(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    pool_id: &str,
+    input: NewContribution,
+) -> Result<Contribution> {
+    let (actor, pool) = load_authorized(conn, principal, pool_id, Permission::RecordContributions)?;
+    let pool = pool_store::lock(conn, &pool.id)?;
+    let currency = pool.currency()?;
+    let gross = Money::parse_positive("amount", &input.amount, currency)?.minor;
+    let fee = match input.fee.as_deref() {
+        Some(text) => Money::parse("fee", text, currency)?.minor,
+        None => 0,
+    };
+    if fee >= gross {
+        return Err(Error::invalid("fee", "must be less than the amount"));
+    }
+    let external_reference = optional_text(
+        "external_reference",
+        input.external_reference.as_deref(),
+        200,
+    )?;
+    let note = optional_text("note", input.note.as_deref(), 2000)?;
+    let contributor = input.contributor.unwrap_or(Contributor {
+        member_id: None,
+        donor_name: None,
+        donor_email: None,
+        anonymous: false,
+    });
+    if let Some(member_id) = &contributor.member_id {
+        let known = crate::collectives::store::find_membership(conn, member_id)?
+            .is_some_and(|(m, _)| m.collective_id == pool.collective_id);
+        if !known {
+            return Err(Error::invalid(
+                "contributor.member_id",
+                "is not a member of this collective",
+            ));
+        }
+    }
+    let donor_name = optional_text(
+        "contributor.donor_name",
+        contributor.donor_name.as_deref(),
+        200,
+    )?;
+    let donor_email = contributor
+        .donor_email
+        .as_deref()
+        .map(|e| crate::collectives::check_email("contributor.donor_email", e))
+        .transpose()?;
+    if let Some(reference) = &external_reference {
+        if let Some(existing) = find_by_reference(conn, &pool.id, reference)? {
+            return Err(duplicate(&existing.id));
+        }
+    }
+
+    let id = new_id();
+    let net = gross - fee;
+    let cover = net.min(pool.deficit_minor);
+    let entry_id = record(
+        conn,
+        &pool,
+        EntryKind::Contribution,
+        ("contribution", &id),
+        None,
+        &[
+            (Account::ContributionsIn, -gross),
+            (Account::Fees, fee),
+            (Account::Deficit, cover),
+            (Account::Available, net - cover),
+        ],
+    )?;
+    let at = now();
+    let row = ContributionRow {
+        collective_id: pool.collective_id.clone(),
+        id: id.clone(),
+        pool_id: pool.id.clone(),
+        amount_minor: gross,
+        fee_minor: fee,
+        refunded_minor: 0,
+        method: input.method.as_str().to_owned(),
+        external_reference,
+        member_id: contributor.member_id,
+        donor_name,
+        donor_email,
+        anonymous: contributor.anonymous,
+        note,
+        status: "received".into(),
+        entry_id,
+        recorded_by: actor.id().to_owned(),
+        received_at: input.received_at.map(|t| t.naive_utc()).unwrap_or(at),
+        created_at: at,
+        updated_at: at,
+    };
+    // Two concurrent records of one processor payment: the unique key
+    // stops the second, inside a savepoint so the caller sees a clean 409.
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(contributions::table)
+            .values(&row)
+            .execute(conn)
+    });
+    match inserted {
+        Err(e) if is_unique_violation(&e) => {
+            let existing = find_by_reference(
+                conn,
+                &pool.id,
+                row.external_reference.as_deref().unwrap_or_default(),
+            )?;
+            return Err(duplicate(
+                existing.map(|c| c.id).as_deref().unwrap_or_default(),
+            ));
+        }
+        other => other?,
+    };
+    audit::record(
+        conn,
+        &actor,
+        "contribution.recorded",
+        "contribution",
+        &id,
+        json!({"pool_id": pool.id, "amount_minor": gross, "fee_minor": fee, "covered_deficit_minor": cover}),
+    )?;
+    Contribution::from_row(row, &pool)
+}
+
+fn duplicate(existing_id: &str) -> Error {
+    Error::Conflict {
+        code: "duplicate_contribution",
+        message: "a contribution with this external reference is already recorded in the pool"
+            .into(),
+        extra: Some(json!({"contribution_id": existing_id})),
+    }
+}
+
+fn find_by_reference(
+    conn: &mut DbConnection,
+    pool_id: &str,
+    reference: &str,
+) -> Result<Option<ContributionRow>> {
+    Ok(contributions::table
+        .filter(contributions::pool_id.eq(pool_id))
+        .filter(contributions::external_reference.eq(reference))
+        .select(ContributionRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn find(conn: &mut DbConnection, id: &str) -> Result<ContributionRow> {
+    contributions::table
+        .find(id)
+        .select(ContributionRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound {
+            what: "contribution",
+        })
+}
+
+/// Loads a contribution for a caller allowed `permission` in its collective.
+fn load_authorized_contribution(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: &str,
+    permission: Permission,
+) -> Result<(Actor, PoolRow, ContributionRow)> {
+    let row = find(conn, id)?;
+    let (actor, pool) =
+        load_authorized(conn, principal, &row.pool_id, permission).map_err(|e| match e {
+            Error::NotFound { .. } => Error::NotFound {
+                what: "contribution",
+            },
+            other => other,
+        })?;
+    Ok((actor, pool, row))
+}
+
+pub fn get(conn: &mut DbConnection, principal: &Principal, id: &str) -> Result<Contribution> {
+    let (_, pool, row) =
+        load_authorized_contribution(conn, principal, id, Permission::ReadContributions)?;
+    Contribution::from_row(row, &pool)
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    pool_id: &str,
+    page: &PageRequest,
+) -> Result<Page<Contribution>> {
+    let (_, pool) = load_authorized(conn, principal, pool_id, Permission::ReadContributions)?;
+    let mut query = contributions::table
+        .filter(contributions::pool_id.eq(&pool.id))
+        .into_boxed();
+    if let Some(after) = &page.after {
+        query = query.filter(contributions::id.gt(after.clone()));
+    }
+    let rows: Vec<ContributionRow> = query
+        .order(contributions::id.asc())
+        .limit(page.limit + 1)
+        .select(ContributionRow::as_select())
+        .load(conn)?;
+    let page = Page::from_rows(rows, page, |r| &r.id);
+    Ok(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|r| Contribution::from_row(r, &pool))
+            .collect::<Result<_>>()?,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// Money goes back out: from what is available, and the shortfall — money
+/// already held or spent — becomes the pool's deficit.
+fn take_back(pool: &PoolRow, amount: i64) -> (i64, i64) {
+    let take = amount.min(pool.available_minor);
+    (take, amount - take)
+}
+
+/// Refunds or charges back part or all of a contribution's net amount.
+pub fn refund(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    contribution_id: &str,
+    input: NewRefund,
+) -> Result<Contribution> {
+    write_tx(conn, |conn| {
+        refund_tx(conn, principal, contribution_id, input)
+    })
+}
+
+fn refund_tx(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    contribution_id: &str,
+    input: NewRefund,
+) -> Result<Contribution> {
+    let (actor, pool, _) = load_authorized_contribution(
+        conn,
+        principal,
+        contribution_id,
+        Permission::RecordContributions,
+    )?;
+    let pool = pool_store::lock(conn, &pool.id)?;
+    let row = find(conn, contribution_id)?;
+    let currency = pool.currency()?;
+    let amount = Money::parse_positive("amount", &input.amount, currency)?.minor;
+    let reason = optional_text("reason", input.reason.as_deref(), 2000)?;
+    if row.status == "reversed" {
+        return Err(Error::conflict(
+            "contribution_reversed",
+            "this contribution was reversed",
+        ));
+    }
+    let refundable = row.amount_minor - row.fee_minor - row.refunded_minor;
+    if amount > refundable {
+        return Err(Error::Conflict {
+            code: "refund_exceeds_contribution",
+            message: format!(
+                "at most {} can still be refunded",
+                format_minor(refundable, currency)
+            ),
+            extra: Some(json!({"refundable": format_minor(refundable, currency)})),
+        });
+    }
+    let (take, shortfall) = take_back(&pool, amount);
+    let kind = match input.kind {
+        RefundKind::Refund => EntryKind::Refund,
+        RefundKind::Chargeback => EntryKind::Chargeback,
+    };
+    record(
+        conn,
+        &pool,
+        kind,
+        ("contribution", &row.id),
+        None,
+        &[
+            (Account::Available, -take),
+            (Account::Deficit, -shortfall),
+            (Account::ContributionsIn, amount),
+        ],
+    )?;
+    let refunded = row.refunded_minor + amount;
+    let status = if refunded == row.amount_minor - row.fee_minor {
+        "refunded"
+    } else {
+        "partially_refunded"
+    };
+    let updated = diesel::update(
+        contributions::table
+            .filter(contributions::id.eq(&row.id))
+            .filter(contributions::refunded_minor.eq(row.refunded_minor)),
+    )
+    .set((
+        contributions::refunded_minor.eq(refunded),
+        contributions::status.eq(status),
+        contributions::updated_at.eq(now()),
+    ))
+    .execute(conn)?;
+    if updated == 0 {
+        return Err(Error::conflict(
+            "concurrent_change",
+            "the contribution changed meanwhile; try again",
+        ));
+    }
+    audit::record(
+        conn,
+        &actor,
+        &format!("contribution.{}", kind.as_str()),
+        "contribution",
+        &row.id,
+        json!({"amount_minor": amount, "deficit_minor": shortfall, "reason": reason}),
+    )?;
+    Contribution::from_row(find(conn, contribution_id)?, &pool)
+}
+
+/// Reverses the entry of a contribution recorded by mistake: the money is
+/// taken back out (the shortfall, if it was already used, becomes deficit).
+/// An entry is reversed at most once; only contribution entries without
+/// refunds can be reversed — holds are undone by releasing them, payouts by
+/// recording their failure.
+pub fn reverse_entry(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    entry_id: &str,
+    reason: Option<String>,
+) -> Result<super::Entry> {
+    write_tx(conn, |conn| {
+        reverse_entry_tx(conn, principal, entry_id, reason)
+    })
+}
+
+fn reverse_entry_tx(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    entry_id: &str,
+    reason: Option<String>,
+) -> Result<super::Entry> {
+    let entry = super::find_entry(conn, entry_id)?.ok_or(Error::NotFound { what: "entry" })?;
+    let (actor, pool) =
+        load_authorized(conn, principal, &entry.pool_id, Permission::ReverseEntries).map_err(
+            |e| match e {
+                Error::NotFound { .. } => Error::NotFound { what: "entry" },
+                other => other,
+            },
+        )?;
+    let reason = optional_text("reason", reason.as_deref(), 2000)?;
+    if entry.kind != EntryKind::Contribution.as_str() {
+        return Err(Error::Conflict {
+            code: "not_reversible",
+            message: "only contribution entries are reversed; release a hold or record a failed payout instead".into(),
+            extra: Some(json!({"kind": entry.kind})),
+        });
+    }
+    let pool = pool_store::lock(conn, &pool.id)?;
+    let already: i64 = ledger_entries::table
+        .filter(ledger_entries::reverses_entry_id.eq(&entry.id))
+        .count()
+        .get_result(conn)?;
+    if already > 0 {
+        return Err(Error::conflict(
+            "already_reversed",
+            "this entry has already been reversed",
+        ));
+    }
+    let row = find(conn, &entry.reference_id)?;
+    if row.refunded_minor > 0 {
+        return Err(Error::conflict(
+            "not_reversible",
+            "this contribution has refunds; refund the rest instead of reversing it",
+        ));
+    }
+    let net = row.amount_minor - row.fee_minor;
+    let (take, shortfall) = take_back(&pool, net);
+    let recorded = conn.transaction(|conn| {
+        record(
+            conn,
+            &pool,
+            EntryKind::Reversal,
+            ("contribution", &row.id),
+            Some(&entry.id),
+            &[
+                (Account::ContributionsIn, row.amount_minor),
+                (Account::Fees, -row.fee_minor),
+                (Account::Available, -take),
+                (Account::Deficit, -shortfall),
+            ],
+        )
+    });
+    let reversal_id = match recorded {
+        Err(Error::Storage(e)) if is_unique_violation(&e) => {
+            return Err(Error::conflict(
+                "already_reversed",
+                "this entry has already been reversed",
+            ))
+        }
+        other => other?,
+    };
+    diesel::update(contributions::table.filter(contributions::id.eq(&row.id)))
+        .set((
+            contributions::status.eq("reversed"),
+            contributions::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        &actor,
+        "entry.reversed",
+        "entry",
+        &entry.id,
+        json!({"reversal_entry_id": reversal_id, "reason": reason, "deficit_minor": shortfall}),
+    )?;
+    let reversal =
+        super::find_entry(conn, &reversal_id)?.ok_or(Error::NotFound { what: "entry" })?;
+    single_entry(conn, &pool, reversal)
+}
+
+/// One entry with its postings.
+pub fn single_entry(
+    conn: &mut DbConnection,
+    pool: &PoolRow,
+    row: super::EntryRow,
+) -> Result<super::Entry> {
+    use crate::db::schema::ledger_postings;
+    let postings: Vec<(String, String, i64)> = ledger_postings::table
+        .filter(ledger_postings::entry_id.eq(&row.id))
+        .order(ledger_postings::id.asc())
+        .select((
+            ledger_postings::entry_id,
+            ledger_postings::account,
+            ledger_postings::amount_minor,
+        ))
+        .load(conn)?;
+    Ok(super::to_entry(row, &postings, pool.currency()?))
+}

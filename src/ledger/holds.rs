@@ -1,0 +1,851 @@
+//! Holds and disbursements: the one mechanism that request approvals and
+//! budgeting rounds use to reserve and pay out money.
+//!
+//! A hold takes money from `available` into `held`. Its amount is always
+//! accounted for as remaining + pending + paid + released + split (a
+//! database CHECK says so too). A pending disbursement draws on the
+//! remainder, so pending ones together never exceed the hold; `paid` moves
+//! the money out of the pool; `failed` returns its part to the remainder.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::{record, require_no_deficit, Account, EntryKind};
+use crate::audit;
+use crate::auth::access::{Actor, Principal};
+use crate::auth::policy::Permission;
+use crate::collectives::check_text;
+use crate::db::schema::{disbursements, holds};
+use crate::db::{write_tx, DbConnection};
+use crate::error::{Error, Result};
+use crate::ids::{new_id, now, utc};
+use crate::money::{format_minor, Money};
+use crate::pagination::{Page, PageRequest};
+use crate::pools::service::load_authorized;
+use crate::pools::store::{self as pool_store, PoolRow};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = holds)]
+pub struct HoldRow {
+    pub collective_id: String,
+    pub id: String,
+    pub pool_id: String,
+    pub parent_hold_id: Option<String>,
+    pub purpose: String,
+    pub reference_id: Option<String>,
+    pub amount_minor: i64,
+    pub remaining_minor: i64,
+    pub pending_minor: i64,
+    pub paid_minor: i64,
+    pub released_minor: i64,
+    pub split_minor: i64,
+    pub status: String,
+    pub note: Option<String>,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = disbursements)]
+pub struct DisbursementRow {
+    pub collective_id: String,
+    pub id: String,
+    pub pool_id: String,
+    pub hold_id: String,
+    pub amount_minor: i64,
+    pub status: String,
+    pub external_reference: Option<String>,
+    pub failure_reason: Option<String>,
+    pub entry_id: Option<String>,
+    pub created_by: String,
+    pub resolved_by: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub resolved_at: Option<NaiveDateTime>,
+}
+
+/// What a hold reserves money for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// An approved aid request.
+    Request,
+    /// A budgeting round's budget.
+    Round,
+    /// Reserved by a coordinator by hand.
+    Manual,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Request => "request",
+            Self::Round => "round",
+            Self::Manual => "manual",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Hold {
+    pub id: String,
+    pub pool_id: String,
+    pub parent_hold_id: Option<String>,
+    pub purpose: String,
+    pub reference_id: Option<String>,
+    pub currency: String,
+    pub amount: String,
+    /// Still reserved and free to draw on.
+    pub remaining: String,
+    /// Drawn by pending disbursements.
+    pub pending: String,
+    pub paid: String,
+    pub released: String,
+    /// Moved into smaller holds.
+    pub split: String,
+    /// `active` while anything is remaining or pending, then `closed`.
+    pub status: String,
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Hold {
+    pub fn from_row(row: HoldRow, pool: &PoolRow) -> Result<Self> {
+        let currency = pool.currency()?;
+        let show = |m: i64| format_minor(m, currency);
+        Ok(Self {
+            currency: currency.code.to_owned(),
+            amount: show(row.amount_minor),
+            remaining: show(row.remaining_minor),
+            pending: show(row.pending_minor),
+            paid: show(row.paid_minor),
+            released: show(row.released_minor),
+            split: show(row.split_minor),
+            id: row.id,
+            pool_id: row.pool_id,
+            parent_hold_id: row.parent_hold_id,
+            purpose: row.purpose,
+            reference_id: row.reference_id,
+            status: row.status,
+            note: row.note,
+            created_at: utc(row.created_at),
+            updated_at: utc(row.updated_at),
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Disbursement {
+    pub id: String,
+    pub pool_id: String,
+    pub hold_id: String,
+    pub amount: String,
+    pub currency: String,
+    /// `pending`, `paid` or `failed`.
+    pub status: String,
+    pub external_reference: Option<String>,
+    pub failure_reason: Option<String>,
+    /// The journal entry that paid it out, once paid.
+    pub entry_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+impl Disbursement {
+    pub fn from_row(row: DisbursementRow, pool: &PoolRow) -> Result<Self> {
+        let currency = pool.currency()?;
+        Ok(Self {
+            amount: format_minor(row.amount_minor, currency),
+            currency: currency.code.to_owned(),
+            id: row.id,
+            pool_id: row.pool_id,
+            hold_id: row.hold_id,
+            status: row.status,
+            external_reference: row.external_reference,
+            failure_reason: row.failure_reason,
+            entry_id: row.entry_id,
+            created_at: utc(row.created_at),
+            resolved_at: row.resolved_at.map(utc),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewHold {
+    #[schema(example = "300.00")]
+    pub amount: String,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SplitHold {
+    /// Amounts of the new holds; together at most what remains.
+    #[schema(example = json!(["100.00", "50.00"]))]
+    pub amounts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseHold {
+    /// How much to release (default: all that remains).
+    pub amount: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDisbursement {
+    #[schema(example = "150.00")]
+    pub amount: String,
+    /// The payment's id at the bank or processor, if known already.
+    pub external_reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Paid,
+    Failed,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisbursementOutcome {
+    pub outcome: Outcome,
+    pub external_reference: Option<String>,
+    /// Why it failed (for `failed`).
+    pub reason: Option<String>,
+}
+
+fn find_hold(conn: &mut DbConnection, id: &str) -> Result<HoldRow> {
+    holds::table
+        .find(id)
+        .select(HoldRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound { what: "hold" })
+}
+
+fn find_disbursement(conn: &mut DbConnection, id: &str) -> Result<DisbursementRow> {
+    disbursements::table
+        .find(id)
+        .select(DisbursementRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(Error::NotFound {
+            what: "disbursement",
+        })
+}
+
+/// Locks the pool and then the hold, and reads the hold fresh.
+fn lock_hold(conn: &mut DbConnection, hold_id: &str) -> Result<(PoolRow, HoldRow)> {
+    let hold = find_hold(conn, hold_id)?;
+    let pool = pool_store::lock(conn, &hold.pool_id)?;
+    diesel::update(holds::table.find(hold_id))
+        .set(holds::updated_at.eq(holds::updated_at))
+        .execute(conn)?;
+    Ok((pool, find_hold(conn, hold_id)?))
+}
+
+fn authorize_hold(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    hold_id: &str,
+    permission: Permission,
+) -> Result<Actor> {
+    let hold = find_hold(conn, hold_id)?;
+    load_authorized(conn, principal, &hold.pool_id, permission)
+        .map(|(actor, _)| actor)
+        .map_err(|e| match e {
+            Error::NotFound { .. } => Error::NotFound { what: "hold" },
+            other => other,
+        })
+}
+
+/// Places a hold on a pool's available money. Refused with the available
+/// amount when the pool is short, and while the pool has a deficit.
+pub fn place(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    pool_id: &str,
+    amount: Money,
+    purpose: Purpose,
+    reference_id: Option<&str>,
+    note: Option<String>,
+) -> Result<HoldRow> {
+    write_tx(conn, |conn| {
+        let pool = pool_store::lock(conn, pool_id)?;
+        if amount.currency.code != pool.currency {
+            return Err(Error::Internal(
+                "hold in another currency than its pool".into(),
+            ));
+        }
+        require_no_deficit(&pool)?;
+        if pool.available_minor < amount.minor {
+            return Err(super::insufficient_funds(&pool, amount.minor)?);
+        }
+        let id = new_id();
+        record(
+            conn,
+            &pool,
+            EntryKind::Hold,
+            ("hold", &id),
+            None,
+            &[
+                (Account::Available, -amount.minor),
+                (Account::Held, amount.minor),
+            ],
+        )?;
+        let at = now();
+        let row = HoldRow {
+            collective_id: pool.collective_id.clone(),
+            id: id.clone(),
+            pool_id: pool.id.clone(),
+            parent_hold_id: None,
+            purpose: purpose.as_str().to_owned(),
+            reference_id: reference_id.map(str::to_owned),
+            amount_minor: amount.minor,
+            remaining_minor: amount.minor,
+            pending_minor: 0,
+            paid_minor: 0,
+            released_minor: 0,
+            split_minor: 0,
+            status: "active".into(),
+            note,
+            created_by: actor.id().to_owned(),
+            created_at: at,
+            updated_at: at,
+        };
+        diesel::insert_into(holds::table)
+            .values(&row)
+            .execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "hold.placed",
+            "hold",
+            &id,
+            json!({"pool_id": pool.id, "amount_minor": amount.minor, "purpose": purpose.as_str()}),
+        )?;
+        Ok(row)
+    })
+}
+
+/// `POST /pools/{id}/holds`: a coordinator reserves money by hand.
+pub fn place_manual(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    pool_id: &str,
+    input: NewHold,
+) -> Result<Hold> {
+    let (actor, pool) = load_authorized(conn, principal, pool_id, Permission::ManageHolds)?;
+    let amount = super::amount("amount", &input.amount, &pool)?;
+    let note = input
+        .note
+        .as_deref()
+        .map(|n| check_text("note", n, 2000))
+        .transpose()?;
+    let row = place(conn, &actor, &pool.id, amount, Purpose::Manual, None, note)?;
+    let pool = pool_store::find(conn, &pool.id)?.ok_or(Error::NotFound { what: "pool" })?;
+    Hold::from_row(row, &pool)
+}
+
+/// Marks a hold closed once nothing remains or is pending on it.
+fn close_if_done(conn: &mut DbConnection, hold_id: &str) -> Result<()> {
+    diesel::update(
+        holds::table
+            .filter(holds::id.eq(hold_id))
+            .filter(holds::remaining_minor.eq(0))
+            .filter(holds::pending_minor.eq(0)),
+    )
+    .set(holds::status.eq("closed"))
+    .execute(conn)?;
+    Ok(())
+}
+
+fn require_remaining(pool: &PoolRow, hold: &HoldRow, amount: i64) -> Result<()> {
+    if hold.status != "active" || hold.remaining_minor < amount {
+        let currency = pool.currency()?;
+        return Err(Error::Conflict {
+            code: "hold_exceeded",
+            message: format!(
+                "the hold has {} {} remaining; this needs {}",
+                format_minor(hold.remaining_minor, currency),
+                currency.code,
+                format_minor(amount, currency)
+            ),
+            extra: Some(json!({
+                "remaining": format_minor(hold.remaining_minor, currency),
+                "hold_status": hold.status,
+            })),
+        });
+    }
+    Ok(())
+}
+
+/// Splits part of a hold into smaller holds (a round's reservation becomes
+/// one hold per funded request). No money moves between accounts.
+pub fn split(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    hold_id: &str,
+    amounts: &[Money],
+    purpose: Purpose,
+    references: &[Option<String>],
+) -> Result<Vec<HoldRow>> {
+    write_tx(conn, |conn| {
+        let (pool, hold) = lock_hold(conn, hold_id)?;
+        let total: i64 = amounts.iter().map(|m| m.minor).sum();
+        require_remaining(&pool, &hold, total)?;
+        let moved = diesel::update(
+            holds::table
+                .filter(holds::id.eq(hold_id))
+                .filter(holds::remaining_minor.ge(total)),
+        )
+        .set((
+            holds::remaining_minor.eq(holds::remaining_minor - total),
+            holds::split_minor.eq(holds::split_minor + total),
+            holds::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+        if moved == 0 {
+            return Err(Error::conflict(
+                "hold_exceeded",
+                "the hold changed meanwhile; try again",
+            ));
+        }
+        let at = now();
+        let mut children = Vec::new();
+        for (i, amount) in amounts.iter().enumerate() {
+            let child = HoldRow {
+                collective_id: pool.collective_id.clone(),
+                id: new_id(),
+                pool_id: pool.id.clone(),
+                parent_hold_id: Some(hold.id.clone()),
+                purpose: purpose.as_str().to_owned(),
+                reference_id: references.get(i).cloned().flatten(),
+                amount_minor: amount.minor,
+                remaining_minor: amount.minor,
+                pending_minor: 0,
+                paid_minor: 0,
+                released_minor: 0,
+                split_minor: 0,
+                status: "active".into(),
+                note: None,
+                created_by: actor.id().to_owned(),
+                created_at: at,
+                updated_at: at,
+            };
+            diesel::insert_into(holds::table)
+                .values(&child)
+                .execute(conn)?;
+            children.push(child);
+        }
+        close_if_done(conn, hold_id)?;
+        audit::record(
+            conn,
+            actor,
+            "hold.split",
+            "hold",
+            hold_id,
+            json!({"amounts_minor": amounts.iter().map(|m| m.minor).collect::<Vec<_>>(),
+                   "children": children.iter().map(|c| c.id.clone()).collect::<Vec<_>>()}),
+        )?;
+        Ok(children)
+    })
+}
+
+pub fn split_manual(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    hold_id: &str,
+    input: SplitHold,
+) -> Result<Vec<Hold>> {
+    let actor = authorize_hold(conn, principal, hold_id, Permission::ManageHolds)?;
+    let hold = find_hold(conn, hold_id)?;
+    let pool = pool_store::find(conn, &hold.pool_id)?.ok_or(Error::NotFound { what: "pool" })?;
+    if input.amounts.is_empty() || input.amounts.len() > 100 {
+        return Err(Error::invalid("amounts", "must list 1 to 100 amounts"));
+    }
+    let amounts = input
+        .amounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| super::amount(&format!("amounts[{i}]"), a, &pool))
+        .collect::<Result<Vec<_>>>()?;
+    let children = split(conn, &actor, hold_id, &amounts, Purpose::Manual, &[])?;
+    children
+        .into_iter()
+        .map(|c| Hold::from_row(c, &pool))
+        .collect()
+}
+
+/// Releases part or all of what remains of a hold back to `available`.
+pub fn release(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    hold_id: &str,
+    amount: Option<i64>,
+) -> Result<HoldRow> {
+    write_tx(conn, |conn| {
+        let (pool, hold) = lock_hold(conn, hold_id)?;
+        let amount = amount.unwrap_or(hold.remaining_minor);
+        if amount == 0 {
+            return Ok(hold);
+        }
+        require_remaining(&pool, &hold, amount)?;
+        let moved = diesel::update(
+            holds::table
+                .filter(holds::id.eq(hold_id))
+                .filter(holds::remaining_minor.ge(amount)),
+        )
+        .set((
+            holds::remaining_minor.eq(holds::remaining_minor - amount),
+            holds::released_minor.eq(holds::released_minor + amount),
+            holds::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+        if moved == 0 {
+            return Err(Error::conflict(
+                "hold_exceeded",
+                "the hold changed meanwhile; try again",
+            ));
+        }
+        record(
+            conn,
+            &pool,
+            EntryKind::Release,
+            ("hold", hold_id),
+            None,
+            &[(Account::Held, -amount), (Account::Available, amount)],
+        )?;
+        close_if_done(conn, hold_id)?;
+        audit::record(
+            conn,
+            actor,
+            "hold.released",
+            "hold",
+            hold_id,
+            json!({"amount_minor": amount}),
+        )?;
+        find_hold(conn, hold_id)
+    })
+}
+
+pub fn release_manual(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    hold_id: &str,
+    input: ReleaseHold,
+) -> Result<Hold> {
+    let actor = authorize_hold(conn, principal, hold_id, Permission::ManageHolds)?;
+    let hold = find_hold(conn, hold_id)?;
+    let pool = pool_store::find(conn, &hold.pool_id)?.ok_or(Error::NotFound { what: "pool" })?;
+    let amount = input
+        .amount
+        .as_deref()
+        .map(|a| super::amount("amount", a, &pool).map(|m| m.minor))
+        .transpose()?;
+    let row = release(conn, &actor, hold_id, amount)?;
+    Hold::from_row(row, &pool)
+}
+
+pub fn get_hold(conn: &mut DbConnection, principal: &Principal, hold_id: &str) -> Result<Hold> {
+    authorize_hold(conn, principal, hold_id, Permission::ReadHolds)?;
+    let hold = find_hold(conn, hold_id)?;
+    let pool = pool_store::find(conn, &hold.pool_id)?.ok_or(Error::NotFound { what: "pool" })?;
+    Hold::from_row(hold, &pool)
+}
+
+pub fn list_holds(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    pool_id: &str,
+    page: &PageRequest,
+) -> Result<Page<Hold>> {
+    let (_, pool) = load_authorized(conn, principal, pool_id, Permission::ReadHolds)?;
+    let mut query = holds::table
+        .filter(holds::pool_id.eq(&pool.id))
+        .into_boxed();
+    if let Some(after) = &page.after {
+        query = query.filter(holds::id.gt(after.clone()));
+    }
+    let rows: Vec<HoldRow> = query
+        .order(holds::id.asc())
+        .limit(page.limit + 1)
+        .select(HoldRow::as_select())
+        .load(conn)?;
+    let page = Page::from_rows(rows, page, |r| &r.id);
+    Ok(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|r| Hold::from_row(r, &pool))
+            .collect::<Result<_>>()?,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// Starts a payment against a hold: it draws on what remains, so pending
+/// payments together never exceed the hold.
+pub fn disburse(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    hold_id: &str,
+    amount: i64,
+    external_reference: Option<String>,
+) -> Result<DisbursementRow> {
+    write_tx(conn, |conn| {
+        let (pool, hold) = lock_hold(conn, hold_id)?;
+        require_remaining(&pool, &hold, amount)?;
+        let drawn = diesel::update(
+            holds::table
+                .filter(holds::id.eq(hold_id))
+                .filter(holds::remaining_minor.ge(amount)),
+        )
+        .set((
+            holds::remaining_minor.eq(holds::remaining_minor - amount),
+            holds::pending_minor.eq(holds::pending_minor + amount),
+            holds::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+        if drawn == 0 {
+            return Err(Error::conflict(
+                "hold_exceeded",
+                "the hold changed meanwhile; try again",
+            ));
+        }
+        let at = now();
+        let row = DisbursementRow {
+            collective_id: pool.collective_id.clone(),
+            id: new_id(),
+            pool_id: pool.id.clone(),
+            hold_id: hold_id.to_owned(),
+            amount_minor: amount,
+            status: "pending".into(),
+            external_reference,
+            failure_reason: None,
+            entry_id: None,
+            created_by: actor.id().to_owned(),
+            resolved_by: None,
+            created_at: at,
+            updated_at: at,
+            resolved_at: None,
+        };
+        diesel::insert_into(disbursements::table)
+            .values(&row)
+            .execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "disbursement.created",
+            "disbursement",
+            &row.id,
+            json!({"hold_id": hold_id, "amount_minor": amount}),
+        )?;
+        Ok(row)
+    })
+}
+
+pub fn disburse_manual(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    hold_id: &str,
+    input: NewDisbursement,
+) -> Result<Disbursement> {
+    let actor = authorize_hold(conn, principal, hold_id, Permission::CreateDisbursements)?;
+    let hold = find_hold(conn, hold_id)?;
+    let pool = pool_store::find(conn, &hold.pool_id)?.ok_or(Error::NotFound { what: "pool" })?;
+    let amount = super::amount("amount", &input.amount, &pool)?.minor;
+    let reference = input
+        .external_reference
+        .as_deref()
+        .map(|r| check_text("external_reference", r, 200))
+        .transpose()?;
+    let row = disburse(conn, &actor, hold_id, amount, reference)?;
+    Disbursement::from_row(row, &pool)
+}
+
+/// Records a payment's outcome, once: `paid` moves the money out of the
+/// pool; `failed` returns its part to the hold.
+pub fn resolve(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    disbursement_id: &str,
+    outcome: Outcome,
+    external_reference: Option<String>,
+    reason: Option<String>,
+) -> Result<DisbursementRow> {
+    write_tx(conn, |conn| {
+        let row = find_disbursement(conn, disbursement_id)?;
+        let (pool, _) = lock_hold(conn, &row.hold_id)?;
+        let at = now();
+        let status = match outcome {
+            Outcome::Paid => "paid",
+            Outcome::Failed => "failed",
+        };
+        let resolved = diesel::update(
+            disbursements::table
+                .filter(disbursements::id.eq(disbursement_id))
+                .filter(disbursements::status.eq("pending")),
+        )
+        .set((
+            disbursements::status.eq(status),
+            disbursements::external_reference
+                .eq(external_reference.or(row.external_reference.clone())),
+            disbursements::failure_reason.eq(reason),
+            disbursements::resolved_by.eq(actor.id()),
+            disbursements::resolved_at.eq(at),
+            disbursements::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+        if resolved == 0 {
+            let current = find_disbursement(conn, disbursement_id)?;
+            return Err(Error::Conflict {
+                code: "disbursement_resolved",
+                message: format!("this disbursement is already {}", current.status),
+                extra: Some(json!({"current_status": current.status})),
+            });
+        }
+        let amount = row.amount_minor;
+        let hold_change = match outcome {
+            Outcome::Paid => diesel::update(
+                holds::table
+                    .filter(holds::id.eq(&row.hold_id))
+                    .filter(holds::pending_minor.ge(amount)),
+            )
+            .set((
+                holds::pending_minor.eq(holds::pending_minor - amount),
+                holds::paid_minor.eq(holds::paid_minor + amount),
+                holds::updated_at.eq(at),
+            ))
+            .execute(conn)?,
+            Outcome::Failed => diesel::update(
+                holds::table
+                    .filter(holds::id.eq(&row.hold_id))
+                    .filter(holds::pending_minor.ge(amount)),
+            )
+            .set((
+                holds::pending_minor.eq(holds::pending_minor - amount),
+                holds::remaining_minor.eq(holds::remaining_minor + amount),
+                holds::status.eq("active"),
+                holds::updated_at.eq(at),
+            ))
+            .execute(conn)?,
+        };
+        if hold_change == 0 {
+            return Err(Error::Internal(format!(
+                "hold {} has less pending than disbursement {}",
+                row.hold_id, row.id
+            )));
+        }
+        if outcome == Outcome::Paid {
+            let entry_id = record(
+                conn,
+                &pool,
+                EntryKind::Disbursement,
+                ("disbursement", disbursement_id),
+                None,
+                &[(Account::Held, -amount), (Account::PayoutsOut, amount)],
+            )?;
+            diesel::update(disbursements::table.filter(disbursements::id.eq(disbursement_id)))
+                .set(disbursements::entry_id.eq(entry_id))
+                .execute(conn)?;
+        }
+        close_if_done(conn, &row.hold_id)?;
+        audit::record(
+            conn,
+            actor,
+            &format!("disbursement.{status}"),
+            "disbursement",
+            disbursement_id,
+            json!({"amount_minor": amount}),
+        )?;
+        find_disbursement(conn, disbursement_id)
+    })
+}
+
+fn authorize_disbursement(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: &str,
+    permission: Permission,
+) -> Result<(Actor, PoolRow, DisbursementRow)> {
+    let row = find_disbursement(conn, id)?;
+    let (actor, pool) =
+        load_authorized(conn, principal, &row.pool_id, permission).map_err(|e| match e {
+            Error::NotFound { .. } => Error::NotFound {
+                what: "disbursement",
+            },
+            other => other,
+        })?;
+    Ok((actor, pool, row))
+}
+
+pub fn resolve_manual(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: &str,
+    input: DisbursementOutcome,
+) -> Result<Disbursement> {
+    let (actor, pool, _) =
+        authorize_disbursement(conn, principal, id, Permission::RecordDisbursementOutcomes)?;
+    let reference = input
+        .external_reference
+        .as_deref()
+        .map(|r| check_text("external_reference", r, 200))
+        .transpose()?;
+    let reason = input
+        .reason
+        .as_deref()
+        .map(|r| check_text("reason", r, 2000))
+        .transpose()?;
+    let row = resolve(conn, &actor, id, input.outcome, reference, reason)?;
+    Disbursement::from_row(row, &pool)
+}
+
+pub fn get_disbursement(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: &str,
+) -> Result<Disbursement> {
+    let (_, pool, row) = authorize_disbursement(conn, principal, id, Permission::ReadHolds)?;
+    Disbursement::from_row(row, &pool)
+}
+
+pub fn list_disbursements(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    hold_id: &str,
+    page: &PageRequest,
+) -> Result<Page<Disbursement>> {
+    authorize_hold(conn, principal, hold_id, Permission::ReadHolds)?;
+    let hold = find_hold(conn, hold_id)?;
+    let pool = pool_store::find(conn, &hold.pool_id)?.ok_or(Error::NotFound { what: "pool" })?;
+    let mut query = disbursements::table
+        .filter(disbursements::hold_id.eq(hold_id))
+        .into_boxed();
+    if let Some(after) = &page.after {
+        query = query.filter(disbursements::id.gt(after.clone()));
+    }
+    let rows: Vec<DisbursementRow> = query
+        .order(disbursements::id.asc())
+        .limit(page.limit + 1)
+        .select(DisbursementRow::as_select())
+        .load(conn)?;
+    let page = Page::from_rows(rows, page, |r| &r.id);
+    Ok(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|r| Disbursement::from_row(r, &pool))
+            .collect::<Result<_>>()?,
+        next_cursor: page.next_cursor,
+    })
+}

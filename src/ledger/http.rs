@@ -1,0 +1,462 @@
+//! Handlers for the ledger: entries, contributions, holds, disbursements.
+//! Every money-moving POST takes an `Idempotency-Key`.
+
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::contributions::{self, Contribution, NewContribution, NewRefund};
+use super::holds::{
+    self, Disbursement, DisbursementOutcome, Hold, NewDisbursement, NewHold, ReleaseHold, SplitHold,
+};
+use super::Entry;
+use crate::auth::access::Principal;
+use crate::auth::policy::Permission;
+use crate::http::idempotent::{self, FingerprintedJson, IdempotencyKey};
+use crate::http::problem::ApiResult;
+use crate::http::AppState;
+use crate::pagination::{Page, PageQuery};
+
+/// A pool's journal entries with their postings, oldest first. No personal
+/// data: entries point at contributions, holds and disbursements by id.
+#[utoipa::path(
+    tag = "ledger",
+    params(("id" = Uuid, Path, description = "Pool id"), PageQuery),
+    responses((status = 200, body = Page<Entry>)),
+    security(("bearer" = []))
+)]
+#[get("/pools/{id}/entries")]
+pub async fn list_entries(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+    query: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<Entry>>> {
+    let id = path.into_inner().to_string();
+    let page = query.check()?;
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| {
+                let (_, pool) = crate::pools::service::load_authorized(
+                    conn,
+                    &principal,
+                    &id,
+                    Permission::ReadLedger,
+                )?;
+                super::entries(conn, &pool, &page)
+            })
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewReversal {
+    pub reason: Option<String>,
+}
+
+/// Reverse a contribution entry recorded by mistake, with a new entry. An
+/// entry is reversed at most once. Coordinators.
+#[utoipa::path(
+    tag = "ledger",
+    params(("id" = Uuid, Path, description = "Entry id"),
+           ("Idempotency-Key" = String, Header, description = "Unique per request; retries reuse it")),
+    request_body = NewReversal,
+    responses((status = 201, body = Entry), (status = 409, description = "`already_reversed` or `not_reversible`")),
+    security(("bearer" = []))
+)]
+#[post("/entries/{id}/reversal")]
+pub async fn reverse_entry(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    principal: Principal,
+    key: IdempotencyKey,
+    path: web::Path<Uuid>,
+    body: FingerprintedJson<NewReversal>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner().to_string();
+    let p = principal.clone();
+    idempotent::run(
+        &state,
+        &req,
+        &principal,
+        key,
+        body.hash,
+        StatusCode::CREATED,
+        move |conn| contributions::reverse_entry(conn, &p, &id, body.value.reason),
+    )
+    .await
+}
+
+/// Record money received into a pool. The pool is credited the net of any
+/// fee; a deficit is covered first. The external reference is unique per
+/// pool, so a processor's retry cannot record the money twice.
+#[utoipa::path(
+    tag = "contributions",
+    params(("id" = Uuid, Path, description = "Pool id"),
+           ("Idempotency-Key" = String, Header, description = "Unique per request; retries reuse it")),
+    request_body = NewContribution,
+    responses((status = 201, body = Contribution), (status = 409, description = "`duplicate_contribution`")),
+    security(("bearer" = []))
+)]
+#[post("/pools/{id}/contributions")]
+pub async fn record_contribution(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    principal: Principal,
+    key: IdempotencyKey,
+    path: web::Path<Uuid>,
+    body: FingerprintedJson<NewContribution>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner().to_string();
+    let p = principal.clone();
+    idempotent::run(
+        &state,
+        &req,
+        &principal,
+        key,
+        body.hash,
+        StatusCode::CREATED,
+        move |conn| contributions::record_contribution(conn, &p, &id, body.value),
+    )
+    .await
+}
+
+/// A pool's contributions, with contributor details. Coordinators and
+/// payment partners.
+#[utoipa::path(
+    tag = "contributions",
+    params(("id" = Uuid, Path, description = "Pool id"), PageQuery),
+    responses((status = 200, body = Page<Contribution>)),
+    security(("bearer" = []))
+)]
+#[get("/pools/{id}/contributions")]
+pub async fn list_contributions(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+    query: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<Contribution>>> {
+    let id = path.into_inner().to_string();
+    let page = query.check()?;
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| contributions::list(conn, &principal, &id, &page))
+            .await?,
+    ))
+}
+
+/// One contribution.
+#[utoipa::path(
+    tag = "contributions",
+    params(("id" = Uuid, Path, description = "Contribution id")),
+    responses((status = 200, body = Contribution)),
+    security(("bearer" = []))
+)]
+#[get("/contributions/{id}")]
+pub async fn get_contribution(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<Contribution>> {
+    let id = path.into_inner().to_string();
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| contributions::get(conn, &principal, &id))
+            .await?,
+    ))
+}
+
+/// Refund or charge back part or all of a contribution. What is no longer
+/// available (already held or paid out) becomes the pool's deficit.
+#[utoipa::path(
+    tag = "contributions",
+    params(("id" = Uuid, Path, description = "Contribution id"),
+           ("Idempotency-Key" = String, Header, description = "Unique per request; retries reuse it")),
+    request_body = NewRefund,
+    responses((status = 201, body = Contribution), (status = 409, description = "`refund_exceeds_contribution`")),
+    security(("bearer" = []))
+)]
+#[post("/contributions/{id}/refunds")]
+pub async fn refund_contribution(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    principal: Principal,
+    key: IdempotencyKey,
+    path: web::Path<Uuid>,
+    body: FingerprintedJson<NewRefund>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner().to_string();
+    let p = principal.clone();
+    idempotent::run(
+        &state,
+        &req,
+        &principal,
+        key,
+        body.hash,
+        StatusCode::CREATED,
+        move |conn| contributions::refund(conn, &p, &id, body.value),
+    )
+    .await
+}
+
+/// Reserve money in a pool by hand. 409 `insufficient_funds` (with the
+/// available amount) when short, `pool_in_deficit` while it owes.
+#[utoipa::path(
+    tag = "holds",
+    params(("id" = Uuid, Path, description = "Pool id"),
+           ("Idempotency-Key" = String, Header, description = "Unique per request; retries reuse it")),
+    request_body = NewHold,
+    responses((status = 201, body = Hold), (status = 409, description = "`insufficient_funds` or `pool_in_deficit`")),
+    security(("bearer" = []))
+)]
+#[post("/pools/{id}/holds")]
+pub async fn place_hold(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    principal: Principal,
+    key: IdempotencyKey,
+    path: web::Path<Uuid>,
+    body: FingerprintedJson<NewHold>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner().to_string();
+    let p = principal.clone();
+    idempotent::run(
+        &state,
+        &req,
+        &principal,
+        key,
+        body.hash,
+        StatusCode::CREATED,
+        move |conn| holds::place_manual(conn, &p, &id, body.value),
+    )
+    .await
+}
+
+/// A pool's holds.
+#[utoipa::path(
+    tag = "holds",
+    params(("id" = Uuid, Path, description = "Pool id"), PageQuery),
+    responses((status = 200, body = Page<Hold>)),
+    security(("bearer" = []))
+)]
+#[get("/pools/{id}/holds")]
+pub async fn list_holds(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+    query: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<Hold>>> {
+    let id = path.into_inner().to_string();
+    let page = query.check()?;
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| holds::list_holds(conn, &principal, &id, &page))
+            .await?,
+    ))
+}
+
+/// One hold.
+#[utoipa::path(
+    tag = "holds",
+    params(("id" = Uuid, Path, description = "Hold id")),
+    responses((status = 200, body = Hold)),
+    security(("bearer" = []))
+)]
+#[get("/holds/{id}")]
+pub async fn get_hold(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<Hold>> {
+    let id = path.into_inner().to_string();
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| holds::get_hold(conn, &principal, &id))
+            .await?,
+    ))
+}
+
+/// Split part of a hold into smaller holds.
+#[utoipa::path(
+    tag = "holds",
+    params(("id" = Uuid, Path, description = "Hold id"),
+           ("Idempotency-Key" = String, Header, description = "Unique per request; retries reuse it")),
+    request_body = SplitHold,
+    responses((status = 201, body = Vec<Hold>), (status = 409, description = "`hold_exceeded`")),
+    security(("bearer" = []))
+)]
+#[post("/holds/{id}/split")]
+pub async fn split_hold(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    principal: Principal,
+    key: IdempotencyKey,
+    path: web::Path<Uuid>,
+    body: FingerprintedJson<SplitHold>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner().to_string();
+    let p = principal.clone();
+    idempotent::run(
+        &state,
+        &req,
+        &principal,
+        key,
+        body.hash,
+        StatusCode::CREATED,
+        move |conn| holds::split_manual(conn, &p, &id, body.value),
+    )
+    .await
+}
+
+/// Release part or all of what remains of a hold back to available.
+#[utoipa::path(
+    tag = "holds",
+    params(("id" = Uuid, Path, description = "Hold id"),
+           ("Idempotency-Key" = String, Header, description = "Unique per request; retries reuse it")),
+    request_body = ReleaseHold,
+    responses((status = 200, body = Hold), (status = 409, description = "`hold_exceeded`")),
+    security(("bearer" = []))
+)]
+#[post("/holds/{id}/release")]
+pub async fn release_hold(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    principal: Principal,
+    key: IdempotencyKey,
+    path: web::Path<Uuid>,
+    body: FingerprintedJson<ReleaseHold>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner().to_string();
+    let p = principal.clone();
+    idempotent::run(
+        &state,
+        &req,
+        &principal,
+        key,
+        body.hash,
+        StatusCode::OK,
+        move |conn| holds::release_manual(conn, &p, &id, body.value),
+    )
+    .await
+}
+
+/// Start a payment against a hold. Pending payments draw on the hold, so
+/// together they never exceed it.
+#[utoipa::path(
+    tag = "disbursements",
+    params(("id" = Uuid, Path, description = "Hold id"),
+           ("Idempotency-Key" = String, Header, description = "Unique per request; retries reuse it")),
+    request_body = NewDisbursement,
+    responses((status = 201, body = Disbursement), (status = 409, description = "`hold_exceeded`")),
+    security(("bearer" = []))
+)]
+#[post("/holds/{id}/disbursements")]
+pub async fn create_disbursement(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    principal: Principal,
+    key: IdempotencyKey,
+    path: web::Path<Uuid>,
+    body: FingerprintedJson<NewDisbursement>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner().to_string();
+    let p = principal.clone();
+    idempotent::run(
+        &state,
+        &req,
+        &principal,
+        key,
+        body.hash,
+        StatusCode::CREATED,
+        move |conn| holds::disburse_manual(conn, &p, &id, body.value),
+    )
+    .await
+}
+
+/// The disbursements of a hold.
+#[utoipa::path(
+    tag = "disbursements",
+    params(("id" = Uuid, Path, description = "Hold id"), PageQuery),
+    responses((status = 200, body = Page<Disbursement>)),
+    security(("bearer" = []))
+)]
+#[get("/holds/{id}/disbursements")]
+pub async fn list_disbursements(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+    query: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<Disbursement>>> {
+    let id = path.into_inner().to_string();
+    let page = query.check()?;
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| holds::list_disbursements(conn, &principal, &id, &page))
+            .await?,
+    ))
+}
+
+/// One disbursement.
+#[utoipa::path(
+    tag = "disbursements",
+    params(("id" = Uuid, Path, description = "Disbursement id")),
+    responses((status = 200, body = Disbursement)),
+    security(("bearer" = []))
+)]
+#[get("/disbursements/{id}")]
+pub async fn get_disbursement(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+) -> ApiResult<web::Json<Disbursement>> {
+    let id = path.into_inner().to_string();
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| holds::get_disbursement(conn, &principal, &id))
+            .await?,
+    ))
+}
+
+/// Record a payment's outcome, once: `paid` moves the money out of the
+/// pool, `failed` returns it to the hold. Coordinators and payment partners
+/// with `disbursements:write`.
+#[utoipa::path(
+    tag = "disbursements",
+    params(("id" = Uuid, Path, description = "Disbursement id"),
+           ("Idempotency-Key" = String, Header, description = "Unique per request; retries reuse it")),
+    request_body = DisbursementOutcome,
+    responses((status = 200, body = Disbursement), (status = 409, description = "`disbursement_resolved`")),
+    security(("bearer" = []))
+)]
+#[post("/disbursements/{id}/outcome")]
+pub async fn record_disbursement_outcome(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    principal: Principal,
+    key: IdempotencyKey,
+    path: web::Path<Uuid>,
+    body: FingerprintedJson<DisbursementOutcome>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner().to_string();
+    let p = principal.clone();
+    idempotent::run(
+        &state,
+        &req,
+        &principal,
+        key,
+        body.hash,
+        StatusCode::OK,
+        move |conn| holds::resolve_manual(conn, &p, &id, body.value),
+    )
+    .await
+}
