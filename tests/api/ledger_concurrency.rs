@@ -150,4 +150,11 @@ async fn concurrent_money_movements_keep_every_invariant() {
     assert_conserved(&balances);
     let report = app.verify().await;
     assert!(report.is_clean(), "{report}");
+    // And the operator's own check agrees.
+    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_commonpot"))
+        .arg("verify")
+        .env("DATABASE_URL", &app.settings.database_url)
+        .output()
+        .expect("the binary runs");
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
 }
