@@ -13,7 +13,7 @@ use crate::number::{Exact, Rational};
 use crate::profile::Profile;
 use crate::rules::add1::{equal_shares_add1, Progress};
 use crate::rules::greedy::greedy;
-use crate::rules::mes::{equal_shares, free_projects, supporters_money, MesRun};
+use crate::rules::mes::{free_projects, EqualShares, MesRun};
 use crate::rules::Rule;
 
 /// Why an election cannot be tallied.
@@ -156,17 +156,12 @@ pub fn tally(
             let share = &election.budget / &profile.total_weight;
             let free = free_projects(&profile, projects);
             selected.extend_from_slice(&free);
+            let mes = EqualShares::new(&profile, projects);
             let run = if rule == Rule::Mes {
-                equal_shares(&profile, projects, &share)
+                mes.run(&share)
             } else {
-                let add1 = equal_shares_add1(
-                    &profile,
-                    projects,
-                    &election.budget,
-                    &share,
-                    &free,
-                    progress,
-                );
+                let add1 =
+                    equal_shares_add1(&mes, projects, &election.budget, &share, &free, progress);
                 completion = Some(Completion {
                     step: add1.step,
                     share: Exact(add1.share),
@@ -174,7 +169,7 @@ pub fn tally(
                 });
                 add1.run
             };
-            explain_mes(&profile, &run, &mut reports, &mut selected);
+            explain_mes(&mes, &run, &mut reports, &mut selected);
             first_share = Some(Exact(share));
         }
     }
@@ -203,20 +198,20 @@ pub fn tally(
 }
 
 fn explain_mes(
-    profile: &Profile,
+    mes: &EqualShares,
     run: &MesRun,
     reports: &mut [ProjectReport],
     selected: &mut Vec<usize>,
 ) {
     for purchase in &run.purchases {
         let report = &mut reports[purchase.project];
-        report.rho = Some(Exact(purchase.rho.clone()));
+        report.rho = Some(Exact(purchase.rho.reduced()));
         report.exhausted_weight = Some(Exact(purchase.exhausted_weight.clone()));
         selected.push(purchase.project);
     }
     for (project, report) in reports.iter_mut().enumerate() {
         if report.verdict == Verdict::Unaffordable && report.rho.is_none() {
-            report.supporters_money = Some(Exact(supporters_money(profile, run, project)));
+            report.supporters_money = Some(Exact(mes.supporters_money(run, project)));
         }
     }
 }

@@ -3,6 +3,7 @@
 //! the sum of theirs. Every rule treats a weight w exactly as w identical
 //! ballots, so merging changes no outcome and makes large elections small.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use num_traits::One;
@@ -79,9 +80,14 @@ impl Profile {
         let satisfaction = supporters
             .iter()
             .map(|supporters| {
-                sum(supporters
-                    .iter()
-                    .map(|support| &groups[support.group].weight * &support.satisfaction))
+                sum(supporters.iter().map(|support| {
+                    // Unreduced: the sum reduces once.
+                    let weight = &groups[support.group].weight;
+                    Rational::new_raw(
+                        weight.numer() * support.satisfaction.numer(),
+                        weight.denom() * support.satisfaction.denom(),
+                    )
+                }))
             })
             .collect();
         Profile {
@@ -99,33 +105,51 @@ impl Profile {
 /// common, are counted rather than added as rationals.
 fn distinct_ballots(election: &Election) -> Vec<(Ballot, Rational)> {
     let mut index: HashMap<Ballot, usize> = HashMap::new();
-    let mut distinct: Vec<(Ballot, u64, Rational)> = Vec::new();
+    let mut distinct: Vec<(u64, Vec<Rational>)> = Vec::new();
+    let mut ballots: Vec<Ballot> = Vec::new();
     for voter in &election.voters {
-        let ballot = match &voter.ballot {
-            Ballot::Approval(approved) => {
-                let mut approved = approved.clone();
-                approved.sort_unstable();
-                Ballot::Approval(approved)
+        let ballot = normalized(&voter.ballot);
+        let position = match index.get(ballot.as_ref()) {
+            Some(&position) => position,
+            None => {
+                let ballot = ballot.into_owned();
+                index.insert(ballot.clone(), ballots.len());
+                ballots.push(ballot);
+                distinct.push((0, Vec::new()));
+                ballots.len() - 1
             }
-            Ballot::Cumulative(points) => {
-                let mut points = points.clone();
-                points.sort_by_key(|(project, _)| *project);
-                Ballot::Cumulative(points)
-            }
-            Ballot::Ordinal(ranking) => Ballot::Ordinal(ranking.clone()),
         };
-        let position = *index.entry(ballot).or_insert_with_key(|ballot| {
-            distinct.push((ballot.clone(), 0, Rational::default()));
-            distinct.len() - 1
-        });
         if voter.weight.is_one() {
-            distinct[position].1 += 1;
+            distinct[position].0 += 1;
         } else {
-            distinct[position].2 += &voter.weight;
+            distinct[position].1.push(voter.weight.clone());
         }
     }
-    distinct
+    ballots
         .into_iter()
-        .map(|(ballot, ones, other)| (ballot, other + Rational::from_integer(ones.into())))
+        .zip(distinct)
+        .map(|(ballot, (ones, others))| {
+            let weight = sum(others
+                .into_iter()
+                .chain([Rational::from_integer(ones.into())]));
+            (ballot, weight)
+        })
         .collect()
+}
+
+/// The ballot as it is compared: approvals and points in project order.
+fn normalized(ballot: &Ballot) -> Cow<'_, Ballot> {
+    match ballot {
+        Ballot::Approval(approved) if !approved.is_sorted() => {
+            let mut approved = approved.clone();
+            approved.sort_unstable();
+            Cow::Owned(Ballot::Approval(approved))
+        }
+        Ballot::Cumulative(points) if !points.is_sorted_by_key(|(project, _)| *project) => {
+            let mut points = points.clone();
+            points.sort_by_key(|(project, _)| *project);
+            Cow::Owned(Ballot::Cumulative(points))
+        }
+        _ => Cow::Borrowed(ballot),
+    }
 }

@@ -8,8 +8,7 @@ use num_bigint::BigInt;
 
 use crate::election::Project;
 use crate::number::Rational;
-use crate::profile::Profile;
-use crate::rules::mes::{candidates, EqualShares, MesRun};
+use crate::rules::mes::{EqualShares, MesRun};
 
 /// Where a long completion is; reported after every run of MES.
 #[derive(Clone, Debug)]
@@ -44,15 +43,14 @@ pub struct Add1Run {
 /// outcome kept is the one of the raise just before it, run again at its own
 /// share so that its prices are its own.
 pub fn equal_shares_add1(
-    profile: &Profile,
+    election: &EqualShares,
     projects: &[Project],
     budget: &Rational,
     first_share: &Rational,
     free: &[usize],
     progress: &mut dyn FnMut(&Progress),
 ) -> Add1Run {
-    let candidates = candidates(profile, projects);
-    let election = EqualShares::new(profile, projects);
+    let candidates = election.candidates();
     let share_at = |step: u64| first_share + Rational::from_integer(step.into());
     let mut step = 0;
     let mut runs = 0;

@@ -26,7 +26,8 @@ use crate::profile::Profile;
 #[derive(Clone, Debug)]
 pub struct Purchase {
     pub project: usize,
-    /// The price per unit of satisfaction and unit of weight.
+    /// The price per unit of satisfaction and unit of weight (not reduced:
+    /// call `reduced()` to show it).
     pub rho: Rational,
     /// Weight of the supporters who could not pay their full share and paid
     /// all they had left.
@@ -39,17 +40,10 @@ pub struct MesRun {
     pub purchases: Vec<Purchase>,
     /// Per group, the class of voters with the same money left it ended in.
     class_of: Vec<usize>,
-    /// Per class, the money each unit of weight in it has left, times
-    /// `denominator`.
+    /// Per class, the money each scaled unit of weight in it has left,
+    /// times `denominator`.
     class_money: Vec<BigInt>,
-    denominator: Rational,
-}
-
-impl MesRun {
-    /// What each unit of a group's weight has left.
-    pub fn budget(&self, group: usize) -> Rational {
-        Rational::from_integer(self.class_money[self.class_of[group]].clone()) / &self.denominator
-    }
+    denominator: BigInt,
 }
 
 /// The projects MES can buy: priced, and wanted by someone. (Free projects
@@ -70,19 +64,6 @@ pub fn free_projects(profile: &Profile, projects: &[Project]) -> Vec<usize> {
             projects[project].cost == zero && !profile.supporters[project].is_empty()
         })
         .collect()
-}
-
-/// The money a project's supporters have left, summed over their weight.
-pub fn supporters_money(profile: &Profile, run: &MesRun, project: usize) -> Rational {
-    profile.supporters[project]
-        .iter()
-        .map(|support| &profile.groups[support.group].weight * run.budget(support.group))
-        .sum()
-}
-
-/// Runs MES where each unit of weight starts with `share`.
-pub fn equal_shares(profile: &Profile, projects: &[Project], share: &Rational) -> MesRun {
-    EqualShares::new(profile, projects).run(share)
 }
 
 /// An election made ready for any number of MES runs.
@@ -207,6 +188,23 @@ impl<'a> EqualShares<'a> {
             weights,
             candidates: candidates(profile, projects),
         }
+    }
+
+    /// The projects MES can buy.
+    pub fn candidates(&self) -> &[usize] {
+        &self.candidates
+    }
+
+    /// The money a project's supporters have left at the end of a run,
+    /// summed over their weight.
+    pub fn supporters_money(&self, run: &MesRun, project: usize) -> Rational {
+        let total: BigInt = self.profile.supporters[project]
+            .iter()
+            .map(|support| {
+                self.weights.of(support.group) * &run.class_money[run.class_of[support.group]]
+            })
+            .sum();
+        Rational::new(total, run.denominator.clone())
     }
 
     /// Runs MES where each unit of weight starts with `share`.
@@ -544,7 +542,7 @@ impl<'a, W: Weight> Run<'a, W> {
                     purchases,
                     class_of: self.class_of,
                     class_money: self.budgets.into_iter().map(|money| money.value).collect(),
-                    denominator: Rational::from_integer(self.denominator) / self.scale,
+                    denominator: self.denominator,
                 };
                 return (run, self.horizon.steps);
             };
