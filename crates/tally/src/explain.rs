@@ -115,15 +115,48 @@ pub fn tally(
     rule: Rule,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Tally, InvalidElection> {
-    validate(election)?;
-    let profile = Profile::new(election);
+    Ok(Prepared::new(election)?.tally(rule, progress))
+}
+
+/// A checked election with its identical ballots merged, ready to be
+/// tallied under any rule.
+pub struct Prepared<'a> {
+    election: &'a Election,
+    profile: Profile,
+}
+
+impl<'a> Prepared<'a> {
+    pub fn new(election: &'a Election) -> Result<Self, InvalidElection> {
+        validate(election)?;
+        Ok(Prepared {
+            election,
+            profile: Profile::new(election),
+        })
+    }
+
+    /// Tallies under a rule. `progress` hears about each run of MES during
+    /// Add1 completion.
+    pub fn tally(&self, rule: Rule, progress: &mut dyn FnMut(&Progress)) -> Tally {
+        explained(self.election, &self.profile, rule, progress)
+    }
+}
+
+fn explained(
+    election: &Election,
+    profile: &Profile,
+    rule: Rule,
+    progress: &mut dyn FnMut(&Progress),
+) -> Tally {
     let projects = &election.projects;
+    let satisfaction: Vec<Rational> = (0..projects.len())
+        .map(|project| profile.satisfaction(project))
+        .collect();
     let mut reports: Vec<ProjectReport> = (0..projects.len())
         .map(|project| ProjectReport {
             id: projects[project].id.clone(),
             cost: Exact(projects[project].cost.clone()),
-            support: Exact(profile.support[project].clone()),
-            satisfaction: Exact(profile.satisfaction[project].clone()),
+            support: Exact(profile.support(project)),
+            satisfaction: Exact(satisfaction[project].clone()),
             verdict: if profile.supporters[project].is_empty() {
                 Verdict::NoSupport
             } else {
@@ -141,7 +174,7 @@ pub fn tally(
     let mut completion = None;
     match rule {
         Rule::Greedy => {
-            for consideration in greedy(&profile, projects, &election.budget) {
+            for consideration in greedy(&satisfaction, projects, &election.budget) {
                 let report = &mut reports[consideration.project];
                 report.budget_left = Some(Exact(consideration.budget_left));
                 if consideration.bought {
@@ -154,9 +187,9 @@ pub fn tally(
         Rule::Mes | Rule::MesAdd1 if election.voters.is_empty() => {}
         Rule::Mes | Rule::MesAdd1 => {
             let share = &election.budget / &profile.total_weight;
-            let free = free_projects(&profile, projects);
+            let free = free_projects(profile, projects);
             selected.extend_from_slice(&free);
-            let mes = EqualShares::new(&profile, projects);
+            let mes = EqualShares::new(profile, projects);
             let run = if rule == Rule::Mes {
                 mes.run(&share)
             } else {
@@ -180,7 +213,7 @@ pub fn tally(
         report.verdict = Verdict::Selected;
         report.rank = Some(rank + 1);
     }
-    Ok(Tally {
+    Tally {
         rule,
         budget: Exact(election.budget.clone()),
         left: Exact(&election.budget - &spent),
@@ -194,7 +227,7 @@ pub fn tally(
         projects: reports,
         first_share,
         completion,
-    })
+    }
 }
 
 fn explain_mes(

@@ -19,7 +19,7 @@ pub mod profile;
 pub mod rules;
 
 pub use election::{Ballot, BallotKind, Election, Project, Voter};
-pub use explain::{tally, InvalidElection, ProjectReport, Tally, Verdict};
+pub use explain::{tally, InvalidElection, Prepared, ProjectReport, Tally, Verdict};
 pub use number::{Exact, Rational};
 pub use rules::add1::Progress;
 pub use rules::Rule;

@@ -35,10 +35,6 @@ pub struct Profile {
     pub supporters: Vec<Vec<Support>>,
     /// The sum of all voters' weights, empty ballots included.
     pub total_weight: Rational,
-    /// Per project, the summed weight of its supporters.
-    pub support: Vec<Rational>,
-    /// Per project, the summed weighted satisfaction it gives.
-    pub satisfaction: Vec<Rational>,
 }
 
 impl Profile {
@@ -69,34 +65,30 @@ impl Profile {
             }
         }
         let total_weight = sum(groups.iter().map(|group| group.weight.clone()));
-        let support = supporters
-            .iter()
-            .map(|supporters| {
-                sum(supporters
-                    .iter()
-                    .map(|support| groups[support.group].weight.clone()))
-            })
-            .collect();
-        let satisfaction = supporters
-            .iter()
-            .map(|supporters| {
-                sum(supporters.iter().map(|support| {
-                    // Unreduced: the sum reduces once.
-                    let weight = &groups[support.group].weight;
-                    Rational::new_raw(
-                        weight.numer() * support.satisfaction.numer(),
-                        weight.denom() * support.satisfaction.denom(),
-                    )
-                }))
-            })
-            .collect();
         Profile {
             groups,
             supporters,
             total_weight,
-            support,
-            satisfaction,
         }
+    }
+
+    /// The summed weight of a project's supporters.
+    pub fn support(&self, project: usize) -> Rational {
+        sum(self.supporters[project]
+            .iter()
+            .map(|support| self.groups[support.group].weight.clone()))
+    }
+
+    /// The summed weighted satisfaction a project gives.
+    pub fn satisfaction(&self, project: usize) -> Rational {
+        sum(self.supporters[project].iter().map(|support| {
+            // Unreduced: the sum reduces once.
+            let weight = &self.groups[support.group].weight;
+            Rational::new_raw(
+                weight.numer() * support.satisfaction.numer(),
+                weight.denom() * support.satisfaction.denom(),
+            )
+        }))
     }
 }
 

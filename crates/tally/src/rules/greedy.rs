@@ -5,7 +5,6 @@
 
 use crate::election::Project;
 use crate::number::Rational;
-use crate::profile::Profile;
 
 /// One project as greedy met it.
 #[derive(Clone, Debug)]
@@ -16,11 +15,16 @@ pub struct Consideration {
     pub bought: bool,
 }
 
-/// Every project, in the order greedy considered them.
-pub fn greedy(profile: &Profile, projects: &[Project], budget: &Rational) -> Vec<Consideration> {
+/// Every project, in the order greedy considered them, given the total
+/// weighted satisfaction of each.
+pub fn greedy(
+    satisfaction: &[Rational],
+    projects: &[Project],
+    budget: &Rational,
+) -> Vec<Consideration> {
     let density: Vec<Density> = projects
         .iter()
-        .zip(&profile.satisfaction)
+        .zip(satisfaction)
         .map(|(project, satisfaction)| Density::new(satisfaction, &project.cost))
         .collect();
     let mut order: Vec<usize> = (0..projects.len()).collect();

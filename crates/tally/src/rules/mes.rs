@@ -295,7 +295,7 @@ impl Weight for BigInt {
 
 /// Money as a function of the starting share t, times the run's common
 /// denominator: `value + slope · (t − t₀)`, exact as long as the run's
-/// decisions are.
+/// decisions are. Slopes are kept only while the run tracks its horizon.
 #[derive(Clone, Debug, Default)]
 struct Money {
     value: BigInt,
@@ -374,6 +374,9 @@ impl Horizon {
     /// A decision rested on the sign (≥ 0 or < 0) of `value + slope·(t − t₀)`
     /// (times some positive number): note when that sign may change.
     fn keep_sign(&mut self, value: &BigInt, slope: &BigInt) {
+        if !self.tracking {
+            return;
+        }
         let binding = !value.is_negative() && slope.is_negative()
             || value.is_negative() && slope.is_positive();
         if !binding {
@@ -382,6 +385,11 @@ impl Horizon {
         let (distance, speed) = (value.abs(), slope.abs());
         let steps = (distance + &speed - 1u32) / speed;
         if self.steps.as_ref().is_none_or(|known| steps < *known) {
+            // The next run is at least one raise away whatever else the run
+            // decides: past this point, tracking (and slopes) cannot matter.
+            if steps <= BigInt::one() {
+                self.tracking = false;
+            }
             self.steps = Some(steps);
         }
     }
@@ -604,7 +612,9 @@ impl<'a, W: Weight> Run<'a, W> {
         for share in &shares {
             let budget = &self.budgets[share.class];
             money.value += &share.weight * &budget.value;
-            money.slope += &share.weight * &budget.slope;
+            if self.horizon.tracking {
+                money.slope += &share.weight * &budget.slope;
+            }
         }
         // money / denominator against cost, both times cost_denominator.
         let cost_scaled = cost * &self.denominator;
@@ -636,7 +646,9 @@ impl<'a, W: Weight> Run<'a, W> {
                 if &budget.value * &payers < &rho_units * &levels[share.level].units {
                     share.exhausted = true;
                     exhausted.value += &share.weight * &budget.value;
-                    exhausted.slope += &share.weight * &budget.slope;
+                    if self.horizon.tracking {
+                        exhausted.slope += &share.weight * &budget.slope;
+                    }
                     paying -= &share.weight * &levels[share.level].units;
                     more = true;
                 }
@@ -700,7 +712,11 @@ impl<'a, W: Weight> Run<'a, W> {
                 let budget = &self.budgets[share.class];
                 Some(Money {
                     value: &budget.value * &price.payers - &price.rho_units.value * units,
-                    slope: &budget.slope * &price.payers - &price.rho_units.slope * units,
+                    slope: if self.horizon.tracking {
+                        &budget.slope * &price.payers - &price.rho_units.slope * units
+                    } else {
+                        BigInt::zero()
+                    },
                 })
             };
             match new_money {
@@ -726,7 +742,9 @@ impl<'a, W: Weight> Run<'a, W> {
         for (class, money) in self.budgets.iter_mut().enumerate().skip(1) {
             if self.members[class] > 0 && !rewritten_classes.contains(&class) {
                 money.value *= &price.payers;
-                money.slope *= &price.payers;
+                if self.horizon.tracking {
+                    money.slope *= &price.payers;
+                }
             }
         }
         for (class, money) in rewritten {
