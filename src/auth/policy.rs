@@ -134,6 +134,17 @@ pub enum Permission {
     CreateDisbursements,
     RecordDisbursementOutcomes,
     ReverseEntries,
+    /// Ask a pool for help for oneself (if the pool's rules let members).
+    RequestForSelf,
+    /// Ask on someone's behalf (intake forms).
+    RequestOnBehalf,
+    ReadRequests,
+    /// See a request's private details, contact and payout reference.
+    ReadPrivateRequestFields,
+    /// Take into review, approve, reject, cancel, pay, internal notes.
+    ReviewRequests,
+    /// Hand a request owned by one coordinator to another.
+    ReassignRequests,
 }
 
 impl Permission {
@@ -160,6 +171,12 @@ impl Permission {
             Self::CreateDisbursements => (Some(Coordinator), None),
             Self::RecordDisbursementOutcomes => (Some(Coordinator), Some(DisbursementsWrite)),
             Self::ReverseEntries => (Some(Coordinator), None),
+            Self::RequestForSelf => (Some(Member), None),
+            Self::RequestOnBehalf => (Some(Coordinator), Some(RequestsWrite)),
+            Self::ReadRequests => (Some(Member), Some(RequestsRead)),
+            Self::ReadPrivateRequestFields => (Some(Coordinator), Some(RequestsReadPrivate)),
+            Self::ReviewRequests => (Some(Coordinator), None),
+            Self::ReassignRequests => (Some(Admin), None),
         };
         Rule { role, scope }
     }

@@ -248,3 +248,83 @@ diesel::allow_tables_to_appear_in_same_query!(
     disbursements,
     collectives,
 );
+
+diesel::table! {
+    aid_requests (id) {
+        collective_id -> Text,
+        id -> Text,
+        pool_id -> Text,
+        requester_membership_id -> Nullable<Text>,
+        submitted_by -> Text,
+        beneficiary_name -> Nullable<Text>,
+        beneficiary_contact -> Nullable<Text>,
+        amount_requested_minor -> BigInt,
+        amount_approved_minor -> Nullable<BigInt>,
+        category -> Text,
+        urgency -> Text,
+        needed_by -> Nullable<Date>,
+        public_summary -> Text,
+        private_details -> Text,
+        payout_reference -> Nullable<Text>,
+        shared_project -> Bool,
+        state -> Text,
+        owner_user_id -> Nullable<Text>,
+        rejection_reason -> Nullable<Text>,
+        hold_id -> Nullable<Text>,
+        paid_minor -> BigInt,
+        approval_round -> Integer,
+        round_id -> Nullable<Text>,
+        submitted_at -> Nullable<Timestamp>,
+        decided_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    request_approvals (id) {
+        collective_id -> Text,
+        id -> Text,
+        request_id -> Text,
+        approval_round -> Integer,
+        approver_user_id -> Text,
+        amount_minor -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    request_conflicts (collective_id, request_id, user_id) {
+        collective_id -> Text,
+        request_id -> Text,
+        user_id -> Text,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    request_comments (id) {
+        collective_id -> Text,
+        id -> Text,
+        request_id -> Text,
+        author_kind -> Text,
+        author_id -> Text,
+        visibility -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        collective_id -> Text,
+        id -> Text,
+        kind -> Text,
+        object_kind -> Text,
+        object_id -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}

@@ -27,13 +27,56 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Problem>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_json = req
-            .mime_type()
-            .ok()
-            .flatten()
-            .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
+        let is_json = is_json(req);
         let body = web::Bytes::from_request(req, payload);
-        Box::pin(async move {
+        Box::pin(async move { read_strict(is_json, body.await).map(Json) })
+    }
+}
+
+/// A JSON body that may be left out: an empty body reads as `T::default()`
+/// (for commands such as "submit" that need no input).
+#[derive(Debug)]
+pub struct JsonOrEmpty<T>(pub T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for JsonOrEmpty<T> {
+    type Error = Problem;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Problem>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = is_json(req);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move { read(is_json, body.await, true).map(JsonOrEmpty) })
+    }
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.mime_type()
+        .ok()
+        .flatten()
+        .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+}
+
+fn read<T: DeserializeOwned + Default>(
+    is_json: bool,
+    body: Result<web::Bytes, actix_web::Error>,
+    empty_is_default: bool,
+) -> Result<T, Problem> {
+    if empty_is_default {
+        if let Ok(bytes) = &body {
+            if bytes.is_empty() {
+                return Ok(T::default());
+            }
+        }
+    }
+    read_strict(is_json, body)
+}
+
+fn read_strict<T: DeserializeOwned>(
+    is_json: bool,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> Result<T, Problem> {
+    {
+        {
             if !is_json {
                 return Err(Problem::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -42,7 +85,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 )
                 .with_field("Content-Type"));
             }
-            let bytes = body.await.map_err(|error| {
+            let bytes = body.map_err(|error| {
                 let status = error.as_response_error().status_code();
                 if status == StatusCode::PAYLOAD_TOO_LARGE {
                     Problem::new(
@@ -54,8 +97,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                     Problem::bad_request("unreadable_body", None, error.to_string())
                 }
             })?;
-            parse(&bytes).map(Json)
-        })
+            parse(&bytes)
+        }
     }
 }
 

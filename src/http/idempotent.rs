@@ -58,9 +58,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for FingerprintedJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Problem>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let raw = extract::Json::<Value>::from_request(req, payload);
+        let raw = extract::JsonOrEmpty::<Value>::from_request(req, payload);
         Box::pin(async move {
-            let raw = raw.await?.0;
+            let raw = match raw.await?.0 {
+                Value::Null => Value::Object(Default::default()),
+                value => value,
+            };
             let hash = crate::auth::password::digest(&canonical(&raw));
             let value = serde_path_to_error::deserialize(raw).map_err(|error| {
                 let path = error.path().to_string();

@@ -6,7 +6,7 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::ops;
-use crate::{audit, auth, clients, collectives, ledger, pools};
+use crate::{audit, auth, clients, collectives, ledger, pools, requests};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(ops::healthz)
@@ -55,6 +55,22 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(ledger::http::create_disbursement)
                 .service(ledger::http::list_disbursements)
                 .service(ledger::http::get_disbursement)
-                .service(ledger::http::record_disbursement_outcome),
+                .service(ledger::http::record_disbursement_outcome)
+                .service(requests::http::create_request)
+                .service(requests::http::count_requests)
+                .service(requests::http::list_requests)
+                .service(requests::http::get_request)
+                .service(requests::http::amend_request)
+                .service(requests::http::submit_request)
+                .service(requests::http::review_request)
+                .service(requests::http::approve_request)
+                .service(requests::http::reject_request)
+                .service(requests::http::withdraw_request)
+                .service(requests::http::cancel_request)
+                .service(requests::http::declare_conflict)
+                .service(requests::http::pay_request)
+                .service(requests::http::list_request_disbursements)
+                .service(requests::http::add_comment)
+                .service(requests::http::list_comments),
         );
 }

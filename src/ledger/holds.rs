@@ -684,7 +684,7 @@ pub fn resolve(
 ) -> Result<DisbursementRow> {
     write_tx(conn, |conn| {
         let row = find_disbursement(conn, disbursement_id)?;
-        let (pool, _) = lock_hold(conn, &row.hold_id)?;
+        let (pool, hold) = lock_hold(conn, &row.hold_id)?;
         let at = now();
         let status = match outcome {
             Outcome::Paid => "paid",
@@ -757,6 +757,8 @@ pub fn resolve(
             diesel::update(disbursements::table.filter(disbursements::id.eq(disbursement_id)))
                 .set(disbursements::entry_id.eq(entry_id))
                 .execute(conn)?;
+            // What the money was for learns that it was paid, in this transaction.
+            crate::requests::service::payment_settled(conn, actor, &hold, amount)?;
         }
         close_if_done(conn, &row.hold_id)?;
         audit::record(

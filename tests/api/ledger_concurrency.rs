@@ -156,5 +156,9 @@ async fn concurrent_money_movements_keep_every_invariant() {
         .env("DATABASE_URL", &app.settings.database_url)
         .output()
         .expect("the binary runs");
-    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
 }

@@ -11,3 +11,4 @@ mod ledger_concurrency;
 mod ledger_properties;
 mod ops;
 mod permissions;
+mod requests;

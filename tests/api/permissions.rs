@@ -18,8 +18,16 @@ enum Access {
     /// Any signed-in person, whatever their memberships; no partner app.
     AnyPerson,
     /// Members of the collective with at least this role, and partner apps
-    /// of the collective holding this scope (if any).
-    Collective(Role, Option<&'static str>),
+    /// of the collective holding these scopes (none listed: no partner app).
+    Collective(Role, &'static [&'static str]),
+    /// The member a request is for (the matrix's `Member`), or as
+    /// `Collective`.
+    RequesterOr(Role, &'static [&'static str]),
+    /// Only the member a request is for.
+    Requester,
+    /// A draft: it exists only for its author; to everyone else in the
+    /// collective it is not found.
+    DraftAuthor,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -56,6 +64,16 @@ const CALLERS: [Caller; 9] = [
 
 struct World {
     collective: String,
+    /// Requests of the matrix's `Member`: one to read, one per caller for
+    /// one-shot steps, and some in particular states.
+    request: String,
+    drafts: Vec<String>,
+    withdrawable: String,
+    approved: String,
+    to_review: Vec<String>,
+    to_approve: Vec<String>,
+    to_reject: Vec<String>,
+    to_cancel: Vec<String>,
     pool: String,
     contribution: String,
     hold: String,
@@ -161,7 +179,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "get_collective",
-            access: Collective(Role::Member, Some("collective:read")),
+            access: Collective(Role::Member, &["collective:read"]),
             call: |w, _, _| {
                 (
                     Method::GET,
@@ -172,7 +190,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "update_collective",
-            access: Collective(Role::Admin, None),
+            access: Collective(Role::Admin, &[]),
             call: |w, _, _| {
                 (
                     Method::PATCH,
@@ -183,7 +201,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "list_members",
-            access: Collective(Role::Member, Some("collective:read")),
+            access: Collective(Role::Member, &["collective:read"]),
             call: |w, _, _| {
                 (
                     Method::GET,
@@ -194,7 +212,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "invite_member",
-            access: Collective(Role::Coordinator, None),
+            access: Collective(Role::Coordinator, &[]),
             call: |w, n, _| {
                 (
                     Method::POST,
@@ -207,7 +225,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "get_member",
-            access: Collective(Role::Member, Some("collective:read")),
+            access: Collective(Role::Member, &["collective:read"]),
             call: |w, _, _| {
                 (
                     Method::GET,
@@ -221,7 +239,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "update_member",
-            access: Collective(Role::Admin, None),
+            access: Collective(Role::Admin, &[]),
             call: |w, _, _| {
                 (
                     Method::PATCH,
@@ -235,7 +253,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "register_client",
-            access: Collective(Role::Admin, None),
+            access: Collective(Role::Admin, &[]),
             call: |w, _, _| {
                 (
                     Method::POST,
@@ -246,7 +264,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "list_clients",
-            access: Collective(Role::Admin, None),
+            access: Collective(Role::Admin, &[]),
             call: |w, _, _| {
                 (
                     Method::GET,
@@ -257,7 +275,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "get_client",
-            access: Collective(Role::Admin, None),
+            access: Collective(Role::Admin, &[]),
             call: |w, _, _| {
                 (
                     Method::GET,
@@ -271,7 +289,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "update_client",
-            access: Collective(Role::Admin, None),
+            access: Collective(Role::Admin, &[]),
             call: |w, _, _| {
                 (
                     Method::PATCH,
@@ -285,7 +303,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "rotate_client_secret",
-            access: Collective(Role::Admin, None),
+            access: Collective(Role::Admin, &[]),
             call: |w, _, _| {
                 (
                     Method::POST,
@@ -299,7 +317,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "create_pool",
-            access: Collective(Role::Coordinator, None),
+            access: Collective(Role::Coordinator, &[]),
             call: |w, _, _| {
                 (
                     Method::POST,
@@ -310,7 +328,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "list_pools",
-            access: Collective(Role::Member, Some("pools:read")),
+            access: Collective(Role::Member, &["pools:read"]),
             call: |w, _, _| {
                 (
                     Method::GET,
@@ -321,12 +339,12 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "get_pool",
-            access: Collective(Role::Member, Some("pools:read")),
+            access: Collective(Role::Member, &["pools:read"]),
             call: |w, _, _| (Method::GET, format!("/api/v1/pools/{}", w.pool), None),
         },
         Row {
             operation: "update_pool",
-            access: Collective(Role::Coordinator, None),
+            access: Collective(Role::Coordinator, &[]),
             call: |w, _, _| {
                 (
                     Method::PATCH,
@@ -337,7 +355,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "list_entries",
-            access: Collective(Role::Member, Some("pools:read")),
+            access: Collective(Role::Member, &["pools:read"]),
             call: |w, _, _| {
                 (
                     Method::GET,
@@ -348,7 +366,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "reverse_entry",
-            access: Collective(Role::Coordinator, None),
+            access: Collective(Role::Coordinator, &[]),
             call: |w, _, c| {
                 (
                     Method::POST,
@@ -359,7 +377,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "record_contribution",
-            access: Collective(Role::Coordinator, Some("contributions:write")),
+            access: Collective(Role::Coordinator, &["contributions:write"]),
             call: |w, _, _| {
                 (
                     Method::POST,
@@ -370,7 +388,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "list_contributions",
-            access: Collective(Role::Coordinator, Some("contributions:write")),
+            access: Collective(Role::Coordinator, &["contributions:write"]),
             call: |w, _, _| {
                 (
                     Method::GET,
@@ -381,7 +399,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "get_contribution",
-            access: Collective(Role::Coordinator, Some("contributions:write")),
+            access: Collective(Role::Coordinator, &["contributions:write"]),
             call: |w, _, _| {
                 (
                     Method::GET,
@@ -392,7 +410,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "refund_contribution",
-            access: Collective(Role::Coordinator, Some("contributions:write")),
+            access: Collective(Role::Coordinator, &["contributions:write"]),
             call: |w, _, _| {
                 (
                     Method::POST,
@@ -403,7 +421,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "place_hold",
-            access: Collective(Role::Coordinator, None),
+            access: Collective(Role::Coordinator, &[]),
             call: |w, _, _| {
                 (
                     Method::POST,
@@ -414,17 +432,17 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "list_holds",
-            access: Collective(Role::Coordinator, Some("disbursements:write")),
+            access: Collective(Role::Coordinator, &["disbursements:write"]),
             call: |w, _, _| (Method::GET, format!("/api/v1/pools/{}/holds", w.pool), None),
         },
         Row {
             operation: "get_hold",
-            access: Collective(Role::Coordinator, Some("disbursements:write")),
+            access: Collective(Role::Coordinator, &["disbursements:write"]),
             call: |w, _, _| (Method::GET, format!("/api/v1/holds/{}", w.hold), None),
         },
         Row {
             operation: "split_hold",
-            access: Collective(Role::Coordinator, None),
+            access: Collective(Role::Coordinator, &[]),
             call: |w, _, _| {
                 (
                     Method::POST,
@@ -435,7 +453,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "release_hold",
-            access: Collective(Role::Coordinator, None),
+            access: Collective(Role::Coordinator, &[]),
             call: |w, _, _| {
                 (
                     Method::POST,
@@ -446,7 +464,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "create_disbursement",
-            access: Collective(Role::Coordinator, None),
+            access: Collective(Role::Coordinator, &[]),
             call: |w, _, _| {
                 (
                     Method::POST,
@@ -457,7 +475,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "list_disbursements",
-            access: Collective(Role::Coordinator, Some("disbursements:write")),
+            access: Collective(Role::Coordinator, &["disbursements:write"]),
             call: |w, _, _| {
                 (
                     Method::GET,
@@ -468,7 +486,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "get_disbursement",
-            access: Collective(Role::Coordinator, Some("disbursements:write")),
+            access: Collective(Role::Coordinator, &["disbursements:write"]),
             call: |w, _, _| {
                 (
                     Method::GET,
@@ -479,7 +497,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "record_disbursement_outcome",
-            access: Collective(Role::Coordinator, Some("disbursements:write")),
+            access: Collective(Role::Coordinator, &["disbursements:write"]),
             call: |w, _, c| {
                 (
                     Method::POST,
@@ -492,8 +510,181 @@ fn rows() -> Vec<Row> {
             },
         },
         Row {
+            operation: "create_request",
+            access: Collective(Role::Member, &[]),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/pools/{}/requests", w.pool),
+                    Some(ask("10.00")),
+                )
+            },
+        },
+        Row {
+            operation: "list_requests",
+            access: Collective(Role::Member, &["requests:read"]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/collectives/{}/requests", w.collective),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "count_requests",
+            access: Collective(Role::Coordinator, &[]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/collectives/{}/requests/counts", w.collective),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "get_request",
+            access: Collective(Role::Member, &["requests:read"]),
+            call: |w, _, _| (Method::GET, format!("/api/v1/requests/{}", w.request), None),
+        },
+        Row {
+            operation: "amend_request",
+            access: Requester,
+            call: |w, _, _| {
+                (
+                    Method::PATCH,
+                    format!("/api/v1/requests/{}", w.request),
+                    Some(json!({"public_summary": "Updated"})),
+                )
+            },
+        },
+        Row {
+            operation: "submit_request",
+            access: DraftAuthor,
+            call: |w, _, c| {
+                (
+                    Method::POST,
+                    format!("/api/v1/requests/{}/submission", w.drafts[c]),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "review_request",
+            access: Collective(Role::Coordinator, &[]),
+            call: |w, _, c| {
+                (
+                    Method::POST,
+                    format!("/api/v1/requests/{}/review", w.to_review[c]),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "approve_request",
+            access: Collective(Role::Coordinator, &[]),
+            call: |w, _, c| {
+                (
+                    Method::POST,
+                    format!("/api/v1/requests/{}/approvals", w.to_approve[c]),
+                    Some(json!({})),
+                )
+            },
+        },
+        Row {
+            operation: "reject_request",
+            access: Collective(Role::Coordinator, &[]),
+            call: |w, _, c| {
+                (
+                    Method::POST,
+                    format!("/api/v1/requests/{}/rejection", w.to_reject[c]),
+                    Some(json!({"reason": "no"})),
+                )
+            },
+        },
+        Row {
+            operation: "withdraw_request",
+            access: Requester,
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/requests/{}/withdrawal", w.withdrawable),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "cancel_request",
+            access: Collective(Role::Coordinator, &[]),
+            call: |w, _, c| {
+                (
+                    Method::POST,
+                    format!("/api/v1/requests/{}/cancellation", w.to_cancel[c]),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "declare_conflict",
+            access: Collective(Role::Coordinator, &[]),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/requests/{}/conflicts", w.request),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "pay_request",
+            access: Collective(Role::Coordinator, &[]),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/requests/{}/disbursements", w.approved),
+                    Some(json!({"amount": "0.01"})),
+                )
+            },
+        },
+        Row {
+            operation: "list_request_disbursements",
+            access: RequesterOr(
+                Role::Coordinator,
+                &["requests:read_private", "requests:read"],
+            ),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/requests/{}/disbursements", w.approved),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "add_comment",
+            access: RequesterOr(Role::Coordinator, &[]),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/requests/{}/comments", w.request),
+                    Some(json!({"body": "Hello"})),
+                )
+            },
+        },
+        Row {
+            operation: "list_comments",
+            access: RequesterOr(Role::Coordinator, &[]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/requests/{}/comments", w.request),
+                    None,
+                )
+            },
+        },
+        Row {
             operation: "list_audit",
-            access: Collective(Role::Coordinator, None),
+            access: Collective(Role::Coordinator, &[]),
             call: |w, _, _| {
                 (
                     Method::GET,
@@ -514,11 +705,25 @@ fn expected(access: Access, caller: Caller) -> Result<(), u16> {
             Caller::PartnerWithScope | Caller::PartnerWithoutScope => Err(403),
             _ => Ok(()),
         },
-        Access::Collective(least, scope) => match caller {
+        Access::Requester => match caller {
+            Caller::Member => Ok(()),
+            other => expected(Access::Collective(Role::Admin, &[]), other).and(Err(403)),
+        },
+        Access::DraftAuthor => match caller {
+            Caller::Member => Ok(()),
+            Caller::Expired | Caller::Anonymous => Err(401),
+            Caller::Suspended => Err(403),
+            _ => Err(404),
+        },
+        Access::RequesterOr(least, scopes) => match caller {
+            Caller::Member => Ok(()),
+            other => expected(Access::Collective(least, scopes), other),
+        },
+        Access::Collective(least, scopes) => match caller {
             Caller::Expired | Caller::Anonymous => Err(401),
             Caller::OtherCollective => Err(404),
             Caller::Suspended => Err(403),
-            Caller::PartnerWithScope if scope.is_some() => Ok(()),
+            Caller::PartnerWithScope if !scopes.is_empty() => Ok(()),
             Caller::PartnerWithScope | Caller::PartnerWithoutScope => Err(403),
             Caller::Admin => Ok(()),
             Caller::Coordinator if least <= Role::Coordinator => Ok(()),
@@ -526,6 +731,11 @@ fn expected(access: Access, caller: Caller) -> Result<(), u16> {
             _ => Err(403),
         },
     }
+}
+
+fn ask(amount: &str) -> Value {
+    json!({"amount": amount, "category": "rent", "urgency": "standard",
+           "public_summary": "Help with rent", "private_details": "details"})
 }
 
 fn expired_token(app: &TestApp, user_id: &str) -> String {
@@ -612,7 +822,63 @@ async fn every_operation_admits_exactly_the_callers_its_rule_names() {
             .expect(201);
         pending_disbursements.push(payout.id());
     }
+    // Requests of the member, in the states the rows need.
+    app.patch(
+        &format!("/api/v1/pools/{pool}"),
+        &admin.token,
+        json!({"rules": {"fast_track_limit": "100.00"}}),
+    )
+    .await
+    .expect(200);
+    let requests_path = format!("/api/v1/pools/{pool}/requests");
+    let new_request = |body: Value| {
+        let (app, path, token) = (&app, requests_path.clone(), member.token.clone());
+        async move { app.post(&path, &token, body).await.expect(201).id() }
+    };
+    let reviewed = |id: String| {
+        let (app, token) = (&app, admin.token.clone());
+        async move {
+            app.post(&format!("/api/v1/requests/{id}/review"), &token, json!({}))
+                .await
+                .expect(200);
+            id
+        }
+    };
+    let request = new_request(ask("20.00")).await;
+    let mut draft_body = ask("20.00");
+    draft_body["draft"] = json!(true);
+    let mut drafts = Vec::new();
+    for _ in CALLERS {
+        drafts.push(new_request(draft_body.clone()).await);
+    }
+    let withdrawable = new_request(ask("20.00")).await;
+    let mut emergency = ask("90.00");
+    emergency["urgency"] = json!("emergency");
+    let approved = reviewed(new_request(emergency).await).await;
+    app.post_money(
+        &format!("/api/v1/requests/{approved}/approvals"),
+        &coordinator.token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    let (mut to_review, mut to_approve, mut to_reject, mut to_cancel) =
+        (vec![], vec![], vec![], vec![]);
+    for _ in CALLERS {
+        to_review.push(new_request(ask("5.00")).await);
+        to_approve.push(reviewed(new_request(ask("5.00")).await).await);
+        to_reject.push(reviewed(new_request(ask("5.00")).await).await);
+        to_cancel.push(new_request(ask("5.00")).await);
+    }
     let world = World {
+        request,
+        drafts,
+        withdrawable,
+        approved,
+        to_review,
+        to_approve,
+        to_reject,
+        to_cancel,
         pool,
         contribution,
         hold,
@@ -661,18 +927,19 @@ async fn every_operation_admits_exactly_the_callers_its_rule_names() {
     let mut failures = Vec::new();
     let mut n = 0;
     for row in &rows {
-        let scope = match row.access {
-            Access::Collective(_, scope) => scope,
-            _ => None,
+        let scopes: &[&str] = match row.access {
+            Access::Collective(_, scopes) | Access::RequesterOr(_, scopes) => scopes,
+            _ => &[],
         };
-        let with_scope: Vec<&str> = match scope {
-            Some(s) => vec![s],
-            None => all_scopes.clone(),
+        let with_scope: Vec<&str> = if scopes.is_empty() {
+            all_scopes.clone()
+        } else {
+            scopes.to_vec()
         };
         let without_scope: Vec<&str> = all_scopes
             .iter()
             .copied()
-            .filter(|s| Some(*s) != scope)
+            .filter(|s| scopes.first() != Some(s))
             .collect();
         let (partner_with, _, _) = app
             .partner(&world.collective, &world.admin, &with_scope)

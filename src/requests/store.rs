@@ -1,0 +1,198 @@
+//! Rows and queries for aid requests, approvals, conflicts and comments.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::schema::{aid_requests, request_approvals, request_comments, request_conflicts};
+use crate::db::DbConnection;
+use crate::error::{Error, Result};
+use crate::pagination::PageRequest;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = aid_requests)]
+pub struct RequestRow {
+    pub collective_id: String,
+    pub id: String,
+    pub pool_id: String,
+    pub requester_membership_id: Option<String>,
+    pub submitted_by: String,
+    pub beneficiary_name: Option<String>,
+    pub beneficiary_contact: Option<String>,
+    pub amount_requested_minor: i64,
+    pub amount_approved_minor: Option<i64>,
+    pub category: String,
+    pub urgency: String,
+    pub needed_by: Option<NaiveDate>,
+    pub public_summary: String,
+    pub private_details: String,
+    pub payout_reference: Option<String>,
+    pub shared_project: bool,
+    pub state: String,
+    pub owner_user_id: Option<String>,
+    pub rejection_reason: Option<String>,
+    pub hold_id: Option<String>,
+    pub paid_minor: i64,
+    pub approval_round: i32,
+    pub round_id: Option<String>,
+    pub submitted_at: Option<NaiveDateTime>,
+    pub decided_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = request_comments)]
+pub struct CommentRow {
+    pub collective_id: String,
+    pub id: String,
+    pub request_id: String,
+    pub author_kind: String,
+    pub author_id: String,
+    pub visibility: String,
+    pub body: String,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<RequestRow>> {
+    Ok(aid_requests::table
+        .find(id)
+        .select(RequestRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Locks the request's row for the rest of the transaction and reads it
+/// fresh, so two coordinators acting at once take turns.
+pub fn lock(conn: &mut DbConnection, id: &str) -> Result<RequestRow> {
+    let locked = diesel::update(aid_requests::table.find(id))
+        .set(aid_requests::version.eq(aid_requests::version))
+        .execute(conn)?;
+    if locked == 0 {
+        return Err(Error::NotFound { what: "request" });
+    }
+    find(conn, id)?.ok_or(Error::NotFound { what: "request" })
+}
+
+/// Approvals of the request's current approval round: (approver, amount).
+pub fn approvals(conn: &mut DbConnection, request: &RequestRow) -> Result<Vec<(String, i64)>> {
+    Ok(request_approvals::table
+        .filter(request_approvals::request_id.eq(&request.id))
+        .filter(request_approvals::approval_round.eq(request.approval_round))
+        .select((
+            request_approvals::approver_user_id,
+            request_approvals::amount_minor,
+        ))
+        .load(conn)?)
+}
+
+pub fn has_conflict(conn: &mut DbConnection, request_id: &str, user_id: &str) -> Result<bool> {
+    let n: i64 = request_conflicts::table
+        .filter(request_conflicts::request_id.eq(request_id))
+        .filter(request_conflicts::user_id.eq(user_id))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// What to look for in a queue.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub states: Vec<String>,
+    pub pool_id: Option<String>,
+    pub category: Option<String>,
+    pub urgency: Option<String>,
+    pub owner_user_id: Option<String>,
+    pub needed_by_before: Option<NaiveDate>,
+    pub updated_since: Option<NaiveDateTime>,
+    /// Drafts are shown only to whoever wrote them: this user's id, or
+    /// `None` to hide every draft except for the restricted reader below.
+    pub visible_drafts_of: Option<Option<String>>,
+    /// Restrict to these ids (e.g. awaiting my approval).
+    pub ids: Option<Vec<String>>,
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    collective_id: &str,
+    filter: &Filter,
+    page: &PageRequest,
+) -> Result<Vec<RequestRow>> {
+    let mut query = aid_requests::table
+        .filter(aid_requests::collective_id.eq(collective_id))
+        .into_boxed();
+    if !filter.states.is_empty() {
+        query = query.filter(aid_requests::state.eq_any(filter.states.clone()));
+    }
+    if let Some(v) = &filter.pool_id {
+        query = query.filter(aid_requests::pool_id.eq(v.clone()));
+    }
+    if let Some(v) = &filter.category {
+        query = query.filter(aid_requests::category.eq(v.clone()));
+    }
+    if let Some(v) = &filter.urgency {
+        query = query.filter(aid_requests::urgency.eq(v.clone()));
+    }
+    if let Some(v) = &filter.owner_user_id {
+        query = query.filter(aid_requests::owner_user_id.eq(v.clone()));
+    }
+    if let Some(v) = filter.needed_by_before {
+        query = query.filter(aid_requests::needed_by.le(v));
+    }
+    if let Some(v) = filter.updated_since {
+        query = query.filter(aid_requests::updated_at.ge(v));
+    }
+    match &filter.visible_drafts_of {
+        None => {}
+        Some(None) => query = query.filter(aid_requests::state.ne("draft")),
+        Some(Some(user)) => {
+            query = query.filter(
+                aid_requests::state
+                    .ne("draft")
+                    .or(aid_requests::submitted_by.eq(user.clone())),
+            )
+        }
+    }
+    if let Some(ids) = &filter.ids {
+        query = query.filter(aid_requests::id.eq_any(ids.clone()));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(aid_requests::id.gt(after.clone()));
+    }
+    Ok(query
+        .order(aid_requests::id.asc())
+        .limit(page.limit + 1)
+        .select(RequestRow::as_select())
+        .load(conn)?)
+}
+
+pub fn count_by_state(conn: &mut DbConnection, collective_id: &str) -> Result<Vec<(String, i64)>> {
+    use diesel::dsl::count_star;
+    Ok(aid_requests::table
+        .filter(aid_requests::collective_id.eq(collective_id))
+        .group_by(aid_requests::state)
+        .select((aid_requests::state, count_star()))
+        .load(conn)?)
+}
+
+pub fn comments(
+    conn: &mut DbConnection,
+    request_id: &str,
+    include_internal: bool,
+    page: &PageRequest,
+) -> Result<Vec<CommentRow>> {
+    let mut query = request_comments::table
+        .filter(request_comments::request_id.eq(request_id))
+        .into_boxed();
+    if !include_internal {
+        query = query.filter(request_comments::visibility.eq("requester"));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(request_comments::id.gt(after.clone()));
+    }
+    Ok(query
+        .order(request_comments::id.asc())
+        .limit(page.limit + 1)
+        .select(CommentRow::as_select())
+        .load(conn)?)
+}
