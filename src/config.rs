@@ -78,7 +78,7 @@ impl Settings {
             figment = figment.merge(Toml::file(file));
         }
         figment
-            .merge(Env::prefixed("COMMONPOT_").ignore(&["config", "log"]))
+            .merge(Env::prefixed("COMMONPOT_").ignore(&["config", "log", "bootstrap_password"]))
             .merge(Env::raw().only(&["database_url"]))
             .extract()
             .map_err(Box::new)
