@@ -337,14 +337,19 @@ impl Fraction {
         let bits = |number: &BigInt| i64::try_from(number.bits()).unwrap_or(i64::MAX);
         let shift = 64 + bits(&self.denominator) - bits(&self.numerator);
         if shift >= 0 {
-            let power = BigInt::one() << shift;
-            Rational::new(
-                (&self.numerator * &power).div_floor(&self.denominator),
-                power,
+            let floor = (&self.numerator << shift).div_floor(&self.denominator);
+            // Reduced by hand: the only common factors are twos.
+            let twos = floor
+                .trailing_zeros()
+                .unwrap_or(0)
+                .min(shift.unsigned_abs());
+            Rational::new_raw(
+                floor >> twos,
+                BigInt::one() << (shift.unsigned_abs() - twos),
             )
         } else {
-            let power = BigInt::one() << -shift;
-            Rational::from_integer(self.numerator.div_floor(&(&self.denominator * &power)) * power)
+            let scaled = &self.denominator << -shift;
+            Rational::from_integer(self.numerator.div_floor(&scaled) << -shift)
         }
     }
 }
@@ -640,10 +645,15 @@ impl<'a, W: Weight> Run<'a, W> {
         let (rho_units, payers) = loop {
             let rho_units = &cost_scaled - &exhausted.value * cost_denominator;
             let payers = &paying * cost_denominator;
+            // What one unit of weight owes, per level (times payers × denominator).
+            let due: Vec<BigInt> = levels
+                .iter()
+                .map(|level| &rho_units * &level.units)
+                .collect();
             let mut more = false;
             for share in shares.iter_mut().filter(|share| !share.exhausted) {
                 let budget = &self.budgets[share.class];
-                if &budget.value * &payers < &rho_units * &levels[share.level].units {
+                if &budget.value * &payers < due[share.level] {
                     share.exhausted = true;
                     exhausted.value += &share.weight * &budget.value;
                     if self.horizon.tracking {
@@ -666,11 +676,18 @@ impl<'a, W: Weight> Run<'a, W> {
         if self.horizon.tracking {
             // Those who spent everything before pay nothing while rho > 0.
             self.horizon.keep_sign(&rho_units.value, &rho_units.slope);
+            let due: Vec<Money> = levels
+                .iter()
+                .map(|level| Money {
+                    value: &rho_units.value * &level.units,
+                    slope: &rho_units.slope * &level.units,
+                })
+                .collect();
             for share in &shares {
-                let units = &levels[share.level].units;
+                let due = &due[share.level];
                 let budget = &self.budgets[share.class];
-                let mut margin = &budget.value * &payers - &rho_units.value * units;
-                let mut drift = &budget.slope * &payers - &rho_units.slope * units;
+                let mut margin = &budget.value * &payers - &due.value;
+                let mut drift = &budget.slope * &payers - &due.slope;
                 if share.exhausted {
                     margin = -margin;
                     drift = -drift;
@@ -738,9 +755,12 @@ impl<'a, W: Weight> Run<'a, W> {
             }
         }
         // Everyone else's money is put over the new common denominator.
-        let rewritten_classes: Vec<usize> = rewritten.iter().map(|(class, _)| *class).collect();
+        let mut rewritten_class = vec![false; first_new];
+        for (class, _) in &rewritten {
+            rewritten_class[*class] = true;
+        }
         for (class, money) in self.budgets.iter_mut().enumerate().skip(1) {
-            if self.members[class] > 0 && !rewritten_classes.contains(&class) {
+            if self.members[class] > 0 && !rewritten_class[class] {
                 money.value *= &price.payers;
                 if self.horizon.tracking {
                     money.slope *= &price.payers;
@@ -784,8 +804,11 @@ impl<'a, W: Weight> Run<'a, W> {
             }
         }
         self.denominator *= &price.payers;
-        let rho =
-            Rational::new(price.rho.value.numerator, price.rho.value.denominator) * self.scale;
+        // Left unreduced: only the outcome kept is ever shown.
+        let rho = Rational::new_raw(
+            price.rho.value.numerator * self.scale.numer(),
+            price.rho.value.denominator * self.scale.denom(),
+        );
         Purchase {
             project,
             rho,
