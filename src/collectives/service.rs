@@ -378,18 +378,9 @@ pub fn list_members(
         }
     };
     let rows = store::list_members(conn, collective_id, &filter, page)?;
-    let page = Page::from_rows(rows, page, |(m, _)| &m.id);
-    let items = page
-        .items
-        .into_iter()
-        .map(|(m, u)| {
-            let own = actor.user_id() == Some(u.id.as_str());
-            Membership::from_rows(m, u, contacts || own)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Page {
-        items,
-        next_cursor: page.next_cursor,
+    Page::from_rows(rows, page, |(m, _)| &m.id).try_map(|(m, u)| {
+        let own = actor.user_id() == Some(u.id.as_str());
+        Membership::from_rows(m, u, contacts || own)
     })
 }
 

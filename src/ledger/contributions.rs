@@ -389,15 +389,7 @@ pub fn list(
         .limit(page.limit + 1)
         .select(ContributionRow::as_select())
         .load(conn)?;
-    let page = Page::from_rows(rows, page, |r| &r.id);
-    Ok(Page {
-        items: page
-            .items
-            .into_iter()
-            .map(|r| Contribution::from_row(r, &pool))
-            .collect::<Result<_>>()?,
-        next_cursor: page.next_cursor,
-    })
+    Page::from_rows(rows, page, |r| &r.id).try_map(|r| Contribution::from_row(r, &pool))
 }
 
 /// Money goes back out: from what is available, and the shortfall — money

@@ -581,15 +581,7 @@ pub fn list_holds(
         .limit(page.limit + 1)
         .select(HoldRow::as_select())
         .load(conn)?;
-    let page = Page::from_rows(rows, page, |r| &r.id);
-    Ok(Page {
-        items: page
-            .items
-            .into_iter()
-            .map(|r| Hold::from_row(r, &pool))
-            .collect::<Result<_>>()?,
-        next_cursor: page.next_cursor,
-    })
+    Page::from_rows(rows, page, |r| &r.id).try_map(|r| Hold::from_row(r, &pool))
 }
 
 /// Starts a payment against a hold: it draws on what remains, so pending
@@ -841,13 +833,5 @@ pub fn list_disbursements(
         .limit(page.limit + 1)
         .select(DisbursementRow::as_select())
         .load(conn)?;
-    let page = Page::from_rows(rows, page, |r| &r.id);
-    Ok(Page {
-        items: page
-            .items
-            .into_iter()
-            .map(|r| Disbursement::from_row(r, &pool))
-            .collect::<Result<_>>()?,
-        next_cursor: page.next_cursor,
-    })
+    Page::from_rows(rows, page, |r| &r.id).try_map(|r| Disbursement::from_row(r, &pool))
 }

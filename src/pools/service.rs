@@ -182,15 +182,7 @@ pub fn list(
         "collective",
     )?;
     let rows = store::list(conn, collective_id, page)?;
-    let page = Page::from_rows(rows, page, |r| &r.id);
-    Ok(Page {
-        items: page
-            .items
-            .into_iter()
-            .map(Pool::try_from)
-            .collect::<Result<_>>()?,
-        next_cursor: page.next_cursor,
-    })
+    Page::from_rows(rows, page, |r| &r.id).try_map(Pool::try_from)
 }
 
 pub fn update(
