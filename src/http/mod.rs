@@ -73,8 +73,31 @@ pub fn app(
         )
         .default_service(web::to(not_found))
         .wrap(from_fn(problem::problem_fallback))
+        .wrap(from_fn(echo_request_id))
         .wrap(from_fn(metrics::record))
         .wrap(tracing_actix_web::TracingLogger::default())
+}
+
+/// Sends the request id that every log line of the request carries back as
+/// `x-request-id`, so a caller reporting a problem can name it.
+async fn echo_request_id(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use actix_web::HttpMessage;
+    let id = req
+        .extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(|id| id.to_string());
+    let mut response = next.call(req).await?;
+    if let Some(value) = id.and_then(|id| actix_web::http::header::HeaderValue::from_str(&id).ok())
+    {
+        response.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            value,
+        );
+    }
+    Ok(response)
 }
 
 /// Unknown routes are 404; a known route asked with the wrong method is 405.
