@@ -99,7 +99,7 @@ struct Priced {
     /// Supporter groups by the (whole) number of units they get.
     levels: Vec<Level>,
     /// cost / total weighted satisfaction: a lower bound on its rho.
-    first_lower_bound: Rational,
+    first_lower_bound: Fraction,
 }
 
 /// The supporter groups of a project that get the same satisfaction from it.
@@ -177,7 +177,7 @@ impl<'a> EqualShares<'a> {
                     cost_denominator: project.cost.denom().clone(),
                     unit,
                     levels,
-                    first_lower_bound,
+                    first_lower_bound: Fraction::from_rational(&first_lower_bound),
                 }
             })
             .collect();
@@ -330,26 +330,29 @@ impl Fraction {
 
     /// The largest fraction ≤ self with a power of two for denominator and
     /// about 64 significant bits: cheap to compare and sort.
-    fn floor_dyadic(&self) -> Rational {
+    fn floor_dyadic(&self) -> Fraction {
         if self.numerator.is_zero() {
-            return Rational::default();
+            return self.clone();
         }
         let bits = |number: &BigInt| i64::try_from(number.bits()).unwrap_or(i64::MAX);
         let shift = 64 + bits(&self.denominator) - bits(&self.numerator);
         if shift >= 0 {
             let floor = (&self.numerator << shift).div_floor(&self.denominator);
-            // Reduced by hand: the only common factors are twos.
+            // The only common factors can be twos: shift them out.
             let twos = floor
                 .trailing_zeros()
                 .unwrap_or(0)
                 .min(shift.unsigned_abs());
-            Rational::new_raw(
-                floor >> twos,
-                BigInt::one() << (shift.unsigned_abs() - twos),
-            )
+            Fraction {
+                numerator: floor >> twos,
+                denominator: BigInt::one() << (shift.unsigned_abs() - twos),
+            }
         } else {
             let scaled = &self.denominator << -shift;
-            Rational::from_integer(self.numerator.div_floor(&scaled) << -shift)
+            Fraction {
+                numerator: self.numerator.div_floor(&scaled) << -shift,
+                denominator: BigInt::one(),
+            }
         }
     }
 }
@@ -364,8 +367,8 @@ struct Rho {
 /// A lower bound on a project's rho as a function of t ≥ t₀.
 #[derive(Clone, Debug)]
 struct LowerBound {
-    value: Rational,
-    slope: Rational,
+    value: Fraction,
+    slope: Fraction,
 }
 
 /// How many whole units t can grow from t₀, at least, before a decision
@@ -499,7 +502,7 @@ impl<'a, W: Weight> Run<'a, W> {
             .iter()
             .map(|priced| LowerBound {
                 value: priced.first_lower_bound.clone(),
-                slope: Rational::default(),
+                slope: Fraction::from_rational(&Rational::default()),
             })
             .collect();
         let mut purchases = Vec::new();
@@ -516,7 +519,7 @@ impl<'a, W: Weight> Run<'a, W> {
             let mut skipped_from = remaining.len();
             for (position, &project) in remaining.iter().enumerate() {
                 if let Some((_, best_price)) = &best {
-                    let bound = Fraction::from_rational(&lower_bound[project].value);
+                    let bound = &lower_bound[project].value;
                     if bound.cmp(&best_price.rho.value) == Ordering::Greater {
                         skipped_from = position;
                         break;
@@ -570,8 +573,8 @@ impl<'a, W: Weight> Run<'a, W> {
                 }
                 for &other in skipped {
                     let bound = &lower_bound[other];
-                    let gap = Fraction::from_rational(&bound.value).minus(&price.rho.value);
-                    let drift = Fraction::from_rational(&bound.slope).minus(&price.rho.slope);
+                    let gap = bound.value.minus(&price.rho.value);
+                    let drift = bound.slope.minus(&price.rho.slope);
                     self.horizon.keep_sign_of(&gap, &drift);
                 }
             }
