@@ -111,6 +111,6 @@ impl Election {
 
     /// The sum of all voters' weights.
     pub fn total_weight(&self) -> Rational {
-        crate::number::sum(self.voters.iter().map(|voter| voter.weight.clone()))
+        crate::number::sum(self.voters.iter().map(|voter| &voter.weight))
     }
 }

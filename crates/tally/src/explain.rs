@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::election::{BallotKind, Election};
-use crate::number::{Exact, Rational};
+use crate::number::{round, Exact, Rational};
 use crate::profile::Profile;
 use crate::rules::add1::{equal_shares_add1, Progress};
 use crate::rules::greedy::greedy;
@@ -344,28 +344,46 @@ impl Tally {
 impl ProjectReport {
     /// One sentence on what happened to the project.
     fn why(&self) -> String {
-        let optional =
-            |value: &Option<Exact>| value.as_ref().map(ToString::to_string).unwrap_or_default();
+        let shown = |value: &Option<Exact>| value.as_ref().map(for_people).unwrap_or_default();
         match self.verdict {
             Verdict::Selected => {
                 let rank = self.rank.unwrap_or_default();
-                match &self.rho {
-                    Some(rho) => format!(
-                        "selected #{rank}, rho {rho}; weight {} paid all they had left",
-                        optional(&self.exhausted_weight)
-                    ),
-                    None => format!("selected #{rank}"),
+                let Some(rho) = &self.rho else {
+                    return format!("selected #{rank}");
+                };
+                let mut why = format!("selected #{rank} at rho {}", for_people(rho));
+                if self
+                    .exhausted_weight
+                    .as_ref()
+                    .is_some_and(|weight| weight.0 > Rational::default())
+                {
+                    why += &format!(
+                        "; supporters of weight {} paid all they had left",
+                        shown(&self.exhausted_weight)
+                    );
                 }
+                why
             }
             Verdict::NoSupport => "not selected: nobody supports it".to_string(),
             Verdict::Unaffordable => format!(
                 "not selected: unaffordable for its supporters, who had {} left",
-                optional(&self.supporters_money)
+                shown(&self.supporters_money)
             ),
             Verdict::DidNotFit => format!(
                 "not selected: did not fit, {} left when its turn came",
-                optional(&self.budget_left)
+                shown(&self.budget_left)
             ),
         }
+    }
+}
+
+/// A number for people: exact when it is a terminating decimal, otherwise
+/// rounded to six decimals with the exact fraction beside it.
+fn for_people(value: &Exact) -> String {
+    let exact = value.to_string();
+    if exact.contains('/') {
+        format!("≈{} ({exact})", round(&value.0, 6))
+    } else {
+        exact
     }
 }

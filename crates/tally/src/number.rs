@@ -78,6 +78,12 @@ pub fn format_rational(value: &Rational) -> String {
     format!("{sign}{whole}.{fraction}")
 }
 
+/// A rational rounded to `places` decimals (half away from zero), as text.
+pub fn round(value: &Rational, places: u32) -> String {
+    let scale = Rational::from_integer(BigInt::from(10u32).pow(places));
+    format_rational(&((value * &scale).round() / scale))
+}
+
 /// A rational shown to people and to the API: serialises as the string of
 /// [`format_rational`], so no precision is lost on the way to JSON.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -104,16 +110,15 @@ impl From<Rational> for Exact {
 /// The exact sum of rationals, adding over a common denominator and reducing
 /// once at the end: far cheaper than reducing after every addition when
 /// most terms share a denominator (whole weights, costs in cents).
-pub fn sum<I: IntoIterator<Item = Rational>>(terms: I) -> Rational {
+pub fn sum<'a, I: IntoIterator<Item = &'a Rational>>(terms: I) -> Rational {
     let mut numerator = BigInt::zero();
     let mut denominator = BigInt::one();
     for term in terms {
-        let (term_numerator, term_denominator) = term.into_raw();
-        if term_denominator == denominator {
-            numerator += term_numerator;
+        if *term.denom() == denominator {
+            numerator += term.numer();
         } else {
-            numerator = numerator * &term_denominator + term_numerator * &denominator;
-            denominator *= term_denominator;
+            numerator = numerator * term.denom() + term.numer() * &denominator;
+            denominator *= term.denom();
         }
     }
     Rational::new(numerator, denominator)
@@ -161,8 +166,15 @@ mod tests {
     #[test]
     fn sums_are_exact_whatever_the_denominators() {
         let terms = [q(1, 3), q(1, 6), integer(2), q(-1, 2), q(1, 6)];
-        assert_eq!(sum(terms), q(13, 6));
-        assert_eq!(sum(Vec::new()), integer(0));
+        assert_eq!(sum(&terms), q(13, 6));
+        assert_eq!(sum(&[]), integer(0));
+    }
+
+    #[test]
+    fn rounds_half_away_from_zero() {
+        assert_eq!(round(&q(2, 3), 2), "0.67");
+        assert_eq!(round(&q(-1, 8), 2), "-0.13");
+        assert_eq!(round(&q(220, 3), 0), "73");
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl Profile {
                 });
             }
         }
-        let total_weight = sum(groups.iter().map(|group| group.weight.clone()));
+        let total_weight = sum(groups.iter().map(|group| &group.weight));
         Profile {
             groups,
             supporters,
@@ -76,19 +76,29 @@ impl Profile {
     pub fn support(&self, project: usize) -> Rational {
         sum(self.supporters[project]
             .iter()
-            .map(|support| self.groups[support.group].weight.clone()))
+            .map(|support| &self.groups[support.group].weight))
     }
 
-    /// The summed weighted satisfaction a project gives.
+    /// The summed weighted satisfaction a project gives: supporters are
+    /// summed per satisfaction value first (for approval ballots there is
+    /// one, the cost).
     pub fn satisfaction(&self, project: usize) -> Rational {
-        sum(self.supporters[project].iter().map(|support| {
-            // Unreduced: the sum reduces once.
+        let mut levels: Vec<(&Rational, Vec<&Rational>)> = Vec::new();
+        for support in &self.supporters[project] {
             let weight = &self.groups[support.group].weight;
-            Rational::new_raw(
-                weight.numer() * support.satisfaction.numer(),
-                weight.denom() * support.satisfaction.denom(),
-            )
-        }))
+            match levels
+                .iter_mut()
+                .find(|(satisfaction, _)| **satisfaction == support.satisfaction)
+            {
+                Some((_, weights)) => weights.push(weight),
+                None => levels.push((&support.satisfaction, vec![weight])),
+            }
+        }
+        let totals: Vec<Rational> = levels
+            .into_iter()
+            .map(|(satisfaction, weights)| satisfaction * sum(weights))
+            .collect();
+        sum(&totals)
     }
 }
 
@@ -121,9 +131,7 @@ fn distinct_ballots(election: &Election) -> Vec<(Ballot, Rational)> {
         .into_iter()
         .zip(distinct)
         .map(|(ballot, (ones, others))| {
-            let weight = sum(others
-                .into_iter()
-                .chain([Rational::from_integer(ones.into())]));
+            let weight = sum(others.iter().chain([&Rational::from_integer(ones.into())]));
             (ballot, weight)
         })
         .collect()

@@ -269,7 +269,8 @@ impl GroupWeights {
 /// A whole weight as the hot loop adds it up.
 trait Weight: Clone + Default + PartialEq {
     fn add(&mut self, other: &Self);
-    fn to_bigint(&self) -> BigInt;
+    /// `number × self`, by the fastest multiplication there is for it.
+    fn times(&self, number: &BigInt) -> BigInt;
 }
 
 impl Weight for u64 {
@@ -278,8 +279,8 @@ impl Weight for u64 {
         *self += other;
     }
 
-    fn to_bigint(&self) -> BigInt {
-        (*self).into()
+    fn times(&self, number: &BigInt) -> BigInt {
+        number * *self
     }
 }
 
@@ -288,8 +289,8 @@ impl Weight for BigInt {
         *self += other;
     }
 
-    fn to_bigint(&self) -> BigInt {
-        self.clone()
+    fn times(&self, number: &BigInt) -> BigInt {
+        number * self
     }
 }
 
@@ -436,10 +437,10 @@ struct Run<'a, W> {
 }
 
 /// The supporters of a project in one class who get the same satisfaction.
-struct Share {
+struct Share<W> {
     class: usize,
     level: usize,
-    weight: BigInt,
+    weight: W,
     groups: usize,
     /// Cannot pay its full share and pays all it has.
     exhausted: bool,
@@ -448,12 +449,12 @@ struct Share {
 /// What a project's supporters would pay for it now: per unit of weight,
 /// `rho_units × units / denominator`, where `rho_units` is the price of one
 /// unit of satisfaction times `payers × denominator`.
-struct Price {
+struct Price<W> {
     rho_units: Money,
     payers: BigInt,
     /// The real rho, per unit of satisfaction and (unscaled) unit of weight.
     rho: Rho,
-    shares: Vec<Share>,
+    shares: Vec<Share<W>>,
 }
 
 impl<'a, W: Weight> Run<'a, W> {
@@ -513,7 +514,7 @@ impl<'a, W: Weight> Run<'a, W> {
                     .cmp(&lower_bound[b].value)
                     .then_with(|| projects[a].id.cmp(&projects[b].id))
             });
-            let mut best: Option<(usize, Price)> = None;
+            let mut best: Option<(usize, Price<W>)> = None;
             let mut priced: Vec<(usize, Rho)> = Vec::new();
             let mut kept = Vec::with_capacity(remaining.len());
             let mut skipped_from = remaining.len();
@@ -587,7 +588,7 @@ impl<'a, W: Weight> Run<'a, W> {
     /// The smallest rho at which the supporters of `project` can pay its
     /// cost, each paying min(budget, rho × satisfaction) per unit of weight;
     /// `None` when all their money is not enough.
-    fn price(&mut self, project: usize) -> Option<Price> {
+    fn price(&mut self, project: usize) -> Option<Price<W>> {
         let priced = &self.election.prices[project];
         let mut shares = Vec::new();
         let mut touched = Vec::new();
@@ -609,7 +610,7 @@ impl<'a, W: Weight> Run<'a, W> {
                 shares.push(Share {
                     class,
                     level: level_index,
-                    weight: weight.to_bigint(),
+                    weight,
                     groups,
                     exhausted: false,
                 });
@@ -619,9 +620,9 @@ impl<'a, W: Weight> Run<'a, W> {
         let mut money = Money::default();
         for share in &shares {
             let budget = &self.budgets[share.class];
-            money.value += &share.weight * &budget.value;
+            money.value += share.weight.times(&budget.value);
             if self.horizon.tracking {
-                money.slope += &share.weight * &budget.slope;
+                money.slope += share.weight.times(&budget.slope);
             }
         }
         // money / denominator against cost, both times cost_denominator.
@@ -642,7 +643,7 @@ impl<'a, W: Weight> Run<'a, W> {
         let levels = &priced.levels;
         let mut paying: BigInt = shares
             .iter()
-            .map(|share| &share.weight * &levels[share.level].units)
+            .map(|share| share.weight.times(&levels[share.level].units))
             .sum();
         let mut exhausted = Money::default();
         let (rho_units, payers) = loop {
@@ -658,11 +659,11 @@ impl<'a, W: Weight> Run<'a, W> {
                 let budget = &self.budgets[share.class];
                 if &budget.value * &payers < due[share.level] {
                     share.exhausted = true;
-                    exhausted.value += &share.weight * &budget.value;
+                    exhausted.value += share.weight.times(&budget.value);
                     if self.horizon.tracking {
-                        exhausted.slope += &share.weight * &budget.slope;
+                        exhausted.slope += share.weight.times(&budget.slope);
                     }
-                    paying -= &share.weight * &levels[share.level].units;
+                    paying -= share.weight.times(&levels[share.level].units);
                     more = true;
                 }
             }
@@ -715,7 +716,7 @@ impl<'a, W: Weight> Run<'a, W> {
         })
     }
 
-    fn pay(&mut self, project: usize, price: Price) -> Purchase {
+    fn pay(&mut self, project: usize, price: Price<W>) -> Purchase {
         let levels = &self.election.prices[project].levels;
         let mut exhausted_weight = BigInt::zero();
         // Per level, each paying class's new class.
@@ -725,7 +726,7 @@ impl<'a, W: Weight> Run<'a, W> {
         let first_new = self.budgets.len();
         for share in &price.shares {
             let new_money = if share.exhausted {
-                exhausted_weight += &share.weight;
+                exhausted_weight += share.weight.times(&BigInt::one());
                 None
             } else {
                 let units = &levels[share.level].units;
