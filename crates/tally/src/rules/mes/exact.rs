@@ -1,0 +1,130 @@
+//! Exact amounts of a MES run as functions of the starting share t, and the
+//! run's horizon: how far t can grow before a decision could flip.
+
+use std::cmp::Ordering;
+
+use num_bigint::BigInt;
+use num_integer::Integer;
+use num_traits::{One, Signed, Zero};
+
+use crate::number::Rational;
+
+/// Money as a function of the starting share t, times the run's common
+/// denominator: `value + slope · (t − t₀)`, exact as long as the run's
+/// decisions are. Slopes are kept only while the run tracks its horizon.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Money {
+    pub(super) value: BigInt,
+    pub(super) slope: BigInt,
+}
+
+/// An exact fraction with a positive, not necessarily reduced, denominator.
+#[derive(Clone, Debug)]
+pub(super) struct Fraction {
+    pub(super) numerator: BigInt,
+    pub(super) denominator: BigInt,
+}
+
+impl Fraction {
+    pub(super) fn cmp(&self, other: &Fraction) -> Ordering {
+        (&self.numerator * &other.denominator).cmp(&(&other.numerator * &self.denominator))
+    }
+
+    pub(super) fn minus(&self, other: &Fraction) -> Fraction {
+        Fraction {
+            numerator: &self.numerator * &other.denominator - &other.numerator * &self.denominator,
+            denominator: &self.denominator * &other.denominator,
+        }
+    }
+
+    pub(super) fn from_rational(value: &Rational) -> Fraction {
+        Fraction {
+            numerator: value.numer().clone(),
+            denominator: value.denom().clone(),
+        }
+    }
+
+    /// The largest fraction ≤ self with a power of two for denominator and
+    /// about 64 significant bits: cheap to compare and sort.
+    pub(super) fn floor_dyadic(&self) -> Fraction {
+        if self.numerator.is_zero() {
+            return self.clone();
+        }
+        let bits = |number: &BigInt| i64::try_from(number.bits()).unwrap_or(i64::MAX);
+        let shift = 64 + bits(&self.denominator) - bits(&self.numerator);
+        if shift >= 0 {
+            let floor = (&self.numerator << shift).div_floor(&self.denominator);
+            // The only common factors can be twos: shift them out.
+            let twos = floor
+                .trailing_zeros()
+                .unwrap_or(0)
+                .min(shift.unsigned_abs());
+            Fraction {
+                numerator: floor >> twos,
+                denominator: BigInt::one() << (shift.unsigned_abs() - twos),
+            }
+        } else {
+            let scaled = &self.denominator << -shift;
+            Fraction {
+                numerator: self.numerator.div_floor(&scaled) << -shift,
+                denominator: BigInt::one(),
+            }
+        }
+    }
+}
+
+/// A price as a function of the starting share t.
+#[derive(Clone, Debug)]
+pub(super) struct Rho {
+    pub(super) value: Fraction,
+    pub(super) slope: Fraction,
+}
+
+/// A lower bound on a project's rho as a function of t ≥ t₀.
+#[derive(Clone, Debug)]
+pub(super) struct LowerBound {
+    pub(super) value: Fraction,
+    pub(super) slope: Fraction,
+}
+
+/// How many whole units t can grow from t₀, at least, before a decision
+/// taken may flip.
+pub(super) struct Horizon {
+    pub(super) tracking: bool,
+    pub(super) steps: Option<BigInt>,
+}
+
+impl Horizon {
+    /// A decision rested on the sign (≥ 0 or < 0) of `value + slope·(t − t₀)`
+    /// (times some positive number): note when that sign may change.
+    pub(super) fn keep_sign(&mut self, value: &BigInt, slope: &BigInt) {
+        if !self.tracking {
+            return;
+        }
+        let binding = !value.is_negative() && slope.is_negative()
+            || value.is_negative() && slope.is_positive();
+        if !binding {
+            return;
+        }
+        let (distance, speed) = (value.abs(), slope.abs());
+        let steps = (distance + &speed - 1u32) / speed;
+        if self.steps.as_ref().is_none_or(|known| steps < *known) {
+            // The next run is at least one raise away whatever else the run
+            // decides: past this point, tracking (and slopes) cannot matter.
+            if steps <= BigInt::one() {
+                self.tracking = false;
+            }
+            self.steps = Some(steps);
+        }
+    }
+
+    pub(super) fn keep_sign_of(&mut self, value: &Fraction, slope: &Fraction) {
+        if slope.numerator.is_zero() {
+            return;
+        }
+        self.keep_sign(
+            &(&value.numerator * &slope.denominator),
+            &(&slope.numerator * &value.denominator),
+        );
+    }
+}
