@@ -306,7 +306,9 @@ impl Tally {
             let _ = writeln!(
                 text,
                 "completion: outcome of raise {} kept, a starting share of {} per unit of weight ({} runs of MES)",
-                completion.step, completion.share, completion.runs
+                completion.step,
+                for_people(&completion.share),
+                completion.runs
             );
         }
         let _ = writeln!(
