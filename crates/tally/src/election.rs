@@ -68,6 +68,15 @@ impl Ballot {
             .collect()
     }
 
+    /// Which kind of ballot this is.
+    pub fn kind(&self) -> BallotKind {
+        match self {
+            Ballot::Approval(_) => BallotKind::Approval,
+            Ballot::Cumulative(_) => BallotKind::Cumulative,
+            Ballot::Ordinal(_) => BallotKind::Ordinal,
+        }
+    }
+
     /// The projects the ballot names, in the order written.
     pub fn projects(&self) -> Vec<usize> {
         match self {

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::election::{BallotKind, Election};
+use crate::election::{Ballot, Election};
 use crate::number::{round, Exact, Rational};
 use crate::profile::Profile;
 use crate::rules::add1::{equal_shares_add1, Progress};
@@ -262,16 +262,7 @@ fn validate(election: &Election) -> Result<(), InvalidElection> {
         if voter.weight <= zero {
             return invalid(InvalidElection::WeightNotPositive);
         }
-        let kind_matches = matches!(
-            (&voter.ballot, election.kind),
-            (crate::election::Ballot::Approval(_), BallotKind::Approval)
-                | (
-                    crate::election::Ballot::Cumulative(_),
-                    BallotKind::Cumulative
-                )
-                | (crate::election::Ballot::Ordinal(_), BallotKind::Ordinal)
-        );
-        if !kind_matches {
+        if voter.ballot.kind() != election.kind {
             return invalid(InvalidElection::WrongBallotKind);
         }
         if voter
@@ -282,7 +273,7 @@ fn validate(election: &Election) -> Result<(), InvalidElection> {
         {
             return invalid(InvalidElection::UnknownProject);
         }
-        if let crate::election::Ballot::Cumulative(points) = &voter.ballot {
+        if let Ballot::Cumulative(points) = &voter.ballot {
             if points.iter().any(|(_, points)| *points < zero) {
                 return invalid(InvalidElection::NegativePoints);
             }
