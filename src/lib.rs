@@ -6,6 +6,7 @@
 //! counted by the `commonpot-tally` crate; [`db`] is the only place that
 //! knows about the two databases.
 
+pub mod affectedness;
 pub mod audit;
 pub mod auth;
 pub mod cli;
@@ -23,5 +24,6 @@ pub mod money;
 pub mod pagination;
 pub mod pools;
 pub mod requests;
+pub mod rounds;
 pub mod startup;
 pub mod telemetry;

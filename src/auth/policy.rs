@@ -145,6 +145,18 @@ pub enum Permission {
     ReviewRequests,
     /// Hand a request owned by one coordinator to another.
     ReassignRequests,
+    /// See the issues the collective organises around.
+    ReadIssues,
+    ManageIssues,
+    /// Declare how one is affected by the issues (one's own declarations).
+    DeclareAffectedness,
+    /// Read and verify other members' declarations.
+    ReviewAffectedness,
+    ReadRounds,
+    /// Draft, open, close, tally, enact, cancel and export rounds.
+    ManageRounds,
+    /// Cast, replace or withdraw one's own ballot.
+    Vote,
 }
 
 impl Permission {
@@ -177,6 +189,13 @@ impl Permission {
             Self::ReadPrivateRequestFields => (Some(Coordinator), Some(RequestsReadPrivate)),
             Self::ReviewRequests => (Some(Coordinator), None),
             Self::ReassignRequests => (Some(Admin), None),
+            Self::ReadIssues => (Some(Member), None),
+            Self::ManageIssues => (Some(Coordinator), None),
+            Self::DeclareAffectedness => (Some(Member), None),
+            Self::ReviewAffectedness => (Some(Coordinator), None),
+            Self::ReadRounds => (Some(Member), Some(RoundsRead)),
+            Self::ManageRounds => (Some(Coordinator), None),
+            Self::Vote => (Some(Member), None),
         };
         Rule { role, scope }
     }

@@ -328,3 +328,75 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    issues (id) {
+        collective_id -> Text,
+        id -> Text,
+        name -> Text,
+        description -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    affectedness (collective_id, membership_id, issue_id) {
+        collective_id -> Text,
+        membership_id -> Text,
+        issue_id -> Text,
+        tier -> Text,
+        verified_by -> Nullable<Text>,
+        verified_at -> Nullable<Timestamp>,
+        declared_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rounds (id) {
+        collective_id -> Text,
+        id -> Text,
+        pool_id -> Text,
+        title -> Text,
+        budget_minor -> BigInt,
+        ballot -> Text,
+        rule -> Text,
+        policy -> Text,
+        phase -> Text,
+        hold_id -> Nullable<Text>,
+        result -> Nullable<Text>,
+        created_by -> Text,
+        opened_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        tallied_at -> Nullable<Timestamp>,
+        enacted_at -> Nullable<Timestamp>,
+        cancelled_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    round_candidates (collective_id, round_id, request_id) {
+        collective_id -> Text,
+        round_id -> Text,
+        request_id -> Text,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    ballots (id) {
+        collective_id -> Text,
+        id -> Text,
+        round_id -> Text,
+        membership_id -> Text,
+        choices -> Text,
+        weight -> Nullable<Integer>,
+        tier -> Nullable<Text>,
+        set_aside -> Bool,
+        cast_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}

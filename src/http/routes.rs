@@ -6,7 +6,7 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::ops;
-use crate::{audit, auth, clients, collectives, ledger, pools, requests};
+use crate::{affectedness, audit, auth, clients, collectives, ledger, pools, requests, rounds};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(ops::healthz)
@@ -71,6 +71,26 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(requests::http::pay_request)
                 .service(requests::http::list_request_disbursements)
                 .service(requests::http::add_comment)
-                .service(requests::http::list_comments),
+                .service(requests::http::list_comments)
+                .service(affectedness::http::create_issue)
+                .service(affectedness::http::list_issues)
+                .service(affectedness::http::declare_affectedness)
+                .service(affectedness::http::my_affectedness)
+                .service(affectedness::http::member_affectedness)
+                .service(affectedness::http::verify_affectedness)
+                .service(rounds::http::create_round)
+                .service(rounds::http::list_rounds)
+                .service(rounds::http::get_round)
+                .service(rounds::http::update_round)
+                .service(rounds::http::open_round)
+                .service(rounds::http::close_round)
+                .service(rounds::http::tally_round)
+                .service(rounds::http::round_results)
+                .service(rounds::http::enact_round)
+                .service(rounds::http::cancel_round)
+                .service(rounds::http::cast_ballot)
+                .service(rounds::http::my_ballot)
+                .service(rounds::http::withdraw_ballot)
+                .service(rounds::http::export_round),
         );
 }

@@ -1170,3 +1170,71 @@ pub fn comments(
     let rows = store::comments(conn, &row.id, coordinator, page)?;
     Ok(Page::from_rows(rows, page, |r| &r.id).map(to_comment))
 }
+
+/// What a budgeting round does to one of its candidates.
+#[derive(Debug, Clone)]
+pub enum VoteOutcome {
+    /// The round opens with it as a candidate.
+    Enter { round_id: String },
+    /// Its round was cancelled: back to review.
+    Leave,
+    /// The group funded it: approved for `amount_minor`, drawing on its
+    /// share of the round's hold.
+    Funded { amount_minor: i64, hold_id: String },
+    NotFunded,
+}
+
+/// Moves a candidate of a budgeting round through the vote, audited and
+/// recorded as an event. Runs inside the round's transaction.
+pub fn settle_vote(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    request_id: &str,
+    outcome: VoteOutcome,
+) -> Result<RequestRow> {
+    let row = store::lock(conn, request_id)?;
+    let (event, changes, action, details) = match outcome {
+        VoteOutcome::Enter { round_id } => (
+            Event::EnterVote,
+            Changes {
+                round_id: Some(Some(round_id.clone())),
+                ..Default::default()
+            },
+            "in_vote",
+            json!({"round_id": round_id}),
+        ),
+        VoteOutcome::Leave => (
+            Event::LeaveVote,
+            Changes {
+                round_id: Some(None),
+                ..Default::default()
+            },
+            "vote_cancelled",
+            json!({"round_id": row.round_id}),
+        ),
+        VoteOutcome::Funded {
+            amount_minor,
+            hold_id,
+        } => (
+            Event::Approve,
+            Changes {
+                amount_approved_minor: Some(Some(amount_minor)),
+                hold_id: Some(Some(hold_id)),
+                decided_at: Some(Some(now())),
+                ..Default::default()
+            },
+            "approved",
+            json!({"round_id": row.round_id, "amount_minor": amount_minor, "by_vote": true}),
+        ),
+        VoteOutcome::NotFunded => (
+            Event::VoteNotFunded,
+            Changes {
+                decided_at: Some(Some(now())),
+                ..Default::default()
+            },
+            "not_funded",
+            json!({"round_id": row.round_id}),
+        ),
+    };
+    apply(conn, actor, &row, Some(event), changes, action, details)
+}

@@ -12,3 +12,4 @@ mod ledger_properties;
 mod ops;
 mod permissions;
 mod requests;
+mod rounds;

@@ -82,6 +82,17 @@ struct World {
     reversible_entries: Vec<String>,
     pending_disbursements: Vec<String>,
     target_membership: String,
+    issue: String,
+    /// Rounds: a draft to read and change, one per caller for each one-shot
+    /// step, one open for voting, one tallied for results and export.
+    draft_round: String,
+    to_open: Vec<String>,
+    to_close: Vec<String>,
+    to_tally: Vec<String>,
+    to_enact: Vec<String>,
+    rounds_to_cancel: Vec<String>,
+    voting_round: String,
+    tallied_round: String,
     client_id: String,
     admin: Person,
     coordinator: Person,
@@ -683,6 +694,204 @@ fn rows() -> Vec<Row> {
             },
         },
         Row {
+            operation: "create_issue",
+            access: Collective(Role::Coordinator, &[]),
+            call: |w, n, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/collectives/{}/issues", w.collective),
+                    Some(json!({"name": format!("Issue {n}")})),
+                )
+            },
+        },
+        Row {
+            operation: "list_issues",
+            access: Collective(Role::Member, &[]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/collectives/{}/issues", w.collective),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "declare_affectedness",
+            access: Collective(Role::Member, &[]),
+            call: |w, _, _| {
+                (
+                    Method::PUT,
+                    format!("/api/v1/collectives/{}/affectedness/me", w.collective),
+                    Some(json!({"declarations": [{"issue_id": w.issue, "tier": "supporter"}]})),
+                )
+            },
+        },
+        Row {
+            operation: "my_affectedness",
+            access: Collective(Role::Member, &[]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/collectives/{}/affectedness/me", w.collective),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "member_affectedness",
+            access: Collective(Role::Coordinator, &[]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!(
+                        "/api/v1/collectives/{}/members/{}/affectedness",
+                        w.collective, w.target_membership
+                    ),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "verify_affectedness",
+            access: Collective(Role::Coordinator, &[]),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!(
+                        "/api/v1/collectives/{}/members/{}/affectedness/{}/verification",
+                        w.collective, w.target_membership, w.issue
+                    ),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "create_round",
+            access: Collective(Role::Coordinator, &[]),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/pools/{}/rounds", w.pool),
+                    Some(json!({"title": "Round", "budget": "1.00", "candidates": [w.request],
+                                "ballot": {"type": "approval"}})),
+                )
+            },
+        },
+        Row {
+            operation: "list_rounds",
+            access: Collective(Role::Member, &["rounds:read"]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/collectives/{}/rounds", w.collective),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "get_round",
+            access: Collective(Role::Member, &["rounds:read"]),
+            call: |w, _, _| (Method::GET, format!("/api/v1/rounds/{}", w.draft_round), None),
+        },
+        Row {
+            operation: "update_round",
+            access: Collective(Role::Coordinator, &[]),
+            call: |w, _, _| {
+                (
+                    Method::PATCH,
+                    format!("/api/v1/rounds/{}", w.draft_round),
+                    Some(json!({"title": "Renamed"})),
+                )
+            },
+        },
+        Row {
+            operation: "open_round",
+            access: Collective(Role::Coordinator, &[]),
+            call: |w, _, c| (Method::POST, format!("/api/v1/rounds/{}/open", w.to_open[c]), None),
+        },
+        Row {
+            operation: "close_round",
+            access: Collective(Role::Coordinator, &[]),
+            call: |w, _, c| (Method::POST, format!("/api/v1/rounds/{}/close", w.to_close[c]), None),
+        },
+        Row {
+            operation: "tally_round",
+            access: Collective(Role::Coordinator, &[]),
+            call: |w, _, c| (Method::POST, format!("/api/v1/rounds/{}/tally", w.to_tally[c]), None),
+        },
+        Row {
+            operation: "round_results",
+            access: Collective(Role::Member, &["rounds:read"]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/rounds/{}/results", w.tallied_round),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "enact_round",
+            access: Collective(Role::Coordinator, &[]),
+            call: |w, _, c| (Method::POST, format!("/api/v1/rounds/{}/enact", w.to_enact[c]), None),
+        },
+        Row {
+            operation: "cancel_round",
+            access: Collective(Role::Coordinator, &[]),
+            call: |w, _, c| {
+                (
+                    Method::POST,
+                    format!("/api/v1/rounds/{}/cancel", w.rounds_to_cancel[c]),
+                    None,
+                )
+            },
+        },
+        // Cast, then read, then withdraw: each caller's own ballot.
+        Row {
+            operation: "cast_ballot",
+            access: Collective(Role::Member, &[]),
+            call: |w, _, _| {
+                (
+                    Method::PUT,
+                    format!("/api/v1/rounds/{}/ballots/me", w.voting_round),
+                    Some(json!({"approve": []})),
+                )
+            },
+        },
+        Row {
+            operation: "my_ballot",
+            access: Collective(Role::Member, &[]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/rounds/{}/ballots/me", w.voting_round),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "withdraw_ballot",
+            access: Collective(Role::Member, &[]),
+            call: |w, _, _| {
+                (
+                    Method::DELETE,
+                    format!("/api/v1/rounds/{}/ballots/me", w.voting_round),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "export_round",
+            access: Collective(Role::Coordinator, &[]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/rounds/{}/export.pb", w.tallied_round),
+                    None,
+                )
+            },
+        },
+        Row {
             operation: "list_audit",
             access: Collective(Role::Coordinator, &[]),
             call: |w, _, _| {
@@ -870,7 +1079,86 @@ async fn every_operation_admits_exactly_the_callers_its_rule_names() {
         to_reject.push(reviewed(new_request(ask("5.00")).await).await);
         to_cancel.push(new_request(ask("5.00")).await);
     }
+    // Affectedness: an issue the target has declared, for verification.
+    let issue = app
+        .post(
+            &format!("/api/v1/collectives/{collective}/issues"),
+            &admin.token,
+            json!({"name": "facing eviction"}),
+        )
+        .await
+        .expect(201)
+        .id();
+    app.send(
+        Method::PUT,
+        &format!("/api/v1/collectives/{collective}/affectedness/me"),
+        Some(&target.token),
+        Some(json!({"declarations": [{"issue_id": issue, "tier": "direct"}]})),
+    )
+    .await
+    .expect(200);
+    // Rounds of 1.00, each with a candidate of its own, taken to the phase
+    // a row needs.
+    let round_in = |phase: &'static str| {
+        let (app, pool, requests_path) = (&app, pool.clone(), requests_path.clone());
+        let (member, admin) = (member.token.clone(), admin.token.clone());
+        async move {
+            let candidate = app
+                .post(&requests_path, &member, ask("1.00"))
+                .await
+                .expect(201)
+                .id();
+            let round = app
+                .post(
+                    &format!("/api/v1/pools/{pool}/rounds"),
+                    &admin,
+                    json!({"title": "Round", "budget": "1.00", "candidates": [candidate],
+                           "ballot": {"type": "approval"}}),
+                )
+                .await
+                .expect(201)
+                .id();
+            let steps: &[&str] = match phase {
+                "draft" => &[],
+                "open" => &["open"],
+                "closed" => &["open", "close"],
+                _ => &["open", "close", "tally"],
+            };
+            for step in steps {
+                app.send_keyed(
+                    Method::POST,
+                    &format!("/api/v1/rounds/{round}/{step}"),
+                    Some(admin.as_str()),
+                    None,
+                )
+                .await
+                .expect(200);
+            }
+            round
+        }
+    };
+    let draft_round = round_in("draft").await;
+    let voting_round = round_in("open").await;
+    let tallied_round = round_in("tallied").await;
+    let (mut to_open, mut to_close, mut to_tally, mut to_enact, mut rounds_to_cancel) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for _ in CALLERS {
+        to_open.push(round_in("draft").await);
+        to_close.push(round_in("open").await);
+        to_tally.push(round_in("closed").await);
+        to_enact.push(round_in("tallied").await);
+        rounds_to_cancel.push(round_in("draft").await);
+    }
     let world = World {
+        issue,
+        draft_round,
+        to_open,
+        to_close,
+        to_tally,
+        to_enact,
+        rounds_to_cancel,
+        voting_round,
+        tallied_round,
         request,
         drafts,
         withdrawable,

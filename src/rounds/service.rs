@@ -1,0 +1,663 @@
+//! The life of a round. Every change locks the pool and the round, checks
+//! `If-Match`, moves the phase through `Phase::require`, and is audited and
+//! recorded as an event in the same transaction. Money moves only through
+//! the ledger's holds: opening reserves the budget, enacting splits it
+//! into the funded requests' holds and releases the rest, cancelling
+//! releases it all.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDateTime;
+use commonpot_tally::Rule;
+use serde_json::{json, Value};
+
+use super::phase::Step;
+use super::policy::Candidate;
+use super::results::{self, ballot_type, candidate_rows, policy};
+use super::store::{self, RoundChanges, RoundRow};
+use super::*;
+use crate::auth::access::{authorize, Actor, Principal};
+use crate::auth::policy::{MembershipStatus, Permission};
+use crate::collectives::{check_if_match, check_text, etag};
+use crate::db::{write_tx, DbConnection};
+use crate::error::{Error, Result};
+use crate::ids::{new_id, now, utc};
+use crate::ledger::holds::{self, Purpose};
+use crate::money::{format_minor, Money};
+use crate::pools::store::{self as pool_store, PoolRow};
+use crate::requests::service::{settle_vote, VoteOutcome};
+use crate::requests::State;
+use crate::{affectedness, audit, events};
+
+pub fn phase_of(row: &RoundRow) -> Result<Phase> {
+    Phase::parse(&row.phase)
+        .ok_or_else(|| Error::Internal(format!("round {} in unknown phase {}", row.id, row.phase)))
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::Internal(e.to_string()))
+}
+
+fn view(conn: &mut DbConnection, row: RoundRow, pool: &PoolRow) -> Result<Round> {
+    let currency = pool.currency()?;
+    Ok(Round {
+        candidates: store::candidates(conn, &row.id)?,
+        ballot: ballot_type(&row)?,
+        policy: policy(&row)?,
+        phase: phase_of(&row)?,
+        budget: format_minor(row.budget_minor, currency),
+        currency: currency.code.to_owned(),
+        id: row.id,
+        collective_id: row.collective_id,
+        pool_id: row.pool_id,
+        title: row.title,
+        rule: row.rule,
+        hold_id: row.hold_id,
+        opened_at: row.opened_at.map(utc),
+        closed_at: row.closed_at.map(utc),
+        tallied_at: row.tallied_at.map(utc),
+        enacted_at: row.enacted_at.map(utc),
+        cancelled_at: row.cancelled_at.map(utc),
+        created_at: utc(row.created_at),
+        updated_at: utc(row.updated_at),
+        version: row.version,
+    })
+}
+
+fn pool_of(conn: &mut DbConnection, row: &RoundRow) -> Result<PoolRow> {
+    pool_store::find(conn, &row.pool_id)?.ok_or(Error::NotFound { what: "pool" })
+}
+
+/// Loads a round for someone allowed `permission` in its collective.
+pub(super) fn load(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: &str,
+    permission: Permission,
+) -> Result<(Actor, RoundRow)> {
+    let row = store::find(conn, id)?.ok_or(Error::NotFound { what: "round" })?;
+    let actor = authorize(conn, principal, &row.collective_id, permission, "round")?;
+    Ok((actor, row))
+}
+
+/// Loads and locks a round (pool first, then round) for a change.
+fn load_for_change(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<(Actor, RoundRow, PoolRow)> {
+    let (actor, row) = load(conn, principal, id, Permission::ManageRounds)?;
+    let pool = pool_store::lock(conn, &row.pool_id)?;
+    let row = store::lock(conn, &row.id)?;
+    check_if_match(if_match, row.version)?;
+    Ok((actor, row, pool))
+}
+
+/// Writes `changes` and the phase after `step`, guarded by the version
+/// read; audits and records the event.
+fn transition(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    row: &RoundRow,
+    step: Step,
+    mut changes: RoundChanges,
+    action: &str,
+    details: Value,
+) -> Result<RoundRow> {
+    let from = phase_of(row)?;
+    let to = from.require(step)?;
+    changes.phase = Some(to.as_str().to_owned());
+    changes.updated_at = Some(now());
+    changes.version = Some(row.version + 1);
+    if !store::update(conn, row, &changes)? {
+        return Err(Error::PreconditionFailed {
+            current_etag: etag(row.version + 1),
+        });
+    }
+    audit::record(
+        conn,
+        actor,
+        &format!("round.{action}"),
+        "round",
+        &row.id,
+        details,
+    )?;
+    events::record(
+        conn,
+        &row.collective_id,
+        &format!("round.{action}"),
+        "round",
+        &row.id,
+        json!({"round_id": row.id, "pool_id": row.pool_id, "from": from.as_str(), "to": to.as_str()}),
+    )?;
+    store::find(conn, &row.id)?.ok_or(Error::NotFound { what: "round" })
+}
+
+fn parse_rule(text: Option<&str>) -> Result<Rule> {
+    match text {
+        None => Ok(Rule::default()),
+        Some(name) => name.parse().map_err(|m: String| Error::invalid("rule", m)),
+    }
+}
+
+/// Checks candidates: 1 to 200 distinct requests of the pool, each
+/// `submitted` or `in_review`, within the pool's largest request.
+fn check_candidates(conn: &mut DbConnection, pool: &PoolRow, ids: &[String]) -> Result<()> {
+    if ids.is_empty() || ids.len() > 200 {
+        return Err(Error::invalid("candidates", "list 1 to 200 aid requests"));
+    }
+    let mut seen = HashSet::new();
+    for (i, id) in ids.iter().enumerate() {
+        let field = format!("candidates[{i}]");
+        if !seen.insert(id) {
+            return Err(Error::invalid(field, "is listed twice"));
+        }
+        let row = crate::requests::store::find(conn, id)?
+            .filter(|r| r.pool_id == pool.id && r.state != State::Draft.as_str())
+            .ok_or_else(|| Error::invalid(field.clone(), "is not an aid request of this pool"))?;
+        if !matches!(
+            State::parse(&row.state),
+            Some(State::Submitted | State::InReview)
+        ) {
+            return Err(Error::invalid(
+                field,
+                format!("is {}; candidates must be submitted or in_review", row.state),
+            ));
+        }
+        if pool
+            .max_request_minor
+            .is_some_and(|max| row.amount_requested_minor > max)
+        {
+            return Err(Error::invalid(
+                field,
+                "asks for more than the pool's largest request",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn issue_ids(conn: &mut DbConnection, collective_id: &str) -> Result<HashSet<String>> {
+    Ok(affectedness::store::issues_of(conn, collective_id)?
+        .into_iter()
+        .map(|i| i.id)
+        .collect())
+}
+
+pub fn create(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    pool_id: &str,
+    input: NewRound,
+) -> Result<Round> {
+    write_tx(conn, |conn| {
+        let (actor, pool) = crate::pools::service::load_authorized(
+            conn,
+            principal,
+            pool_id,
+            Permission::ManageRounds,
+        )?;
+        let currency = pool.currency()?;
+        let title = check_text("title", &input.title, 200)?;
+        let budget = Money::parse_positive("budget", &input.budget, currency)?.minor;
+        let rule = parse_rule(input.rule.as_deref())?;
+        input.ballot.check(currency)?;
+        let policy = input.policy.unwrap_or_default();
+        policy.check(&issue_ids(conn, &pool.collective_id)?)?;
+        check_candidates(conn, &pool, &input.candidates)?;
+        let at = now();
+        let row = RoundRow {
+            collective_id: pool.collective_id.clone(),
+            id: new_id(),
+            pool_id: pool.id.clone(),
+            title,
+            budget_minor: budget,
+            ballot: to_json(&input.ballot)?,
+            rule: rule.name().to_owned(),
+            policy: to_json(&policy)?,
+            phase: Phase::Draft.as_str().to_owned(),
+            hold_id: None,
+            result: None,
+            created_by: actor.id().to_owned(),
+            opened_at: None,
+            closed_at: None,
+            tallied_at: None,
+            enacted_at: None,
+            cancelled_at: None,
+            created_at: at,
+            updated_at: at,
+            version: 1,
+        };
+        store::insert(conn, &row)?;
+        store::set_candidates(conn, &row.collective_id, &row.id, &input.candidates)?;
+        audit::record(
+            conn,
+            &actor,
+            "round.created",
+            "round",
+            &row.id,
+            json!({"pool_id": row.pool_id, "budget_minor": budget, "rule": row.rule,
+                   "ballot": input.ballot, "policy": policy, "candidates": input.candidates}),
+        )?;
+        events::record(
+            conn,
+            &row.collective_id,
+            "round.created",
+            "round",
+            &row.id,
+            json!({"round_id": row.id, "pool_id": row.pool_id, "to": row.phase}),
+        )?;
+        view(conn, row, &pool)
+    })
+}
+
+pub fn get(conn: &mut DbConnection, principal: &Principal, id: &str) -> Result<Round> {
+    let (_, row) = load(conn, principal, id, Permission::ReadRounds)?;
+    let pool = pool_of(conn, &row)?;
+    view(conn, row, &pool)
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    collective_id: &str,
+) -> Result<Vec<Round>> {
+    authorize(
+        conn,
+        principal,
+        collective_id,
+        Permission::ReadRounds,
+        "collective",
+    )?;
+    let mut rounds = Vec::new();
+    for row in store::list(conn, collective_id)? {
+        let pool = pool_of(conn, &row)?;
+        rounds.push(view(conn, row, &pool)?);
+    }
+    Ok(rounds)
+}
+
+/// Changes a draft round; 409 `round_locked` once it has opened.
+pub fn update(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: &str,
+    patch: RoundPatch,
+    if_match: Option<&str>,
+) -> Result<Round> {
+    write_tx(conn, |conn| {
+        let (actor, row, pool) = load_for_change(conn, principal, id, if_match)?;
+        phase_of(&row)?.require(Step::Edit)?;
+        let currency = pool.currency()?;
+        let mut changes = RoundChanges {
+            title: patch
+                .title
+                .as_deref()
+                .map(|t| check_text("title", t, 200))
+                .transpose()?,
+            budget_minor: patch
+                .budget
+                .as_deref()
+                .map(|b| Money::parse_positive("budget", b, currency).map(|m| m.minor))
+                .transpose()?,
+            rule: patch
+                .rule
+                .as_deref()
+                .map(|r| parse_rule(Some(r)).map(|r| r.name().to_owned()))
+                .transpose()?,
+            ..Default::default()
+        };
+        if let Some(ballot) = &patch.ballot {
+            ballot.check(currency)?;
+            changes.ballot = Some(to_json(ballot)?);
+        }
+        if let Some(policy) = &patch.policy {
+            policy.check(&issue_ids(conn, &row.collective_id)?)?;
+            changes.policy = Some(to_json(policy)?);
+        }
+        if let Some(candidates) = &patch.candidates {
+            check_candidates(conn, &pool, candidates)?;
+            store::set_candidates(conn, &row.collective_id, &row.id, candidates)?;
+        }
+        let details = json!({"title": patch.title, "budget": patch.budget, "rule": patch.rule,
+                             "ballot": patch.ballot, "policy": patch.policy, "candidates": patch.candidates});
+        let row = transition(conn, &actor, &row, Step::Edit, changes, "changed", details)?;
+        view(conn, row, &pool)
+    })
+}
+
+/// Opens a round: reserves its budget with a hold (409
+/// `insufficient_funds` if the pool is short) and puts its candidates to
+/// the vote.
+pub fn open(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<Round> {
+    write_tx(conn, |conn| {
+        let (actor, row, pool) = load_for_change(conn, principal, id, if_match)?;
+        phase_of(&row)?.require(Step::Open)?;
+        let candidates = store::candidates(conn, &row.id)?;
+        check_candidates(conn, &pool, &candidates).map_err(|e| match e {
+            Error::Invalid { field, message } => Error::Conflict {
+                code: "candidate_unavailable",
+                message: format!("{field} {message}"),
+                extra: None,
+            },
+            other => other,
+        })?;
+        let hold = holds::place(
+            conn,
+            &actor,
+            &pool.id,
+            Money::new(row.budget_minor, pool.currency()?),
+            Purpose::Round,
+            Some(&row.id),
+            Some(format!("budgeting round: {}", row.title)),
+        )?;
+        for request in &candidates {
+            settle_vote(
+                conn,
+                &actor,
+                request,
+                VoteOutcome::Enter {
+                    round_id: row.id.clone(),
+                },
+            )?;
+        }
+        let changes = RoundChanges {
+            hold_id: Some(Some(hold.id.clone())),
+            opened_at: Some(Some(now())),
+            ..Default::default()
+        };
+        let row = transition(
+            conn,
+            &actor,
+            &row,
+            Step::Open,
+            changes,
+            "opened",
+            json!({"hold_id": hold.id, "budget_minor": row.budget_minor}),
+        )?;
+        let pool = pool_of(conn, &row)?;
+        view(conn, row, &pool)
+    })
+}
+
+/// Whether a member may vote in a round opened at `opened_at`: active, and
+/// a member since before it opened.
+pub(super) fn eligible(status: &str, joined_at: Option<NaiveDateTime>, opened_at: NaiveDateTime) -> bool {
+    MembershipStatus::parse(status) == Some(MembershipStatus::Active)
+        && joined_at.is_some_and(|joined| joined <= opened_at)
+}
+
+/// Closes the vote and fixes each ballot's weight from the policy and the
+/// member's declarations as they stand now; ballots of members no longer
+/// active (or not eligible) are set aside.
+pub fn close(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<Round> {
+    write_tx(conn, |conn| {
+        let (actor, row, pool) = load_for_change(conn, principal, id, if_match)?;
+        phase_of(&row)?.require(Step::Close)?;
+        let policy = policy(&row)?;
+        let opened_at = row
+            .opened_at
+            .ok_or_else(|| Error::Internal(format!("open round {} has no opening time", row.id)))?;
+        let (mut counted, mut set_aside) = (0, 0);
+        for ballot in store::ballots_of(conn, &row.id)? {
+            let membership = crate::collectives::store::find_membership(conn, &ballot.membership_id)?
+                .map(|(m, _)| m);
+            let counts = membership
+                .as_ref()
+                .is_some_and(|m| eligible(&m.status, m.joined_at, opened_at));
+            if !counts {
+                set_aside += 1;
+                store::fix_weight(conn, &ballot.id, None, None, true)?;
+                continue;
+            }
+            let tiers = affectedness::service::counted_tiers(
+                conn,
+                &row.collective_id,
+                &ballot.membership_id,
+                &|issue: &str| policy.counts_issue(issue),
+                policy.count_unverified,
+            )?;
+            let (tier, weight) = policy.weigh(&tiers);
+            counted += 1;
+            store::fix_weight(
+                conn,
+                &ballot.id,
+                Some(weight as i32),
+                Some(tier.map_or("none", |t| t.as_str())),
+                false,
+            )?;
+        }
+        let changes = RoundChanges {
+            closed_at: Some(Some(now())),
+            ..Default::default()
+        };
+        let row = transition(
+            conn,
+            &actor,
+            &row,
+            Step::Close,
+            changes,
+            "closed",
+            json!({"ballots_counted": counted, "ballots_set_aside": set_aside}),
+        )?;
+        view(conn, row, &pool)
+    })
+}
+
+/// Tallies a closed round through the engine and stores the result.
+pub fn tally(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<RoundResult> {
+    write_tx(conn, |conn| {
+        let (actor, row, pool) = load_for_change(conn, principal, id, if_match)?;
+        phase_of(&row)?.require(Step::Tally)?;
+        let result = results::tally_round(conn, &row, &pool)?;
+        let changes = RoundChanges {
+            result: Some(Some(to_json(&result)?)),
+            tallied_at: Some(Some(now())),
+            ..Default::default()
+        };
+        transition(
+            conn,
+            &actor,
+            &row,
+            Step::Tally,
+            changes,
+            "tallied",
+            json!({"selected": result.selected.iter().map(|f| f.request_id.clone()).collect::<Vec<_>>(),
+                   "spent": result.spent}),
+        )?;
+        Ok(result)
+    })
+}
+
+fn stored_result(row: &RoundRow) -> Result<RoundResult> {
+    let text = row.result.as_deref().ok_or_else(|| {
+        Error::conflict(
+            "round_not_tallied",
+            format!("the round is {}; results exist once it is tallied", row.phase),
+        )
+    })?;
+    serde_json::from_str(text).map_err(|e| Error::Internal(e.to_string()))
+}
+
+pub fn results(conn: &mut DbConnection, principal: &Principal, id: &str) -> Result<RoundResult> {
+    let (_, row) = load(conn, principal, id, Permission::ReadRounds)?;
+    stored_result(&row)
+}
+
+/// Enacts a tallied round — the group's approval: the selected requests
+/// are approved with their share of the round's hold, the others are not
+/// funded, and what is left of the hold is released.
+pub fn enact(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<Round> {
+    write_tx(conn, |conn| {
+        let (actor, row, pool) = load_for_change(conn, principal, id, if_match)?;
+        phase_of(&row)?.require(Step::Enact)?;
+        let result = stored_result(&row)?;
+        let hold_id = row
+            .hold_id
+            .clone()
+            .ok_or_else(|| Error::Internal(format!("tallied round {} has no hold", row.id)))?;
+        let currency = pool.currency()?;
+        let candidates = candidate_rows(conn, &row.id)?;
+        let funded: Vec<&crate::requests::store::RequestRow> = result
+            .selected
+            .iter()
+            .filter_map(|f| candidates.iter().find(|c| c.id == f.request_id))
+            .collect();
+        for request in &funded {
+            if pool
+                .max_request_minor
+                .is_some_and(|max| request.amount_requested_minor > max)
+            {
+                return Err(Error::conflict(
+                    "exceeds_largest_request",
+                    format!(
+                        "request {} asks for more than the pool's largest request; change the pool's rules or cancel the round",
+                        request.id
+                    ),
+                ));
+            }
+        }
+        if !funded.is_empty() {
+            let amounts: Vec<Money> = funded
+                .iter()
+                .map(|r| Money::new(r.amount_requested_minor, currency))
+                .collect();
+            let references: Vec<Option<String>> =
+                funded.iter().map(|r| Some(r.id.clone())).collect();
+            let children = holds::split(
+                conn,
+                &actor,
+                &hold_id,
+                &amounts,
+                Purpose::Request,
+                &references,
+            )?;
+            for (request, child) in funded.iter().zip(children) {
+                settle_vote(
+                    conn,
+                    &actor,
+                    &request.id,
+                    VoteOutcome::Funded {
+                        amount_minor: request.amount_requested_minor,
+                        hold_id: child.id,
+                    },
+                )?;
+            }
+        }
+        for request in &candidates {
+            if !funded.iter().any(|f| f.id == request.id) {
+                settle_vote(conn, &actor, &request.id, VoteOutcome::NotFunded)?;
+            }
+        }
+        let released = holds::release(conn, &actor, &hold_id, None)?;
+        let changes = RoundChanges {
+            enacted_at: Some(Some(now())),
+            ..Default::default()
+        };
+        let row = transition(
+            conn,
+            &actor,
+            &row,
+            Step::Enact,
+            changes,
+            "enacted",
+            json!({"funded": funded.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+                   "released_minor": released.released_minor}),
+        )?;
+        let pool = pool_of(conn, &row)?;
+        view(conn, row, &pool)
+    })
+}
+
+/// Cancels a round that is not yet enacted: its hold is released and its
+/// candidates go back to review.
+pub fn cancel(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<Round> {
+    write_tx(conn, |conn| {
+        let (actor, row, _) = load_for_change(conn, principal, id, if_match)?;
+        let phase = phase_of(&row)?;
+        phase.require(Step::Cancel)?;
+        if let Some(hold_id) = &row.hold_id {
+            holds::release(conn, &actor, hold_id, None)?;
+        }
+        if phase != Phase::Draft {
+            for request in candidate_rows(conn, &row.id)? {
+                if request.state == State::InVote.as_str() {
+                    settle_vote(conn, &actor, &request.id, VoteOutcome::Leave)?;
+                }
+            }
+        }
+        let changes = RoundChanges {
+            cancelled_at: Some(Some(now())),
+            ..Default::default()
+        };
+        let row = transition(
+            conn,
+            &actor,
+            &row,
+            Step::Cancel,
+            changes,
+            "cancelled",
+            json!({"from": phase.as_str()}),
+        )?;
+        let pool = pool_of(conn, &row)?;
+        view(conn, row, &pool)
+    })
+}
+
+/// The round in pabulib format, once closed. Coordinators.
+pub fn export(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: &str,
+    repeat: bool,
+) -> Result<String> {
+    let (_, row) = load(conn, principal, id, Permission::ManageRounds)?;
+    if matches!(
+        phase_of(&row)?,
+        Phase::Draft | Phase::Open | Phase::Cancelled
+    ) {
+        return Err(Error::conflict(
+            "round_not_closed",
+            format!("the round is {}; it can be exported once closed", row.phase),
+        ));
+    }
+    let pool = pool_of(conn, &row)?;
+    results::export(conn, &row, &pool, repeat)
+}
+
+/// The round's candidates with their costs, for checking ballots.
+pub(super) fn ballot_candidates(conn: &mut DbConnection, round: &RoundRow) -> Result<Vec<Candidate>> {
+    Ok(candidate_rows(conn, &round.id)?
+        .into_iter()
+        .map(|r| Candidate {
+            request_id: r.id,
+            cost_minor: r.amount_requested_minor,
+        })
+        .collect())
+}
