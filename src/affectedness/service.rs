@@ -57,7 +57,9 @@ fn affectedness_of(
 fn own_membership(actor: &Actor) -> Result<&str> {
     match &actor.who {
         Who::Member { membership_id, .. } => Ok(membership_id),
-        _ => Err(Error::forbidden("only members declare how they are affected")),
+        _ => Err(Error::forbidden(
+            "only members declare how they are affected",
+        )),
     }
 }
 
@@ -81,7 +83,10 @@ pub fn create_issue(
     let name = check_text("name", &input.name, 200)?;
     let description = input.description.trim().to_owned();
     if description.chars().count() > 2000 {
-        return Err(Error::invalid("description", "must be at most 2000 characters"));
+        return Err(Error::invalid(
+            "description",
+            "must be at most 2000 characters",
+        ));
     }
     write_tx(conn, |conn| {
         let actor = authorize(
@@ -257,7 +262,14 @@ pub fn verify(
             "collective",
         )?;
         member_of(conn, collective_id, membership_id)?;
-        if !store::verify(conn, collective_id, membership_id, issue_id, actor.id(), now())? {
+        if !store::verify(
+            conn,
+            collective_id,
+            membership_id,
+            issue_id,
+            actor.id(),
+            now(),
+        )? {
             return Err(Error::NotFound {
                 what: "declaration",
             });

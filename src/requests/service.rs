@@ -1175,12 +1175,17 @@ pub fn comments(
 #[derive(Debug, Clone)]
 pub enum VoteOutcome {
     /// The round opens with it as a candidate.
-    Enter { round_id: String },
+    Enter {
+        round_id: String,
+    },
     /// Its round was cancelled: back to review.
     Leave,
     /// The group funded it: approved for `amount_minor`, drawing on its
     /// share of the round's hold.
-    Funded { amount_minor: i64, hold_id: String },
+    Funded {
+        amount_minor: i64,
+        hold_id: String,
+    },
     NotFunded,
 }
 

@@ -88,11 +88,18 @@ impl Phase {
                 ),
                 Step::Vote => (
                     "round_not_open",
-                    format!("ballots are cast while a round is open; this one is {}", self.as_str()),
+                    format!(
+                        "ballots are cast while a round is open; this one is {}",
+                        self.as_str()
+                    ),
                 ),
                 _ => (
                     "invalid_transition",
-                    format!("a round that is {} cannot be {}", self.as_str(), describe(step)),
+                    format!(
+                        "a round that is {} cannot be {}",
+                        self.as_str(),
+                        describe(step)
+                    ),
                 ),
             };
             Error::Conflict {
@@ -123,7 +130,14 @@ mod tests {
     #[test]
     fn the_happy_path_runs_from_draft_to_enacted() {
         let mut phase = Phase::Draft;
-        for step in [Step::Edit, Step::Open, Step::Vote, Step::Close, Step::Tally, Step::Enact] {
+        for step in [
+            Step::Edit,
+            Step::Open,
+            Step::Vote,
+            Step::Close,
+            Step::Tally,
+            Step::Enact,
+        ] {
             phase = phase.require(step).unwrap();
         }
         assert_eq!(phase, Phase::Enacted);
@@ -133,7 +147,10 @@ mod tests {
     fn an_open_round_cannot_change_and_a_finished_one_cannot_be_cancelled() {
         assert!(matches!(
             Phase::Open.require(Step::Edit),
-            Err(Error::Conflict { code: "round_locked", .. })
+            Err(Error::Conflict {
+                code: "round_locked",
+                ..
+            })
         ));
         for phase in [Phase::Enacted, Phase::Cancelled] {
             assert_eq!(phase.after(Step::Cancel), None);

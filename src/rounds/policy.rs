@@ -225,9 +225,7 @@ pub fn engine_ballot(
                 .points
                 .iter()
                 .filter(|(_, points)| **points > 0)
-                .filter_map(|(id, points)| {
-                    at(id).map(|i| (i, integer(i64::from(*points))))
-                })
+                .filter_map(|(id, points)| at(id).map(|i| (i, integer(i64::from(*points)))))
                 .collect(),
         ),
         BallotType::Ranked { .. } => {
@@ -295,7 +293,10 @@ impl WeightingPolicy {
             ("policy.cap", self.cap),
         ] {
             if weight.is_some_and(|w| !(1..=1000).contains(&w)) {
-                return Err(Error::invalid(field, "must be a whole number from 1 to 1000"));
+                return Err(Error::invalid(
+                    field,
+                    "must be a whole number from 1 to 1000",
+                ));
             }
         }
         for (i, issue) in self.issues.iter().flatten().enumerate() {

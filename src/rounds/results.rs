@@ -111,7 +111,11 @@ fn election(
 }
 
 /// Tallies a closed round through the engine: the result to store.
-pub fn tally_round(conn: &mut DbConnection, round: &RoundRow, pool: &PoolRow) -> Result<RoundResult> {
+pub fn tally_round(
+    conn: &mut DbConnection,
+    round: &RoundRow,
+    pool: &PoolRow,
+) -> Result<RoundResult> {
     let currency = pool.currency()?;
     let (election, counted, set_aside) = election(conn, round, currency)?;
     let rule = rule(round)?;

@@ -162,7 +162,10 @@ fn check_candidates(conn: &mut DbConnection, pool: &PoolRow, ids: &[String]) -> 
         ) {
             return Err(Error::invalid(
                 field,
-                format!("is {}; candidates must be submitted or in_review", row.state),
+                format!(
+                    "is {}; candidates must be submitted or in_review",
+                    row.state
+                ),
             ));
         }
         if pool
@@ -388,7 +391,11 @@ pub fn open(
 
 /// Whether a member may vote in a round opened at `opened_at`: active, and
 /// a member since before it opened.
-pub(super) fn eligible(status: &str, joined_at: Option<NaiveDateTime>, opened_at: NaiveDateTime) -> bool {
+pub(super) fn eligible(
+    status: &str,
+    joined_at: Option<NaiveDateTime>,
+    opened_at: NaiveDateTime,
+) -> bool {
     MembershipStatus::parse(status) == Some(MembershipStatus::Active)
         && joined_at.is_some_and(|joined| joined <= opened_at)
 }
@@ -411,8 +418,9 @@ pub fn close(
             .ok_or_else(|| Error::Internal(format!("open round {} has no opening time", row.id)))?;
         let (mut counted, mut set_aside) = (0, 0);
         for ballot in store::ballots_of(conn, &row.id)? {
-            let membership = crate::collectives::store::find_membership(conn, &ballot.membership_id)?
-                .map(|(m, _)| m);
+            let membership =
+                crate::collectives::store::find_membership(conn, &ballot.membership_id)?
+                    .map(|(m, _)| m);
             let counts = membership
                 .as_ref()
                 .is_some_and(|m| eligible(&m.status, m.joined_at, opened_at));
@@ -489,7 +497,10 @@ fn stored_result(row: &RoundRow) -> Result<RoundResult> {
     let text = row.result.as_deref().ok_or_else(|| {
         Error::conflict(
             "round_not_tallied",
-            format!("the round is {}; results exist once it is tallied", row.phase),
+            format!(
+                "the round is {}; results exist once it is tallied",
+                row.phase
+            ),
         )
     })?;
     serde_json::from_str(text).map_err(|e| Error::Internal(e.to_string()))
@@ -652,7 +663,10 @@ pub fn export(
 }
 
 /// The round's candidates with their costs, for checking ballots.
-pub(super) fn ballot_candidates(conn: &mut DbConnection, round: &RoundRow) -> Result<Vec<Candidate>> {
+pub(super) fn ballot_candidates(
+    conn: &mut DbConnection,
+    round: &RoundRow,
+) -> Result<Vec<Candidate>> {
     Ok(candidate_rows(conn, &round.id)?
         .into_iter()
         .map(|r| Candidate {

@@ -69,7 +69,9 @@ pub struct RoundChanges {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &RoundRow) -> Result<()> {
-    diesel::insert_into(rounds::table).values(row).execute(conn)?;
+    diesel::insert_into(rounds::table)
+        .values(row)
+        .execute(conn)?;
     Ok(())
 }
 

@@ -24,8 +24,7 @@ fn membership_id(actor: &Actor) -> Result<String> {
 
 fn view(row: BallotRow) -> Result<Ballot> {
     Ok(Ballot {
-        choices: serde_json::from_str(&row.choices)
-            .map_err(|e| Error::Internal(e.to_string()))?,
+        choices: serde_json::from_str(&row.choices).map_err(|e| Error::Internal(e.to_string()))?,
         round_id: row.round_id,
         cast_at: utc(row.cast_at),
         updated_at: utc(row.updated_at),
@@ -69,7 +68,12 @@ pub fn cast(
         let pool = crate::pools::store::find(conn, &round.pool_id)?
             .ok_or(Error::NotFound { what: "pool" })?;
         let candidates = ballot_candidates(conn, &round)?;
-        check_choices(&ballot_type(&round)?, &choices, &candidates, pool.currency()?)?;
+        check_choices(
+            &ballot_type(&round)?,
+            &choices,
+            &candidates,
+            pool.currency()?,
+        )?;
         let text = serde_json::to_string(&choices).map_err(|e| Error::Internal(e.to_string()))?;
         let at = now();
         match store::ballot_of(conn, &round.id, &membership)? {

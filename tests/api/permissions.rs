@@ -772,8 +772,10 @@ fn rows() -> Vec<Row> {
                 (
                     Method::POST,
                     format!("/api/v1/pools/{}/rounds", w.pool),
-                    Some(json!({"title": "Round", "budget": "1.00", "candidates": [w.request],
-                                "ballot": {"type": "approval"}})),
+                    Some(
+                        json!({"title": "Round", "budget": "1.00", "candidates": [w.request],
+                                "ballot": {"type": "approval"}}),
+                    ),
                 )
             },
         },
@@ -791,7 +793,13 @@ fn rows() -> Vec<Row> {
         Row {
             operation: "get_round",
             access: Collective(Role::Member, &["rounds:read"]),
-            call: |w, _, _| (Method::GET, format!("/api/v1/rounds/{}", w.draft_round), None),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/rounds/{}", w.draft_round),
+                    None,
+                )
+            },
         },
         Row {
             operation: "update_round",
@@ -807,17 +815,35 @@ fn rows() -> Vec<Row> {
         Row {
             operation: "open_round",
             access: Collective(Role::Coordinator, &[]),
-            call: |w, _, c| (Method::POST, format!("/api/v1/rounds/{}/open", w.to_open[c]), None),
+            call: |w, _, c| {
+                (
+                    Method::POST,
+                    format!("/api/v1/rounds/{}/open", w.to_open[c]),
+                    None,
+                )
+            },
         },
         Row {
             operation: "close_round",
             access: Collective(Role::Coordinator, &[]),
-            call: |w, _, c| (Method::POST, format!("/api/v1/rounds/{}/close", w.to_close[c]), None),
+            call: |w, _, c| {
+                (
+                    Method::POST,
+                    format!("/api/v1/rounds/{}/close", w.to_close[c]),
+                    None,
+                )
+            },
         },
         Row {
             operation: "tally_round",
             access: Collective(Role::Coordinator, &[]),
-            call: |w, _, c| (Method::POST, format!("/api/v1/rounds/{}/tally", w.to_tally[c]), None),
+            call: |w, _, c| {
+                (
+                    Method::POST,
+                    format!("/api/v1/rounds/{}/tally", w.to_tally[c]),
+                    None,
+                )
+            },
         },
         Row {
             operation: "round_results",
@@ -833,7 +859,13 @@ fn rows() -> Vec<Row> {
         Row {
             operation: "enact_round",
             access: Collective(Role::Coordinator, &[]),
-            call: |w, _, c| (Method::POST, format!("/api/v1/rounds/{}/enact", w.to_enact[c]), None),
+            call: |w, _, c| {
+                (
+                    Method::POST,
+                    format!("/api/v1/rounds/{}/enact", w.to_enact[c]),
+                    None,
+                )
+            },
         },
         Row {
             operation: "cancel_round",

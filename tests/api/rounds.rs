@@ -63,7 +63,9 @@ impl Setup {
     async fn step(&self, round: &str, step: &str) -> crate::helpers::Answer {
         let path = format!("/api/v1/rounds/{round}/{step}");
         if matches!(step, "open" | "enact" | "cancel") {
-            self.app.post_money(&path, &self.admin.token, json!({})).await
+            self.app
+                .post_money(&path, &self.admin.token, json!({}))
+                .await
         } else {
             self.app.post(&path, &self.admin.token, json!({})).await
         }
@@ -130,14 +132,25 @@ async fn a_round_runs_from_draft_to_enactment_and_moves_the_money() {
     assert_eq!(opened.body["phase"], "open");
     let hold = opened.body["hold_id"].as_str().unwrap().to_owned();
     let balances = s.app.balances(&s.pool, &s.admin.token).await;
-    assert_eq!((balances["available"].as_str(), balances["held"].as_str()), (Some("20.00"), Some("80.00")));
+    assert_eq!(
+        (balances["available"].as_str(), balances["held"].as_str()),
+        (Some("20.00"), Some("80.00"))
+    );
     assert_eq!(s.request_state(&a).await["state"], "in_vote");
 
-    s.vote(&ann, &round, json!({"approve": [a, b]})).await.expect(200);
-    s.vote(&bea, &round, json!({"approve": [b]})).await.expect(200);
-    s.vote(&cy, &round, json!({"approve": [c]})).await.expect(200);
+    s.vote(&ann, &round, json!({"approve": [a, b]}))
+        .await
+        .expect(200);
+    s.vote(&bea, &round, json!({"approve": [b]}))
+        .await
+        .expect(200);
+    s.vote(&cy, &round, json!({"approve": [c]}))
+        .await
+        .expect(200);
     // Replacing a ballot keeps one per member.
-    s.vote(&cy, &round, json!({"approve": [c, b]})).await.expect(200);
+    s.vote(&cy, &round, json!({"approve": [c, b]}))
+        .await
+        .expect(200);
     assert_eq!(s.app.count("ballots").await, 3);
 
     s.step(&round, "close").await.expect(200);
@@ -150,7 +163,10 @@ async fn a_round_runs_from_draft_to_enactment_and_moves_the_money() {
         .get(&format!("/api/v1/rounds/{round}/results"), &ann.token)
         .await
         .expect(200);
-    assert_eq!(tallied.body, results.body, "the stored result is what was tallied");
+    assert_eq!(
+        tallied.body, results.body,
+        "the stored result is what was tallied"
+    );
     let selected: Vec<&str> = results.body["selected"]
         .as_array()
         .unwrap()
@@ -174,12 +190,22 @@ async fn a_round_runs_from_draft_to_enactment_and_moves_the_money() {
 
     let key = uuid::Uuid::new_v4().to_string();
     let enact = format!("/api/v1/rounds/{round}/enact");
-    let enacted = s.app.post_keyed(&enact, &s.admin.token, &key, json!({})).await.expect(200);
+    let enacted = s
+        .app
+        .post_keyed(&enact, &s.admin.token, &key, json!({}))
+        .await
+        .expect(200);
     assert_eq!(enacted.body["phase"], "enacted");
-    let replay = s.app.post_keyed(&enact, &s.admin.token, &key, json!({})).await.expect(200);
+    let replay = s
+        .app
+        .post_keyed(&enact, &s.admin.token, &key, json!({}))
+        .await
+        .expect(200);
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
     assert_eq!(replay.body, enacted.body);
-    s.step(&round, "enact").await.expect_problem(409, "invalid_transition");
+    s.step(&round, "enact")
+        .await
+        .expect_problem(409, "invalid_transition");
 
     for id in [&a, &b, &c] {
         let request = s.request_state(id).await;
@@ -188,7 +214,10 @@ async fn a_round_runs_from_draft_to_enactment_and_moves_the_money() {
             assert_eq!(request["amount_approved"], request["amount_requested"]);
             let child = s
                 .app
-                .get(&format!("/api/v1/holds/{}", request["hold_id"].as_str().unwrap()), &s.admin.token)
+                .get(
+                    &format!("/api/v1/holds/{}", request["hold_id"].as_str().unwrap()),
+                    &s.admin.token,
+                )
                 .await
                 .expect(200);
             assert_eq!(child.body["parent_hold_id"], hold.as_str());
@@ -230,13 +259,20 @@ async fn an_open_round_cannot_change_and_draft_changes_are_audited() {
     let a = s.request(&ann, "10.00").await;
     let round = s.round(approval(&[&a], "20.00")).await;
     s.app
-        .patch(&format!("/api/v1/rounds/{round}"), &s.admin.token, json!({"budget": "15.00", "rule": "greedy"}))
+        .patch(
+            &format!("/api/v1/rounds/{round}"),
+            &s.admin.token,
+            json!({"budget": "15.00", "rule": "greedy"}),
+        )
         .await
         .expect(200);
     let trail = s
         .app
         .get(
-            &format!("/api/v1/audit?collective_id={}&object_id={round}", s.collective),
+            &format!(
+                "/api/v1/audit?collective_id={}&object_id={round}",
+                s.collective
+            ),
             &s.admin.token,
         )
         .await
@@ -248,16 +284,31 @@ async fn an_open_round_cannot_change_and_draft_changes_are_audited() {
         .any(|r| r["action"] == "round.changed"));
     s.step(&round, "open").await.expect(200);
     s.app
-        .patch(&format!("/api/v1/rounds/{round}"), &s.admin.token, json!({"budget": "90.00"}))
+        .patch(
+            &format!("/api/v1/rounds/{round}"),
+            &s.admin.token,
+            json!({"budget": "90.00"}),
+        )
         .await
         .expect_problem(409, "round_locked");
-    let current = s.app.get(&format!("/api/v1/rounds/{round}"), &s.admin.token).await.expect(200);
+    let current = s
+        .app
+        .get(&format!("/api/v1/rounds/{round}"), &s.admin.token)
+        .await
+        .expect(200);
     assert_eq!(current.body["budget"], "15.00");
     assert_eq!(current.body["rule"], "greedy");
     // Members read the round; they cannot run it.
-    s.app.get(&format!("/api/v1/rounds/{round}"), &ann.token).await.expect(200);
     s.app
-        .post(&format!("/api/v1/rounds/{round}/close"), &ann.token, json!({}))
+        .get(&format!("/api/v1/rounds/{round}"), &ann.token)
+        .await
+        .expect(200);
+    s.app
+        .post(
+            &format!("/api/v1/rounds/{round}/close"),
+            &ann.token,
+            json!({}),
+        )
         .await
         .expect_problem(403, "forbidden");
 }
@@ -270,7 +321,9 @@ async fn nobody_reads_anyone_elses_ballot() {
     let a = s.request(&ann, "10.00").await;
     let round = s.round(approval(&[&a], "20.00")).await;
     s.step(&round, "open").await.expect(200);
-    s.vote(&ann, &round, json!({"approve": [a]})).await.expect(200);
+    s.vote(&ann, &round, json!({"approve": [a]}))
+        .await
+        .expect(200);
     let mine = s
         .app
         .get(&format!("/api/v1/rounds/{round}/ballots/me"), &ann.token)
@@ -279,10 +332,16 @@ async fn nobody_reads_anyone_elses_ballot() {
     assert_eq!(mine.body["choices"]["approve"], json!([a]));
     // A coordinator asking gets only their own — and they have none.
     s.app
-        .get(&format!("/api/v1/rounds/{round}/ballots/me"), &coordinator.token)
+        .get(
+            &format!("/api/v1/rounds/{round}/ballots/me"),
+            &coordinator.token,
+        )
         .await
         .expect_problem(404, "not_found");
-    let (partner, _, _) = s.app.partner(&s.collective, &s.admin, &["rounds:read"]).await;
+    let (partner, _, _) = s
+        .app
+        .partner(&s.collective, &s.admin, &["rounds:read"])
+        .await;
     s.app
         .get(&format!("/api/v1/rounds/{round}/ballots/me"), &partner)
         .await
@@ -295,7 +354,10 @@ async fn nobody_reads_anyone_elses_ballot() {
         .keys()
         .filter(|p| p.contains("ballot"))
         .collect();
-    assert!(ballot_paths.iter().all(|p| p.ends_with("/ballots/me")), "{ballot_paths:?}");
+    assert!(
+        ballot_paths.iter().all(|p| p.ends_with("/ballots/me")),
+        "{ballot_paths:?}"
+    );
     // Results say how many voted, never who or how.
     s.step(&round, "close").await.expect(200);
     let result = s.step(&round, "tally").await.expect(200);
@@ -309,7 +371,12 @@ async fn nobody_reads_anyone_elses_ballot() {
     assert_eq!(by_partner.body["voters"], 1);
     // Withdrawing is over once the round has closed.
     s.app
-        .send(Method::DELETE, &format!("/api/v1/rounds/{round}/ballots/me"), Some(&ann.token), None)
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/rounds/{round}/ballots/me"),
+            Some(&ann.token),
+            None,
+        )
         .await
         .expect_problem(409, "round_not_open");
 }
@@ -326,11 +393,18 @@ async fn late_joiners_cannot_vote_and_suspended_members_ballots_are_set_aside() 
     s.vote(&late, &round, json!({"approve": [a]}))
         .await
         .expect_problem(403, "not_eligible");
-    s.vote(&ann, &round, json!({"approve": [a]})).await.expect(200);
-    s.vote(&bea, &round, json!({"approve": [b]})).await.expect(200);
+    s.vote(&ann, &round, json!({"approve": [a]}))
+        .await
+        .expect(200);
+    s.vote(&bea, &round, json!({"approve": [b]}))
+        .await
+        .expect(200);
     s.app
         .patch(
-            &format!("/api/v1/collectives/{}/members/{}", s.collective, bea.membership_id),
+            &format!(
+                "/api/v1/collectives/{}/members/{}",
+                s.collective, bea.membership_id
+            ),
             &s.admin.token,
             json!({"status": "suspended"}),
         )
@@ -360,22 +434,56 @@ async fn invalid_ballots_are_refused_naming_the_limit() {
     let refused = |answer: crate::helpers::Answer, field: &str, limit: &str| {
         let answer = answer.expect(422);
         assert_eq!(answer.body["field"], field, "{}", answer.body);
-        assert!(answer.body["detail"].as_str().unwrap().contains(limit), "{}", answer.body);
+        assert!(
+            answer.body["detail"].as_str().unwrap().contains(limit),
+            "{}",
+            answer.body
+        );
     };
-    refused(s.vote(&ann, &approval_round, json!({"approve": [a, b]})).await, "approve", "max_count");
-    refused(s.vote(&ann, &approval_round, json!({"approve": [b]})).await, "approve", "max_cost");
-    refused(s.vote(&ann, &approval_round, json!({"approve": []})).await, "approve", "min_count");
-    refused(s.vote(&ann, &approval_round, json!({"approve": [c]})).await, "approve[0]", "not a candidate");
-    s.vote(&ann, &approval_round, json!({"approve": [a]})).await.expect(200);
+    refused(
+        s.vote(&ann, &approval_round, json!({"approve": [a, b]}))
+            .await,
+        "approve",
+        "max_count",
+    );
+    refused(
+        s.vote(&ann, &approval_round, json!({"approve": [b]})).await,
+        "approve",
+        "max_cost",
+    );
+    refused(
+        s.vote(&ann, &approval_round, json!({"approve": []})).await,
+        "approve",
+        "min_count",
+    );
+    refused(
+        s.vote(&ann, &approval_round, json!({"approve": [c]})).await,
+        "approve[0]",
+        "not a candidate",
+    );
+    s.vote(&ann, &approval_round, json!({"approve": [a]}))
+        .await
+        .expect(200);
 
     let points_round = s
         .round(json!({"title": "P", "budget": "20.00", "candidates": [c],
                       "ballot": {"type": "cumulative", "points": 10}}))
         .await;
     s.step(&points_round, "open").await.expect(200);
-    refused(s.vote(&ann, &points_round, json!({"points": {c.clone(): 11}})).await, "points", "points");
-    refused(s.vote(&ann, &points_round, json!({"approve": [c]})).await, "approve", "ballot type");
-    s.vote(&ann, &points_round, json!({"points": {c.clone(): 10}})).await.expect(200);
+    refused(
+        s.vote(&ann, &points_round, json!({"points": {c.clone(): 11}}))
+            .await,
+        "points",
+        "points",
+    );
+    refused(
+        s.vote(&ann, &points_round, json!({"approve": [c]})).await,
+        "approve",
+        "ballot type",
+    );
+    s.vote(&ann, &points_round, json!({"points": {c.clone(): 10}}))
+        .await
+        .expect(200);
     assert_eq!(s.app.count("ballots").await, 2);
 }
 
@@ -385,12 +493,22 @@ async fn opening_on_a_short_pool_is_refused_and_changes_nothing() {
     let ann = s.member().await;
     let a = s.request(&ann, "40.00").await;
     let round = s.round(approval(&[&a], "80.00")).await;
-    let refused = s.step(&round, "open").await.expect_problem(409, "insufficient_funds");
+    let refused = s
+        .step(&round, "open")
+        .await
+        .expect_problem(409, "insufficient_funds");
     assert_eq!(refused.body["available"], "50.00");
-    let current = s.app.get(&format!("/api/v1/rounds/{round}"), &s.admin.token).await.expect(200);
+    let current = s
+        .app
+        .get(&format!("/api/v1/rounds/{round}"), &s.admin.token)
+        .await
+        .expect(200);
     assert_eq!(current.body["phase"], "draft");
     assert_eq!(s.request_state(&a).await["state"], "submitted");
-    assert_eq!(s.app.balances(&s.pool, &s.admin.token).await["held"], "0.00");
+    assert_eq!(
+        s.app.balances(&s.pool, &s.admin.token).await["held"],
+        "0.00"
+    );
 }
 
 #[actix_rt::test]
@@ -400,14 +518,21 @@ async fn cancelling_releases_the_budget_and_returns_candidates_to_review() {
     let a = s.request(&ann, "40.00").await;
     let round = s.round(approval(&[&a], "60.00")).await;
     s.step(&round, "open").await.expect(200);
-    s.vote(&ann, &round, json!({"approve": [a]})).await.expect(200);
+    s.vote(&ann, &round, json!({"approve": [a]}))
+        .await
+        .expect(200);
     s.step(&round, "close").await.expect(200);
     let cancelled = s.step(&round, "cancel").await.expect(200);
     assert_eq!(cancelled.body["phase"], "cancelled");
     assert_eq!(s.request_state(&a).await["state"], "in_review");
     let balances = s.app.balances(&s.pool, &s.admin.token).await;
-    assert_eq!((balances["available"].as_str(), balances["held"].as_str()), (Some("100.00"), Some("0.00")));
-    s.step(&round, "cancel").await.expect_problem(409, "invalid_transition");
+    assert_eq!(
+        (balances["available"].as_str(), balances["held"].as_str()),
+        (Some("100.00"), Some("0.00"))
+    );
+    s.step(&round, "cancel")
+        .await
+        .expect_problem(409, "invalid_transition");
     assert!(s.app.verify().await.is_clean());
 }
 
@@ -426,14 +551,21 @@ async fn affectedness_is_seen_only_by_the_member_and_coordinators() {
         .expect_problem(403, "forbidden");
     let issues = s
         .app
-        .get(&format!("/api/v1/collectives/{}/issues", s.collective), &ann.token)
+        .get(
+            &format!("/api/v1/collectives/{}/issues", s.collective),
+            &ann.token,
+        )
         .await
         .expect(200);
     assert_eq!(issues.body[0]["name"], "facing eviction");
-    s.declare(&ann, json!([{"issue_id": eviction, "tier": "direct"}])).await;
+    s.declare(&ann, json!([{"issue_id": eviction, "tier": "direct"}]))
+        .await;
     let mine = s
         .app
-        .get(&format!("/api/v1/collectives/{}/affectedness/me", s.collective), &ann.token)
+        .get(
+            &format!("/api/v1/collectives/{}/affectedness/me", s.collective),
+            &ann.token,
+        )
         .await
         .expect(200);
     assert_eq!(mine.body["declarations"][0]["tier"], "direct");
@@ -442,24 +574,42 @@ async fn affectedness_is_seen_only_by_the_member_and_coordinators() {
         "/api/v1/collectives/{}/members/{}/affectedness",
         s.collective, ann.membership_id
     );
-    s.app.get(&of_ann, &bea.token).await.expect_problem(403, "forbidden");
+    s.app
+        .get(&of_ann, &bea.token)
+        .await
+        .expect_problem(403, "forbidden");
     let seen = s.app.get(&of_ann, &s.admin.token).await.expect(200);
     assert_eq!(seen.body["declarations"][0]["tier"], "direct");
     let verified = s
         .app
-        .post(&format!("{of_ann}/{eviction}/verification"), &s.admin.token, json!({}))
+        .post(
+            &format!("{of_ann}/{eviction}/verification"),
+            &s.admin.token,
+            json!({}),
+        )
         .await
         .expect(200);
     assert_eq!(verified.body["declarations"][0]["verified"], true);
     // Declaring the same again keeps the verification; a new tier loses it.
-    s.declare(&ann, json!([{"issue_id": eviction, "tier": "direct"}])).await;
-    assert_eq!(s.app.get(&of_ann, &s.admin.token).await.body["declarations"][0]["verified"], true);
-    s.declare(&ann, json!([{"issue_id": eviction, "tier": "indirect"}])).await;
-    assert_eq!(s.app.get(&of_ann, &s.admin.token).await.body["declarations"][0]["verified"], false);
+    s.declare(&ann, json!([{"issue_id": eviction, "tier": "direct"}]))
+        .await;
+    assert_eq!(
+        s.app.get(&of_ann, &s.admin.token).await.body["declarations"][0]["verified"],
+        true
+    );
+    s.declare(&ann, json!([{"issue_id": eviction, "tier": "indirect"}]))
+        .await;
+    assert_eq!(
+        s.app.get(&of_ann, &s.admin.token).await.body["declarations"][0]["verified"],
+        false
+    );
     let trail = s
         .app
         .get(
-            &format!("/api/v1/audit?collective_id={}&object_id={}", s.collective, ann.membership_id),
+            &format!(
+                "/api/v1/audit?collective_id={}&object_id={}",
+                s.collective, ann.membership_id
+            ),
             &s.admin.token,
         )
         .await
@@ -471,17 +621,28 @@ async fn affectedness_is_seen_only_by_the_member_and_coordinators() {
         .map(|r| r["action"].as_str().unwrap())
         .collect();
     assert_eq!(
-        actions.iter().filter(|a| **a == "affectedness.declared").count(),
+        actions
+            .iter()
+            .filter(|a| **a == "affectedness.declared")
+            .count(),
         3
     );
     assert!(actions.contains(&"affectedness.verified"));
-    let (partner, _, _) = s.app.partner(&s.collective, &s.admin, &["rounds:read", "collective:read"]).await;
+    let (partner, _, _) = s
+        .app
+        .partner(&s.collective, &s.admin, &["rounds:read", "collective:read"])
+        .await;
     s.app.get(&of_ann, &partner).await.expect(403);
 }
 
 /// The engine's tally of an election in which each voter's ballot is
 /// written `weight` times, each copy of weight 1.
-fn repeated(budget: i64, costs: &[(&str, i64)], voters: &[(u32, Vec<usize>)], rule: Rule) -> commonpot_tally::Tally {
+fn repeated(
+    budget: i64,
+    costs: &[(&str, i64)],
+    voters: &[(u32, Vec<usize>)],
+    rule: Rule,
+) -> commonpot_tally::Tally {
     let mut copies = Vec::new();
     for (v, (weight, approved)) in voters.iter().enumerate() {
         for copy in 0..*weight {
@@ -521,12 +682,24 @@ async fn weights_change_the_outcome_exactly_as_repeated_ballots_would() {
     let unverified = s.member().await;
     let asker = s.member().await;
     s.declare(&direct, json!([{"issue_id": eviction, "tier": "direct"}, {"issue_id": income, "tier": "supporter"}])).await;
-    s.declare(&indirect, json!([{"issue_id": eviction, "tier": "indirect"}])).await;
+    s.declare(
+        &indirect,
+        json!([{"issue_id": eviction, "tier": "indirect"}]),
+    )
+    .await;
     for supporter in &supporters {
-        s.declare(supporter, json!([{"issue_id": eviction, "tier": "supporter"}])).await;
+        s.declare(
+            supporter,
+            json!([{"issue_id": eviction, "tier": "supporter"}]),
+        )
+        .await;
     }
     // Declared but never verified: counts as no declaration under this policy.
-    s.declare(&unverified, json!([{"issue_id": eviction, "tier": "direct"}])).await;
+    s.declare(
+        &unverified,
+        json!([{"issue_id": eviction, "tier": "direct"}]),
+    )
+    .await;
     for who in [&direct, &indirect, &supporters[0], &supporters[1]] {
         s.app
             .post(
@@ -548,16 +721,26 @@ async fn weights_change_the_outcome_exactly_as_repeated_ballots_would() {
     let costs = [(x.as_str(), 60), (y.as_str(), 50), (z.as_str(), 40)];
     for rule in [Rule::MesAdd1, Rule::Mes, Rule::Greedy] {
         let round = s
-            .round(json!({"title": "Weighted", "budget": "100.00", "candidates": [x, y, z],
-                          "ballot": {"type": "approval"}, "rule": rule.name(), "policy": policy}))
+            .round(
+                json!({"title": "Weighted", "budget": "100.00", "candidates": [x, y, z],
+                          "ballot": {"type": "approval"}, "rule": rule.name(), "policy": policy}),
+            )
             .await;
         s.step(&round, "open").await.expect(200);
-        s.vote(&direct, &round, json!({"approve": [y, z]})).await.expect(200);
-        s.vote(&indirect, &round, json!({"approve": [z]})).await.expect(200);
+        s.vote(&direct, &round, json!({"approve": [y, z]}))
+            .await
+            .expect(200);
+        s.vote(&indirect, &round, json!({"approve": [z]}))
+            .await
+            .expect(200);
         for supporter in &supporters {
-            s.vote(supporter, &round, json!({"approve": [x]})).await.expect(200);
+            s.vote(supporter, &round, json!({"approve": [x]}))
+                .await
+                .expect(200);
         }
-        s.vote(&unverified, &round, json!({"approve": [x]})).await.expect(200);
+        s.vote(&unverified, &round, json!({"approve": [x]}))
+            .await
+            .expect(200);
         s.step(&round, "close").await.expect(200);
         let result = s.step(&round, "tally").await.expect(200).body;
 
@@ -577,22 +760,41 @@ async fn weights_change_the_outcome_exactly_as_repeated_ballots_would() {
             .map(|f| f["request_id"].as_str().unwrap().to_owned())
             .collect();
         assert_eq!(selected, expected.selected, "{rule}: {result}");
-        for (line, report) in result["candidates"].as_array().unwrap().iter().zip(&expected.projects) {
+        for (line, report) in result["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(&expected.projects)
+        {
             assert_eq!(line["request_id"], report.id.as_str());
             assert_eq!(line["support"], report.support.to_string());
-            assert_eq!(line["verdict"], serde_json::to_value(report.verdict).unwrap());
+            assert_eq!(
+                line["verdict"],
+                serde_json::to_value(report.verdict).unwrap()
+            );
         }
         assert_eq!(result["total_weight"], 10);
         let tiers: Vec<(String, i64, i64)> = result["participation"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|t| (t["tier"].as_str().unwrap().to_owned(), t["voters"].as_i64().unwrap(), t["total_weight"].as_i64().unwrap()))
+            .map(|t| {
+                (
+                    t["tier"].as_str().unwrap().to_owned(),
+                    t["voters"].as_i64().unwrap(),
+                    t["total_weight"].as_i64().unwrap(),
+                )
+            })
             .collect();
         assert_eq!(
             tiers,
-            [("direct", 1, 4), ("indirect", 1, 3), ("supporter", 2, 2), ("none", 1, 1)]
-                .map(|(t, v, w)| (t.to_owned(), v, w))
+            [
+                ("direct", 1, 4),
+                ("indirect", 1, 3),
+                ("supporter", 2, 2),
+                ("none", 1, 1)
+            ]
+            .map(|(t, v, w)| (t.to_owned(), v, w))
         );
         if rule == Rule::Greedy {
             // Without weights the supporters' favourite would win instead.
@@ -610,17 +812,26 @@ async fn the_export_tallies_to_the_same_result_anywhere() {
     let s = setup("1000.00").await;
     let issue = s.issue("disabled").await;
     let (ann, bea, cy) = (s.member().await, s.member().await, s.member().await);
-    s.declare(&ann, json!([{"issue_id": issue, "tier": "direct"}])).await;
+    s.declare(&ann, json!([{"issue_id": issue, "tier": "direct"}]))
+        .await;
     let a = s.request(&cy, "60.00").await;
     let b = s.request(&cy, "50.00").await;
     let round = s
-        .round(json!({"title": "Export", "budget": "100.00", "candidates": [a, b],
-                      "ballot": {"type": "approval"}, "policy": {"direct": 3}}))
+        .round(
+            json!({"title": "Export", "budget": "100.00", "candidates": [a, b],
+                      "ballot": {"type": "approval"}, "policy": {"direct": 3}}),
+        )
         .await;
     s.step(&round, "open").await.expect(200);
-    s.vote(&ann, &round, json!({"approve": [a]})).await.expect(200);
-    s.vote(&bea, &round, json!({"approve": [b]})).await.expect(200);
-    s.vote(&cy, &round, json!({"approve": [b]})).await.expect(200);
+    s.vote(&ann, &round, json!({"approve": [a]}))
+        .await
+        .expect(200);
+    s.vote(&bea, &round, json!({"approve": [b]}))
+        .await
+        .expect(200);
+    s.vote(&cy, &round, json!({"approve": [b]}))
+        .await
+        .expect(200);
     s.app
         .get(&format!("/api/v1/rounds/{round}/export.pb"), &s.admin.token)
         .await
@@ -630,7 +841,10 @@ async fn the_export_tallies_to_the_same_result_anywhere() {
     for mode in ["column", "repeat"] {
         let response = s
             .app
-            .raw(Method::GET, &format!("/api/v1/rounds/{round}/export.pb?weights={mode}"))
+            .raw(
+                Method::GET,
+                &format!("/api/v1/rounds/{round}/export.pb?weights={mode}"),
+            )
             .bearer_auth(&s.admin.token)
             .send()
             .await
