@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::auth::access::Principal;
+use crate::db::DbConnection;
 use crate::http::extract::{with_etag, IfMatch, Json};
 use crate::http::idempotent::{self, FingerprintedJson, IdempotencyKey};
 use crate::http::problem::ApiResult;
@@ -24,6 +25,33 @@ fn etagged(round: Round) -> HttpResponse {
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoBody {}
+
+/// A step of a round that moves money (open, enact, cancel), run once per
+/// `Idempotency-Key`.
+#[allow(clippy::too_many_arguments)]
+async fn money_step(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    principal: Principal,
+    key: IdempotencyKey,
+    path: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: FingerprintedJson<NoBody>,
+    step: fn(&mut DbConnection, &Principal, &str, Option<&str>) -> crate::error::Result<Round>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner().to_string();
+    let p = principal.clone();
+    idempotent::run(
+        &state,
+        &req,
+        &principal,
+        key,
+        body.hash,
+        StatusCode::OK,
+        move |conn| step(conn, &p, &id, if_match.as_deref()),
+    )
+    .await
+}
 
 /// Draft a budgeting round on a pool. Coordinators.
 #[utoipa::path(
@@ -139,16 +167,15 @@ pub async fn open_round(
     if_match: IfMatch,
     body: FingerprintedJson<NoBody>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner().to_string();
-    let p = principal.clone();
-    idempotent::run(
-        &state,
-        &req,
-        &principal,
+    money_step(
+        state,
+        req,
+        principal,
         key,
-        body.hash,
-        StatusCode::OK,
-        move |conn| service::open(conn, &p, &id, if_match.as_deref()),
+        path,
+        if_match,
+        body,
+        service::open,
     )
     .await
 }
@@ -247,16 +274,15 @@ pub async fn enact_round(
     if_match: IfMatch,
     body: FingerprintedJson<NoBody>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner().to_string();
-    let p = principal.clone();
-    idempotent::run(
-        &state,
-        &req,
-        &principal,
+    money_step(
+        state,
+        req,
+        principal,
         key,
-        body.hash,
-        StatusCode::OK,
-        move |conn| service::enact(conn, &p, &id, if_match.as_deref()),
+        path,
+        if_match,
+        body,
+        service::enact,
     )
     .await
 }
@@ -281,16 +307,15 @@ pub async fn cancel_round(
     if_match: IfMatch,
     body: FingerprintedJson<NoBody>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner().to_string();
-    let p = principal.clone();
-    idempotent::run(
-        &state,
-        &req,
-        &principal,
+    money_step(
+        state,
+        req,
+        principal,
         key,
-        body.hash,
-        StatusCode::OK,
-        move |conn| service::cancel(conn, &p, &id, if_match.as_deref()),
+        path,
+        if_match,
+        body,
+        service::cancel,
     )
     .await
 }
