@@ -43,6 +43,10 @@ pub struct Settings {
     pub login_max_failures: u32,
     /// Length of that window and of the lock-out, in seconds.
     pub login_window_secs: u64,
+    /// Behind a reverse proxy: take the client's address from
+    /// `X-Forwarded-For` (for per-address login throttling). Only turn this
+    /// on when the proxy sets that header; otherwise callers could forge it.
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for Settings {
@@ -60,9 +64,28 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             login_max_failures: 5,
             login_window_secs: 15 * 60,
+            trust_forwarded_for: false,
         }
     }
 }
+
+/// Every setting, as named in the file and (upper-cased, with the
+/// `COMMONPOT_` prefix) in the environment.
+const KEYS: &[&str] = &[
+    "database_url",
+    "bind",
+    "db_pool_size",
+    "jwt_secret",
+    "key_file",
+    "jwt_issuer",
+    "jwt_audience",
+    "access_token_ttl_secs",
+    "refresh_token_ttl_secs",
+    "log_format",
+    "login_max_failures",
+    "login_window_secs",
+    "trust_forwarded_for",
+];
 
 impl Settings {
     /// Reads the layered configuration; `file` is the optional TOML file.
@@ -78,9 +101,46 @@ impl Settings {
             figment = figment.merge(Toml::file(file));
         }
         figment
-            .merge(Env::prefixed("COMMONPOT_").ignore(&["config", "log", "bootstrap_password"]))
+            // Only our own keys: other COMMONPOT_* variables (such as the
+            // COMMONPOT_PORT Kubernetes injects for a Service of that name)
+            // are none of our business.
+            .merge(Env::prefixed("COMMONPOT_").only(KEYS))
             .merge(Env::raw().only(&["database_url"]))
             .extract()
             .map_err(Box::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_can_come_from_the_environment() {
+        let fields = serde_json::to_value(Settings::default()).unwrap();
+        let mut names: Vec<&str> = fields
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        names.sort();
+        let mut keys = KEYS.to_vec();
+        keys.sort();
+        assert_eq!(names, keys, "KEYS must list every field of Settings");
+    }
+
+    #[test]
+    // The closure's error type is figment's own; its size is not ours to choose.
+    #[allow(clippy::result_large_err)]
+    fn unrelated_commonpot_variables_are_ignored() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("COMMONPOT_PORT", "tcp://10.0.0.1:80");
+            jail.set_env("COMMONPOT_SERVICE_HOST", "10.0.0.1");
+            jail.set_env("COMMONPOT_BIND", "0.0.0.0:9000");
+            let settings = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(settings.bind, "0.0.0.0:9000");
+            Ok(())
+        });
     }
 }

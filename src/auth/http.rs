@@ -152,10 +152,21 @@ async fn token_request(req: &HttpRequest, body: web::Bytes) -> Result<TokenReque
     }
 }
 
-fn address_of(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+/// The caller's address for throttling: the TCP peer, or behind a trusted
+/// reverse proxy the client it names in `X-Forwarded-For`.
+fn address_of(req: &HttpRequest, trust_forwarded_for: bool) -> String {
+    let forwarded = trust_forwarded_for
+        .then(|| req.headers().get("x-forwarded-for"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
+    forwarded.unwrap_or_else(|| {
+        req.peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".into())
+    })
 }
 
 /// Issue tokens: password, refresh-token and client-credentials grants.
@@ -179,7 +190,7 @@ pub async fn issue_token(
     state: web::Data<AppState>,
 ) -> ApiResult<web::Json<TokenResponse>> {
     let request = token_request(&req, body).await?;
-    let address = address_of(&req);
+    let address = address_of(&req, state.settings.trust_forwarded_for);
     let shared = state.clone();
     let issued = state
         .db

@@ -94,11 +94,11 @@ macro_rules! scopes {
 scopes! {
     CollectiveRead => "collective:read", "Read the collective and its list of members (names and roles, no contacts).";
     PoolsRead => "pools:read", "Read pools, balances, ledger entries and statements.";
-    ContributionsWrite => "contributions:write", "Record contributions, refunds and chargebacks.";
+    ContributionsWrite => "contributions:write", "Record contributions, refunds and chargebacks, and read contributions with their contributor details (personal data).";
     RequestsRead => "requests:read", "Read aid requests without their private fields.";
     RequestsReadPrivate => "requests:read_private", "Read the private fields of aid requests (details, contact, payout reference).";
     RequestsWrite => "requests:write", "Submit aid requests on someone's behalf (intake forms).";
-    DisbursementsWrite => "disbursements:write", "Record the outcome of disbursements (paid, failed).";
+    DisbursementsWrite => "disbursements:write", "Record the outcome of disbursements (paid, failed), and read holds and disbursements.";
     RoundsRead => "rounds:read", "Read budgeting rounds and their results.";
     EventsRead => "events:read", "Read the events feed.";
 }

@@ -144,8 +144,15 @@ impl Answer {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        Self::spawn_configured(|_| {}).await
+    }
+
+    /// Like `spawn`, with settings changed by `configure`.
+    pub async fn spawn_configured(configure: impl FnOnce(&mut Settings)) -> TestApp {
         let (database, url) = fresh_database();
-        Self::spawn_with(test_settings(url), database)
+        let mut settings = test_settings(url);
+        configure(&mut settings);
+        Self::spawn_with(settings, database)
     }
 
     fn spawn_with(settings: Settings, database: TestDb) -> TestApp {
