@@ -47,6 +47,16 @@ pub struct Settings {
     /// `X-Forwarded-For` (for per-address login throttling). Only turn this
     /// on when the proxy sets that header; otherwise callers could forge it.
     pub trust_forwarded_for: bool,
+    /// Days an installment may be late before its pledge lapses, unless a
+    /// coordinator set another grace period on the pledge.
+    pub pledge_grace_days: u32,
+    /// How often `serve` sweeps pledges (stores due installments and
+    /// lapses), in seconds.
+    pub pledge_sweep_interval_secs: u64,
+    /// Public summaries merge request categories with fewer requests than
+    /// this into "other", and show pledge figures only with at least this
+    /// many pledgers, so no figure points at one person.
+    pub summary_min_group: u32,
 }
 
 impl Default for Settings {
@@ -65,6 +75,9 @@ impl Default for Settings {
             login_max_failures: 5,
             login_window_secs: 15 * 60,
             trust_forwarded_for: false,
+            pledge_grace_days: 14,
+            pledge_sweep_interval_secs: 15 * 60,
+            summary_min_group: 3,
         }
     }
 }
@@ -85,6 +98,9 @@ const KEYS: &[&str] = &[
     "login_max_failures",
     "login_window_secs",
     "trust_forwarded_for",
+    "pledge_grace_days",
+    "pledge_sweep_interval_secs",
+    "summary_min_group",
 ];
 
 impl Settings {

@@ -9,6 +9,7 @@
 pub mod affectedness;
 pub mod audit;
 pub mod auth;
+pub mod calendar;
 pub mod cli;
 pub mod clients;
 pub mod collectives;
@@ -22,7 +23,9 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod pagination;
+pub mod pledges;
 pub mod pools;
+pub mod reports;
 pub mod requests;
 pub mod rounds;
 pub mod startup;

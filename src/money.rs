@@ -303,6 +303,16 @@ pub fn format_minor(minor: i64, currency: Currency) -> String {
     )
 }
 
+/// `part` as a percentage of `whole`, with two decimals, floored, exact in
+/// integers (basis points); `None` when `whole` is not positive.
+pub fn percent(part: i64, whole: i64) -> Option<String> {
+    if whole <= 0 {
+        return None;
+    }
+    let bp = (i128::from(part.max(0)) * 10_000) / i128::from(whole);
+    Some(format!("{}.{:02}", bp / 100, bp % 100))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,6 +378,15 @@ mod tests {
             Err(Error::Invalid { field, .. }) => assert_eq!(field, "amount"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn percentages_are_exact_and_floored() {
+        assert_eq!(percent(1, 3), Some("33.33".into()));
+        assert_eq!(percent(2, 3), Some("66.66".into()));
+        assert_eq!(percent(3, 3), Some("100.00".into()));
+        assert_eq!(percent(-5, 3), Some("0.00".into()));
+        assert_eq!(percent(0, 0), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub struct Application {
     port: u16,
     server: Server,
     db: Db,
+    pledge_sweep_every: std::time::Duration,
 }
 
 impl Application {
@@ -29,6 +30,8 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        let pledge_sweep_every =
+            std::time::Duration::from_secs(settings.pledge_sweep_interval_secs.max(1));
         let state = web::Data::new(AppState {
             db: db.clone(),
             settings: Arc::new(settings),
@@ -41,7 +44,12 @@ impl Application {
                 .listen(listener)?
                 .shutdown_timeout(30)
                 .run();
-        Ok(Self { port, server, db })
+        Ok(Self {
+            port,
+            server,
+            db,
+            pledge_sweep_every,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -70,8 +78,31 @@ impl Application {
                 }
             }
         });
+        let db = self.db.clone();
+        let every = self.pledge_sweep_every;
+        let pledge_sweep = actix_web::rt::spawn(async move {
+            // Safe on several replicas at once (see `pledges::lapses`).
+            let mut ticks = actix_web::rt::time::interval(every);
+            loop {
+                ticks.tick().await;
+                let swept = db
+                    .run(|conn| crate::pledges::lapses::sweep(conn, chrono::Utc::now()))
+                    .await;
+                match swept {
+                    Ok(done) if done.lapsed > 0 || done.materialised > 0 => tracing::info!(
+                        checked = done.checked,
+                        materialised = done.materialised,
+                        lapsed = done.lapsed,
+                        "pledges swept"
+                    ),
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "pledge sweep failed"),
+                }
+            }
+        });
         let result = self.server.await;
         housekeeping.abort();
+        pledge_sweep.abort();
         result
     }
 }

@@ -23,7 +23,11 @@ pub struct AuditQuery {
     pub object_kind: Option<String>,
     pub object_id: Option<String>,
     pub actor_id: Option<String>,
-    /// e.g. `membership.suspended`.
+    /// `user`, `client` or `system` (the service itself, e.g. a pledge
+    /// lapsing).
+    pub actor_kind: Option<String>,
+    /// e.g. `membership.suspended`; a trailing `*` matches a prefix, e.g.
+    /// `pledge.*`.
     pub action: Option<String>,
     /// Only records at or after this time (RFC 3339).
     pub since: Option<DateTime<Utc>>,
@@ -57,6 +61,7 @@ pub async fn list_audit(
         object_kind: query.object_kind,
         object_id: query.object_id,
         actor_id: query.actor_id,
+        actor_kind: query.actor_kind,
         action: query.action,
         since: query.since.map(|t| t.naive_utc()),
         until: query.until.map(|t| t.naive_utc()),

@@ -95,9 +95,23 @@ pub struct AuditFilter {
     pub object_kind: Option<String>,
     pub object_id: Option<String>,
     pub actor_id: Option<String>,
+    pub actor_kind: Option<String>,
+    /// An action, or a prefix of one ending in `*`.
     pub action: Option<String>,
     pub since: Option<chrono::NaiveDateTime>,
     pub until: Option<chrono::NaiveDateTime>,
+}
+
+/// `text` with LIKE's wildcards taken literally.
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 pub fn list(
@@ -118,8 +132,21 @@ pub fn list(
     if let Some(v) = &filter.actor_id {
         query = query.filter(audit_records::actor_id.eq(v.clone()));
     }
-    if let Some(v) = &filter.action {
-        query = query.filter(audit_records::action.eq(v.clone()));
+    if let Some(v) = &filter.actor_kind {
+        query = query.filter(audit_records::actor_kind.eq(v.clone()));
+    }
+    match filter.action.as_deref().map(|a| (a, a.strip_suffix('*'))) {
+        None => {}
+        Some((_, Some(prefix))) => {
+            query = query.filter(
+                audit_records::action
+                    .like(format!("{}%", like_escape(prefix)))
+                    .escape('\\'),
+            );
+        }
+        Some((action, None)) => {
+            query = query.filter(audit_records::action.eq(action.to_owned()));
+        }
     }
     if let Some(v) = filter.since {
         query = query.filter(audit_records::occurred_at.ge(v));

@@ -94,6 +94,14 @@ impl Actor {
         }
     }
 
+    /// The membership a person acts through; none for apps and the system.
+    pub fn membership_id(&self) -> Option<&str> {
+        match &self.who {
+            Who::Member { membership_id, .. } => Some(membership_id),
+            _ => None,
+        }
+    }
+
     pub fn role(&self) -> Option<Role> {
         match &self.who {
             Who::Member { role, .. } => Some(*role),

@@ -27,6 +27,24 @@ impl FromRequest for Principal {
     }
 }
 
+/// The caller, for operations open to anyone in some cases (a public
+/// pool's summary): `None` when no `Authorization` header is sent. A token
+/// that is sent must still be valid.
+#[derive(Debug, Clone)]
+pub struct MaybePrincipal(pub Option<Principal>);
+
+impl FromRequest for MaybePrincipal {
+    type Error = Problem;
+    type Future = Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(match req.headers().get(header::AUTHORIZATION) {
+            None => Ok(MaybePrincipal(None)),
+            Some(_) => principal_of(req).map(|p| MaybePrincipal(Some(p))),
+        })
+    }
+}
+
 fn unauthenticated(code: &'static str, message: &str) -> Problem {
     Problem::from(Error::Unauthenticated {
         code,

@@ -94,7 +94,7 @@ macro_rules! scopes {
 scopes! {
     CollectiveRead => "collective:read", "Read the collective and its list of members (names and roles, no contacts).";
     PoolsRead => "pools:read", "Read pools, balances, ledger entries and statements.";
-    ContributionsWrite => "contributions:write", "Record contributions, refunds and chargebacks, and read contributions with their contributor details (personal data).";
+    ContributionsWrite => "contributions:write", "Record contributions, refunds and chargebacks, and read contributions with their contributor details (personal data) and the pledges they fulfil.";
     RequestsRead => "requests:read", "Read aid requests without their private fields.";
     RequestsReadPrivate => "requests:read_private", "Read the private fields of aid requests (details, contact, payout reference).";
     RequestsWrite => "requests:write", "Submit aid requests on someone's behalf (intake forms).";
@@ -157,6 +157,15 @@ pub enum Permission {
     ManageRounds,
     /// Cast, replace or withdraw one's own ballot.
     Vote,
+    /// Pledge for yourself; read, pause, resume and cancel your own pledges.
+    MakePledges,
+    /// Pledge on behalf of a member or an outside donor, set a pledge's
+    /// grace period, and change anyone's pledge.
+    ManagePledges,
+    /// Read every pledge of a pool and the pool's pledge report.
+    ReadPledges,
+    /// Read your own contributions.
+    ReadOwnContributions,
 }
 
 impl Permission {
@@ -196,6 +205,10 @@ impl Permission {
             Self::ReadRounds => (Some(Member), Some(RoundsRead)),
             Self::ManageRounds => (Some(Coordinator), None),
             Self::Vote => (Some(Member), None),
+            Self::MakePledges => (Some(Member), None),
+            Self::ManagePledges => (Some(Coordinator), None),
+            Self::ReadPledges => (Some(Coordinator), Some(ContributionsWrite)),
+            Self::ReadOwnContributions => (Some(Member), None),
         };
         Rule { role, scope }
     }

@@ -158,3 +158,14 @@ pub fn count_active_admins(conn: &mut DbConnection, collective_id: &str) -> Resu
         .count()
         .get_result(conn)?)
 }
+
+/// The collective's time zone: due dates and statement periods are in it.
+pub fn time_zone(conn: &mut DbConnection, collective_id: &str) -> Result<chrono_tz::Tz> {
+    let name: String = collectives::table
+        .find(collective_id)
+        .select(collectives::time_zone)
+        .first(conn)
+        .optional()?
+        .ok_or(crate::error::Error::NotFound { what: "collective" })?;
+    crate::calendar::zone(&name)
+}

@@ -183,6 +183,8 @@ diesel::table! {
         received_at -> Timestamp,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        pledge_id -> Nullable<Text>,
+        pledge_applied_minor -> BigInt,
     }
 }
 
@@ -400,3 +402,55 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    pledges (id) {
+        collective_id -> Text,
+        id -> Text,
+        pool_id -> Text,
+        member_id -> Nullable<Text>,
+        donor_name -> Nullable<Text>,
+        donor_email -> Nullable<Text>,
+        anonymous -> Bool,
+        amount_minor -> BigInt,
+        frequency -> Text,
+        installments -> Integer,
+        starts_on -> Date,
+        grace_days -> Integer,
+        status -> Text,
+        paused_on -> Nullable<Date>,
+        note -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    pledge_installments (id) {
+        collective_id -> Text,
+        id -> Text,
+        pledge_id -> Text,
+        seq -> Integer,
+        due_on -> Date,
+        amount_minor -> BigInt,
+        paid_minor -> BigInt,
+        status -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    pledge_payments (id) {
+        collective_id -> Text,
+        id -> Text,
+        pledge_id -> Text,
+        installment_id -> Text,
+        contribution_id -> Text,
+        amount_minor -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(pledges, pledge_installments, pledge_payments,);

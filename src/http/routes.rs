@@ -6,7 +6,10 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::ops;
-use crate::{affectedness, audit, auth, clients, collectives, ledger, pools, requests, rounds};
+use crate::{
+    affectedness, audit, auth, clients, collectives, ledger, pledges, pools, reports, requests,
+    rounds,
+};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(ops::healthz)
@@ -91,6 +94,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(rounds::http::cast_ballot)
                 .service(rounds::http::my_ballot)
                 .service(rounds::http::withdraw_ballot)
-                .service(rounds::http::export_round),
+                .service(rounds::http::export_round)
+                .service(ledger::http::my_contributions)
+                .service(pledges::http::create_pledge)
+                .service(pledges::http::list_pledges)
+                .service(pledges::http::pledge_report)
+                .service(pledges::http::get_pledge)
+                .service(pledges::http::update_pledge)
+                .service(pledges::http::my_pledges)
+                .service(reports::http::pool_statement)
+                .service(reports::http::pool_summary),
         );
 }

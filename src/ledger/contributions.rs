@@ -77,6 +77,12 @@ pub struct NewContribution {
     pub note: Option<String>,
     /// When the money arrived (default: now).
     pub received_at: Option<DateTime<Utc>>,
+    /// A pledge to the same pool this money fulfils. The gross amount (what
+    /// the pledger paid; the fee is the pool's cost of collecting it) is
+    /// applied to the pledge's unpaid installments, oldest first; what
+    /// exceeds the pledge stays an ordinary contribution. Without
+    /// `contributor`, the pledger is the contributor.
+    pub pledge_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -118,6 +124,8 @@ pub struct ContributionRow {
     pub received_at: NaiveDateTime,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub pledge_id: Option<String>,
+    pub pledge_applied_minor: i64,
 }
 
 /// A contribution as coordinators and payment partners see it.
@@ -142,6 +150,11 @@ pub struct Contribution {
     pub status: String,
     /// The journal entry that credited the pool.
     pub entry_id: String,
+    /// The pledge this contribution fulfils, if any.
+    pub pledge_id: Option<String>,
+    /// How much of it is applied to the pledge's installments (less what
+    /// refunds took back).
+    pub applied_to_pledge: Option<String>,
     pub received_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
 }
@@ -167,6 +180,11 @@ impl Contribution {
             note: row.note,
             status: row.status,
             entry_id: row.entry_id,
+            applied_to_pledge: row
+                .pledge_id
+                .as_ref()
+                .map(|_| show(row.pledge_applied_minor)),
+            pledge_id: row.pledge_id,
             received_at: utc(row.received_at),
             created_at: utc(row.created_at),
         })
@@ -213,12 +231,34 @@ fn record_contribution_tx(
         200,
     )?;
     let note = optional_text("note", input.note.as_deref(), 2000)?;
-    let contributor = input.contributor.unwrap_or(Contributor {
-        member_id: None,
-        donor_name: None,
-        donor_email: None,
-        anonymous: false,
-    });
+    let pledge = input
+        .pledge_id
+        .as_deref()
+        .map(|id| crate::pledges::service::lock_for_payment(conn, &pool, id))
+        .transpose()?;
+    let contributor = match (input.contributor, &pledge) {
+        (Some(contributor), Some(pledge))
+            if contributor.member_id.is_some() && contributor.member_id != pledge.member_id =>
+        {
+            return Err(Error::invalid(
+                "pledge_id",
+                "is another contributor's pledge",
+            ))
+        }
+        (Some(contributor), _) => contributor,
+        (None, Some(pledge)) => Contributor {
+            member_id: pledge.member_id.clone(),
+            donor_name: pledge.donor_name.clone(),
+            donor_email: pledge.donor_email.clone(),
+            anonymous: pledge.anonymous,
+        },
+        (None, None) => Contributor {
+            member_id: None,
+            donor_name: None,
+            donor_email: None,
+            anonymous: false,
+        },
+    };
     if let Some(member_id) = &contributor.member_id {
         let known = crate::collectives::store::find_membership(conn, member_id)?
             .is_some_and(|(m, _)| m.collective_id == pool.collective_id);
@@ -261,6 +301,14 @@ fn record_contribution_tx(
             (Account::Available, net - cover),
         ],
     )?;
+    let (pledge_id, pledge_applied_minor) = match pledge {
+        Some(pledge) => {
+            let pledge_id = pledge.id.clone();
+            let applied = crate::pledges::service::apply_payment(conn, &actor, pledge, &id, gross)?;
+            (Some(pledge_id), applied)
+        }
+        None => (None, 0),
+    };
     let at = now();
     let row = ContributionRow {
         collective_id: pool.collective_id.clone(),
@@ -282,6 +330,8 @@ fn record_contribution_tx(
         received_at: input.received_at.map(|t| t.naive_utc()).unwrap_or(at),
         created_at: at,
         updated_at: at,
+        pledge_id,
+        pledge_applied_minor,
     };
     // Two concurrent records of one processor payment: the unique key
     // stops the second, inside a savepoint so the caller sees a clean 409.
@@ -309,9 +359,32 @@ fn record_contribution_tx(
         "contribution.recorded",
         "contribution",
         &id,
-        json!({"pool_id": pool.id, "amount_minor": gross, "fee_minor": fee, "covered_deficit_minor": cover}),
+        json!({"pool_id": pool.id, "amount_minor": gross, "fee_minor": fee, "covered_deficit_minor": cover,
+               "pledge_id": row.pledge_id, "applied_to_pledge_minor": row.pledge_applied_minor}),
     )?;
     Contribution::from_row(row, &pool)
+}
+
+/// Takes back what a contribution paid on its pledge, up to `amount`.
+fn take_back_from_pledge(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    row: &ContributionRow,
+    amount: i64,
+) -> Result<()> {
+    let Some(pledge_id) = row.pledge_id.as_deref().filter(|_| amount > 0) else {
+        return Ok(());
+    };
+    let taken =
+        crate::pledges::service::take_back_payment(conn, actor, pledge_id, &row.id, amount)?;
+    diesel::update(
+        contributions::table
+            .filter(contributions::id.eq(&row.id))
+            .filter(contributions::pledge_applied_minor.ge(taken)),
+    )
+    .set(contributions::pledge_applied_minor.eq(contributions::pledge_applied_minor - taken))
+    .execute(conn)?;
+    Ok(())
 }
 
 fn duplicate(existing_id: &str) -> Error {
@@ -371,16 +444,30 @@ pub fn get(conn: &mut DbConnection, principal: &Principal, id: &str) -> Result<C
     Contribution::from_row(row, &pool)
 }
 
-pub fn list(
+/// Whose contributions to page through.
+enum Whose<'a> {
+    Pool(&'a str),
+    Member {
+        collective_id: &'a str,
+        member_id: &'a str,
+    },
+}
+
+fn page_of(
     conn: &mut DbConnection,
-    principal: &Principal,
-    pool_id: &str,
+    whose: Whose<'_>,
     page: &PageRequest,
-) -> Result<Page<Contribution>> {
-    let (_, pool) = load_authorized(conn, principal, pool_id, Permission::ReadContributions)?;
-    let mut query = contributions::table
-        .filter(contributions::pool_id.eq(&pool.id))
-        .into_boxed();
+) -> Result<Page<ContributionRow>> {
+    let mut query = contributions::table.into_boxed();
+    query = match whose {
+        Whose::Pool(pool_id) => query.filter(contributions::pool_id.eq(pool_id.to_owned())),
+        Whose::Member {
+            collective_id,
+            member_id,
+        } => query
+            .filter(contributions::collective_id.eq(collective_id.to_owned()))
+            .filter(contributions::member_id.eq(member_id.to_owned())),
+    };
     if let Some(after) = &page.after {
         query = query.filter(contributions::id.gt(after.clone()));
     }
@@ -389,7 +476,63 @@ pub fn list(
         .limit(page.limit + 1)
         .select(ContributionRow::as_select())
         .load(conn)?;
-    Page::from_rows(rows, page, |r| &r.id).try_map(|r| Contribution::from_row(r, &pool))
+    Ok(Page::from_rows(rows, page, |r| &r.id))
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    pool_id: &str,
+    page: &PageRequest,
+) -> Result<Page<Contribution>> {
+    let (_, pool) = load_authorized(conn, principal, pool_id, Permission::ReadContributions)?;
+    page_of(conn, Whose::Pool(&pool.id), page)?.try_map(|r| Contribution::from_row(r, &pool))
+}
+
+/// `GET /me/contributions`: the caller's own contributions in a
+/// collective, in every pool, oldest first.
+pub fn list_mine(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    collective_id: &str,
+    page: &PageRequest,
+) -> Result<Page<Contribution>> {
+    let actor = crate::auth::access::authorize(
+        conn,
+        principal,
+        collective_id,
+        Permission::ReadOwnContributions,
+        "collective",
+    )?;
+    let member_id = actor
+        .membership_id()
+        .ok_or_else(|| Error::forbidden("only members have contributions of their own"))?;
+    let page = page_of(
+        conn,
+        Whose::Member {
+            collective_id,
+            member_id,
+        },
+        page,
+    )?;
+    let mut pools: Vec<PoolRow> = Vec::new();
+    let mut items = Vec::with_capacity(page.items.len());
+    for row in page.items {
+        if !pools.iter().any(|p| p.id == row.pool_id) {
+            pools.push(
+                pool_store::find(conn, &row.pool_id)?.ok_or(Error::NotFound { what: "pool" })?,
+            );
+        }
+        let pool = pools
+            .iter()
+            .find(|p| p.id == row.pool_id)
+            .ok_or(Error::NotFound { what: "pool" })?;
+        items.push(Contribution::from_row(row, pool)?);
+    }
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
 }
 
 /// Money goes back out: from what is available, and the shortfall — money
@@ -485,6 +628,14 @@ fn refund_tx(
             "the contribution changed meanwhile; try again",
         ));
     }
+    // Money given back no longer fulfils the pledge: all of it once fully
+    // refunded, else as much as was refunded.
+    let take_back = if status == "refunded" {
+        row.pledge_applied_minor
+    } else {
+        amount.min(row.pledge_applied_minor)
+    };
+    take_back_from_pledge(conn, &actor, &row, take_back)?;
     audit::record(
         conn,
         &actor,
@@ -584,6 +735,7 @@ fn reverse_entry_tx(
             contributions::updated_at.eq(now()),
         ))
         .execute(conn)?;
+    take_back_from_pledge(conn, &actor, &row, row.pledge_applied_minor)?;
     audit::record(
         conn,
         &actor,

@@ -150,6 +150,45 @@ pub async fn list_contributions(
     ))
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct MyContributionsQuery {
+    /// The collective whose contributions to list.
+    pub collective_id: Uuid,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Your own contributions in a collective, in every pool, oldest first,
+/// with the pledge each one fulfils.
+#[utoipa::path(
+    tag = "contributions",
+    params(MyContributionsQuery),
+    responses((status = 200, body = Page<Contribution>)),
+    security(("bearer" = []))
+)]
+#[get("/me/contributions")]
+pub async fn my_contributions(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<MyContributionsQuery>,
+) -> ApiResult<web::Json<Page<Contribution>>> {
+    let query = query.into_inner();
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .check()?;
+    let collective_id = query.collective_id.to_string();
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| contributions::list_mine(conn, &principal, &collective_id, &page))
+            .await?,
+    ))
+}
+
 /// One contribution.
 #[utoipa::path(
     tag = "contributions",

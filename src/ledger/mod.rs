@@ -142,6 +142,21 @@ pub fn record(
     reverses: Option<&str>,
     postings: &[(Account, i64)],
 ) -> Result<String> {
+    record_at(conn, pool, kind, reference, reverses, postings, now())
+}
+
+/// [`record`], for an entry written at `at`. The service always writes
+/// entries at the current time; this exists for fixtures and demo
+/// histories that need entries on earlier days.
+pub fn record_at(
+    conn: &mut DbConnection,
+    pool: &PoolRow,
+    kind: EntryKind,
+    reference: (&str, &str),
+    reverses: Option<&str>,
+    postings: &[(Account, i64)],
+    at: chrono::NaiveDateTime,
+) -> Result<String> {
     let total: i128 = postings.iter().map(|(_, a)| i128::from(*a)).sum();
     if total != 0 || postings.is_empty() {
         return Err(Error::Internal(format!(
@@ -181,7 +196,7 @@ pub fn record(
             ledger_entries::reference_kind.eq(reference.0),
             ledger_entries::reference_id.eq(reference.1),
             ledger_entries::reverses_entry_id.eq(reverses),
-            ledger_entries::created_at.eq(now()),
+            ledger_entries::created_at.eq(at),
         ))
         .execute(conn)?;
     for &(account, amount) in postings.iter().filter(|(_, a)| *a != 0) {
@@ -314,6 +329,80 @@ pub fn entries(conn: &mut DbConnection, pool: &PoolRow, page: &PageRequest) -> R
         ))
         .load(conn)?;
     Ok(page.map(|row| to_entry(row, &postings, currency)))
+}
+
+/// The sum of a pool's postings per account over the entries written
+/// before `before`: the balances the pool had at that instant.
+pub fn sums_before(
+    conn: &mut DbConnection,
+    pool_id: &str,
+    before: chrono::NaiveDateTime,
+) -> Result<Vec<(Account, i64)>> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Nullable};
+    let earlier = ledger_entries::table
+        .filter(ledger_entries::pool_id.eq(pool_id))
+        .filter(ledger_entries::created_at.lt(before))
+        .select(ledger_entries::id);
+    // SUM of BIGINT is NUMERIC on PostgreSQL; the cast keeps it an integer
+    // on both databases.
+    let sums: Vec<(String, Option<i64>)> = ledger_postings::table
+        .filter(ledger_postings::pool_id.eq(pool_id))
+        .filter(ledger_postings::entry_id.eq_any(earlier))
+        .group_by(ledger_postings::account)
+        .select((
+            ledger_postings::account,
+            sql::<Nullable<BigInt>>("CAST(SUM(ledger_postings.amount_minor) AS BIGINT)"),
+        ))
+        .load(conn)?;
+    Ok(sums
+        .into_iter()
+        .filter_map(|(account, sum)| Account::parse(&account).map(|a| (a, sum.unwrap_or(0))))
+        .collect())
+}
+
+/// A pool's entries written in `[start, end)`, oldest first, each with its
+/// postings.
+pub fn entries_between(
+    conn: &mut DbConnection,
+    pool_id: &str,
+    start: chrono::NaiveDateTime,
+    end: chrono::NaiveDateTime,
+) -> Result<Vec<(EntryRow, Vec<(Account, i64)>)>> {
+    let within = || {
+        ledger_entries::table
+            .filter(ledger_entries::pool_id.eq(pool_id))
+            .filter(ledger_entries::created_at.ge(start))
+            .filter(ledger_entries::created_at.lt(end))
+    };
+    let entries: Vec<EntryRow> = within()
+        .order((ledger_entries::created_at.asc(), ledger_entries::id.asc()))
+        .select(EntryRow::as_select())
+        .load(conn)?;
+    let postings: Vec<(String, String, i64)> = ledger_postings::table
+        .filter(ledger_postings::pool_id.eq(pool_id))
+        .filter(ledger_postings::entry_id.eq_any(within().select(ledger_entries::id)))
+        .order(ledger_postings::id.asc())
+        .select((
+            ledger_postings::entry_id,
+            ledger_postings::account,
+            ledger_postings::amount_minor,
+        ))
+        .load(conn)?;
+    let mut by_entry: std::collections::HashMap<String, Vec<(Account, i64)>> =
+        std::collections::HashMap::new();
+    for (entry, account, amount) in postings {
+        if let Some(account) = Account::parse(&account) {
+            by_entry.entry(entry).or_default().push((account, amount));
+        }
+    }
+    Ok(entries
+        .into_iter()
+        .map(|entry| {
+            let postings = by_entry.remove(&entry.id).unwrap_or_default();
+            (entry, postings)
+        })
+        .collect())
 }
 
 fn to_entry(row: EntryRow, postings: &[(String, String, i64)], currency: Currency) -> Entry {

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::error::{Error, Result};
 use crate::ids::utc;
-use crate::money::{format_minor, Currency};
+use crate::money::{format_minor, percent, Currency};
 use store::PoolRow;
 
 /// Who may ask a pool for help.
@@ -97,6 +97,11 @@ pub struct Pool {
 }
 
 impl PoolRow {
+    /// Net raised to date: received − refunded − fees.
+    pub fn raised_minor(&self) -> i64 {
+        self.received_minor - self.refunded_minor - self.fees_minor
+    }
+
     pub fn currency(&self) -> Result<Currency> {
         Currency::from_code(&self.currency)
             .filter(|c| i32::from(c.exponent) == self.exponent)
@@ -115,12 +120,9 @@ impl TryFrom<PoolRow> for Pool {
     fn try_from(row: PoolRow) -> Result<Self> {
         let currency = row.currency()?;
         let show = |minor: i64| format_minor(minor, currency);
-        let net = row.received_minor - row.refunded_minor - row.fees_minor;
-        let goal_progress_percent = row.goal_minor.filter(|g| *g > 0).map(|goal| {
-            // Basis points, floored, exact in integers.
-            let bp = (i128::from(net.max(0)) * 10_000) / i128::from(goal);
-            format!("{}.{:02}", bp / 100, bp % 100)
-        });
+        let goal_progress_percent = row
+            .goal_minor
+            .and_then(|goal| percent(row.raised_minor(), goal));
         Ok(Self {
             goal: row.goal_minor.map(show),
             goal_progress_percent,

@@ -80,6 +80,7 @@ fn apply(
                 contributor: None,
                 note: None,
                 received_at: None,
+                pledge_id: None,
             },
         )
         .map(|c| state.contributions.push((c.id, c.entry_id))),

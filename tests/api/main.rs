@@ -11,5 +11,7 @@ mod ledger_concurrency;
 mod ledger_properties;
 mod ops;
 mod permissions;
+mod pledges;
+mod reports;
 mod requests;
 mod rounds;

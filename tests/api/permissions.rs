@@ -78,6 +78,8 @@ struct World {
     contribution: String,
     hold: String,
     disbursement: String,
+    /// A pledge of `member`'s.
+    pledge: String,
     /// One per caller, for operations that succeed only once.
     reversible_entries: Vec<String>,
     pending_disbursements: Vec<String>,
@@ -924,6 +926,106 @@ fn rows() -> Vec<Row> {
             },
         },
         Row {
+            operation: "my_contributions",
+            access: Collective(Role::Member, &[]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/me/contributions?collective_id={}", w.collective),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "create_pledge",
+            access: Collective(Role::Member, &[]),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/pools/{}/pledges", w.pool),
+                    Some(json!({"amount": "1.00", "frequency": "once"})),
+                )
+            },
+        },
+        Row {
+            operation: "list_pledges",
+            access: Collective(Role::Coordinator, &["contributions:write"]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/pools/{}/pledges", w.pool),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "pledge_report",
+            access: Collective(Role::Coordinator, &["contributions:write"]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/pools/{}/pledges/report", w.pool),
+                    None,
+                )
+            },
+        },
+        Row {
+            // The pledge is the member's own; other members' are not found.
+            operation: "get_pledge",
+            access: RequesterOr(Role::Coordinator, &["contributions:write"]),
+            call: |w, _, _| (Method::GET, format!("/api/v1/pledges/{}", w.pledge), None),
+        },
+        Row {
+            // The pledge is the member's own: they may pause it.
+            operation: "update_pledge",
+            access: RequesterOr(Role::Coordinator, &[]),
+            call: |w, _, _| {
+                (
+                    Method::PATCH,
+                    format!("/api/v1/pledges/{}", w.pledge),
+                    Some(json!({"status": "paused"})),
+                )
+            },
+        },
+        Row {
+            operation: "my_pledges",
+            access: Collective(Role::Member, &[]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/me/pledges?collective_id={}", w.collective),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "pool_statement",
+            access: Collective(Role::Member, &["pools:read"]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!(
+                        "/api/v1/pools/{}/statement?from=2026-11-01&to=2026-11-30",
+                        w.pool
+                    ),
+                    None,
+                )
+            },
+        },
+        Row {
+            // The pool is not public; a public pool's summary is for anyone
+            // (tested with the reports).
+            operation: "pool_summary",
+            access: Collective(Role::Member, &["pools:read"]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/pools/{}/summary", w.pool),
+                    None,
+                )
+            },
+        },
+        Row {
             operation: "list_audit",
             access: Collective(Role::Coordinator, &[]),
             call: |w, _, _| {
@@ -1181,7 +1283,17 @@ async fn every_operation_admits_exactly_the_callers_its_rule_names() {
         to_enact.push(round_in("tallied").await);
         rounds_to_cancel.push(round_in("draft").await);
     }
+    let pledge = app
+        .post(
+            &format!("/api/v1/pools/{pool}/pledges"),
+            &member.token,
+            json!({"amount": "5.00", "frequency": "monthly", "installments": 12}),
+        )
+        .await
+        .expect(201)
+        .id();
     let world = World {
+        pledge,
         issue,
         draft_round,
         to_open,
