@@ -234,7 +234,7 @@ fn record_contribution_tx(
     let pledge = input
         .pledge_id
         .as_deref()
-        .map(|id| crate::pledges::service::lock_for_payment(conn, &pool, id))
+        .map(|id| crate::pledges::payments::lock_for_payment(conn, &pool, id))
         .transpose()?;
     let contributor = match (input.contributor, &pledge) {
         (Some(contributor), Some(pledge))
@@ -304,7 +304,8 @@ fn record_contribution_tx(
     let (pledge_id, pledge_applied_minor) = match pledge {
         Some(pledge) => {
             let pledge_id = pledge.id.clone();
-            let applied = crate::pledges::service::apply_payment(conn, &actor, pledge, &id, gross)?;
+            let applied =
+                crate::pledges::payments::apply_payment(conn, &actor, pledge, &id, gross)?;
             (Some(pledge_id), applied)
         }
         None => (None, 0),
@@ -376,7 +377,7 @@ fn take_back_from_pledge(
         return Ok(());
     };
     let taken =
-        crate::pledges::service::take_back_payment(conn, actor, pledge_id, &row.id, amount)?;
+        crate::pledges::payments::take_back_payment(conn, actor, pledge_id, &row.id, amount)?;
     diesel::update(
         contributions::table
             .filter(contributions::id.eq(&row.id))
@@ -759,11 +760,7 @@ pub fn single_entry(
     let postings: Vec<(String, String, i64)> = ledger_postings::table
         .filter(ledger_postings::entry_id.eq(&row.id))
         .order(ledger_postings::id.asc())
-        .select((
-            ledger_postings::entry_id,
-            ledger_postings::account,
-            ledger_postings::amount_minor,
-        ))
+        .select(super::POSTING)
         .load(conn)?;
     Ok(super::to_entry(row, &postings, pool.currency()?))
 }

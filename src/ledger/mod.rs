@@ -129,6 +129,20 @@ impl BalanceDelta {
     }
 }
 
+/// An entry's postings: account and signed amount in minor units.
+pub type Postings = Vec<(Account, i64)>;
+
+/// The columns a posting is read with: its entry, account and amount.
+pub const POSTING: (
+    ledger_postings::entry_id,
+    ledger_postings::account,
+    ledger_postings::amount_minor,
+) = (
+    ledger_postings::entry_id,
+    ledger_postings::account,
+    ledger_postings::amount_minor,
+);
+
 /// Writes one balanced entry for a pool and moves the pool's cached balances
 /// with it. The caller holds the pool's lock (`pools::store::lock`) and has
 /// checked the business rules; the guarded update here is the last line of
@@ -322,11 +336,7 @@ pub fn entries(conn: &mut DbConnection, pool: &PoolRow, page: &PageRequest) -> R
     let postings: Vec<(String, String, i64)> = ledger_postings::table
         .filter(ledger_postings::entry_id.eq_any(ids))
         .order(ledger_postings::id.asc())
-        .select((
-            ledger_postings::entry_id,
-            ledger_postings::account,
-            ledger_postings::amount_minor,
-        ))
+        .select(POSTING)
         .load(conn)?;
     Ok(page.map(|row| to_entry(row, &postings, currency)))
 }
@@ -368,7 +378,7 @@ pub fn entries_between(
     pool_id: &str,
     start: chrono::NaiveDateTime,
     end: chrono::NaiveDateTime,
-) -> Result<Vec<(EntryRow, Vec<(Account, i64)>)>> {
+) -> Result<Vec<(EntryRow, Postings)>> {
     let within = || {
         ledger_entries::table
             .filter(ledger_entries::pool_id.eq(pool_id))
@@ -383,13 +393,9 @@ pub fn entries_between(
         .filter(ledger_postings::pool_id.eq(pool_id))
         .filter(ledger_postings::entry_id.eq_any(within().select(ledger_entries::id)))
         .order(ledger_postings::id.asc())
-        .select((
-            ledger_postings::entry_id,
-            ledger_postings::account,
-            ledger_postings::amount_minor,
-        ))
+        .select(POSTING)
         .load(conn)?;
-    let mut by_entry: std::collections::HashMap<String, Vec<(Account, i64)>> =
+    let mut by_entry: std::collections::HashMap<String, Postings> =
         std::collections::HashMap::new();
     for (entry, account, amount) in postings {
         if let Some(account) = Account::parse(&account) {

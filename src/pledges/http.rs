@@ -105,7 +105,7 @@ pub async fn pledge_report(
     Ok(web::Json(
         state
             .db
-            .run(move |conn| service::report(conn, &principal, &id))
+            .run(move |conn| report::report(conn, &principal, &id))
             .await?,
     ))
 }

@@ -14,8 +14,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 
-use super::{service, store};
+use serde_json::json;
+
+use super::store;
+use super::view::{horizon_seq, materialise, terms, view};
+use super::PledgeStatus;
+use crate::audit;
+use crate::auth::access::Actor;
 use crate::db::schema::collectives;
+use crate::db::write_tx;
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 
@@ -43,10 +50,56 @@ pub fn sweep(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Sweep> {
     };
     let mut done = Sweep::default();
     for id in store::running_ids(conn)? {
-        let swept = service::sweep_one(conn, &id, today_in)?;
+        let swept = sweep_one(conn, &id, today_in)?;
         done.checked += 1;
         done.materialised += swept.materialised;
         done.lapsed += usize::from(swept.lapsed);
     }
     Ok(done)
+}
+
+/// What the sweep did to one pledge.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub materialised: usize,
+    pub lapsed: bool,
+}
+
+/// The scheduled task's work on one pledge, in its own transaction: store
+/// the installments now within the horizon, and store a lapse the rules
+/// say has happened by `today`. Several replicas may sweep at once: the
+/// lock queues them, installments are stored once, and only the one whose
+/// update moves the pledge from active to lapsed audits it.
+pub fn sweep_one(
+    conn: &mut DbConnection,
+    id: &str,
+    today_in: impl Fn(&str) -> Result<NaiveDate>,
+) -> Result<Swept> {
+    write_tx(conn, |conn| {
+        let row = store::lock(conn, id)?;
+        if !matches!(row.status.as_str(), "active" | "paused") {
+            return Ok(Swept::default());
+        }
+        let today = today_in(&row.collective_id)?;
+        let (installments, materialised) =
+            materialise(conn, &row, horizon_seq(&terms(&row)?, today))?;
+        let current = view(row, &installments, today)?;
+        let lapsed = current.row.status == "active"
+            && current.status == PledgeStatus::Lapsed
+            && store::mark_lapsed(conn, id)?;
+        if lapsed {
+            audit::record(
+                conn,
+                &Actor::system(&current.row.collective_id),
+                "pledge.lapsed",
+                "pledge",
+                id,
+                json!({"from": "active", "to": "lapsed", "as_of": today}),
+            )?;
+        }
+        Ok(Swept {
+            materialised,
+            lapsed,
+        })
+    })
 }

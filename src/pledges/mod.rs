@@ -10,9 +10,12 @@
 
 pub mod http;
 pub mod lapses;
+pub mod payments;
+pub mod report;
 pub mod schedule;
 pub mod service;
 pub mod store;
+pub mod view;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};

@@ -242,36 +242,22 @@ pub const CSV_HEADER: [&str; 12] = [
 /// a fixed word or an amount: nothing needs quoting, and no cell can start a
 /// formula.
 pub fn to_csv(statement: &Statement) -> String {
-    let mut out = String::with_capacity(128 * (statement.lines.len() + 3));
-    let mut row = |cells: [&str; 12]| {
-        out.push_str(&cells.join(","));
-        out.push_str("\r\n");
+    let balance_row = |date: NaiveDate, at: DateTime<Utc>, kind: &str, balance: &str| {
+        format!("{date},{},,{kind},,,,,,,,{balance}\r\n", at.to_rfc3339())
     };
-    row(CSV_HEADER);
-    let (from, to) = (statement.from.to_string(), statement.to.to_string());
-    let (starts_at, ends_at) = (
-        statement.starts_at.to_rfc3339(),
-        statement.ends_at.to_rfc3339(),
-    );
-    row([
-        &from,
-        &starts_at,
-        "",
+    let mut out = String::with_capacity(128 * (statement.lines.len() + 3));
+    out.push_str(&CSV_HEADER.join(","));
+    out.push_str("\r\n");
+    out.push_str(&balance_row(
+        statement.from,
+        statement.starts_at,
         "opening_balance",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
         &statement.opening.balance,
-    ]);
+    ));
     for line in &statement.lines {
-        let (date, at) = (line.date.to_string(), line.at.to_rfc3339());
-        row([
-            &date,
-            &at,
+        let cells = [
+            &line.date.to_string(),
+            &line.at.to_rfc3339(),
             &line.entry_id,
             &line.kind,
             &line.reference_kind,
@@ -282,21 +268,15 @@ pub fn to_csv(statement: &Statement) -> String {
             &line.held,
             &line.change,
             &line.balance,
-        ]);
+        ];
+        out.push_str(&cells.map(String::as_str).join(","));
+        out.push_str("\r\n");
     }
-    row([
-        &to,
-        &ends_at,
-        "",
+    out.push_str(&balance_row(
+        statement.to,
+        statement.ends_at,
         "closing_balance",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
         &statement.closing.balance,
-    ]);
+    ));
     out
 }

@@ -220,8 +220,8 @@ pub fn summary(
         })
         .collect();
 
-    let (report, pledgers) = crate::pledges::service::report_of(conn, &row, today)?;
-    let pledges = (pledgers >= min_group as usize && pledgers > 0).then(|| PledgeFigures {
+    let (report, pledgers) = crate::pledges::report::report_of(conn, &row, today)?;
+    let pledges = (pledgers >= min_group as usize && pledgers > 0).then_some(PledgeFigures {
         pledgers: pledgers as u32,
         outstanding: report.outstanding,
         due_this_month: report.due_this_month,

@@ -78,8 +78,8 @@ async fn a_statement_closes_where_the_next_period_opens() {
     let member = app.join(&collective, &admin, "member").await;
     let day = today();
     let (two_ago, yesterday) = (day - TimeDelta::days(2), day - TimeDelta::days(1));
-    contribution_on(&app, &pool, 100_00, noon(two_ago)).await;
-    contribution_on(&app, &pool, 50_00, noon(yesterday)).await;
+    contribution_on(&app, &pool, 10_000, noon(two_ago)).await;
+    contribution_on(&app, &pool, 5_000, noon(yesterday)).await;
     // Today: 30 with a fee of 1, a hold of 20, 5 of it released, 10 paid out.
     app.post_money(
         &format!("/api/v1/pools/{pool}/contributions"),
@@ -333,7 +333,7 @@ async fn the_public_summary_hides_a_category_with_one_request_and_names_no_one()
     )
     .await
     .expect(201);
-    help_request(&app, &collective, &pool, 120_00).await;
+    help_request(&app, &collective, &pool, 12_000).await;
 
     // Public: anyone may read it, without signing in.
     let summary = anonymous_summary(&app, &pool).await.expect(200).body;
@@ -360,8 +360,8 @@ async fn the_public_summary_hides_a_category_with_one_request_and_names_no_one()
     }
 
     // With three requests the category is large enough to show.
-    help_request(&app, &collective, &pool, 30_00).await;
-    help_request(&app, &collective, &pool, 45_50).await;
+    help_request(&app, &collective, &pool, 3_000).await;
+    help_request(&app, &collective, &pool, 4_550).await;
     let summary = anonymous_summary(&app, &pool).await.expect(200).body;
     assert_eq!(summary["requests_helped"], 3);
     assert_eq!(
