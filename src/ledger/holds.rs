@@ -356,17 +356,6 @@ pub fn place_manual(
     Hold::from_row(row, &pool)
 }
 
-/// A pool's holds for aid requests that have paid something out.
-pub fn paid_for_requests(conn: &mut DbConnection, pool_id: &str) -> Result<Vec<HoldRow>> {
-    Ok(holds::table
-        .filter(holds::pool_id.eq(pool_id))
-        .filter(holds::purpose.eq(Purpose::Request.as_str()))
-        .filter(holds::paid_minor.gt(0))
-        .order(holds::id.asc())
-        .select(HoldRow::as_select())
-        .load(conn)?)
-}
-
 /// Marks a hold closed once nothing remains or is pending on it.
 fn close_if_done(conn: &mut DbConnection, hold_id: &str) -> Result<()> {
     diesel::update(

@@ -21,7 +21,7 @@ use crate::auth::policy::Permission;
 use crate::calendar;
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
-use crate::ledger::{self, holds};
+use crate::ledger;
 use crate::money::format_minor;
 use crate::pools::store::{self as pool_store, PoolRow};
 use crate::pools::Pool;
@@ -102,23 +102,14 @@ pub struct HelpedRequest {
     pub paid_minor: i64,
 }
 
-/// The requests a pool has paid out to, from the holds placed for them
-/// (purpose `request`, referring to the request; a round's split holds
-/// included) and what they paid.
-///
-/// This is where aid requests plug in: once requests carry a category, look
-/// it up here by `request_id`. Until then every request is uncategorised.
+/// The aid requests a pool has paid out to (approved by coordinators or
+/// funded by a round), with their categories and what they were paid.
 pub fn helped_requests(conn: &mut DbConnection, pool_id: &str) -> Result<Vec<HelpedRequest>> {
-    let mut by_request: BTreeMap<String, i64> = BTreeMap::new();
-    for hold in holds::paid_for_requests(conn, pool_id)? {
-        let request = hold.reference_id.unwrap_or(hold.id);
-        *by_request.entry(request).or_default() += hold.paid_minor;
-    }
-    Ok(by_request
+    Ok(crate::requests::store::helped_in_pool(conn, pool_id)?
         .into_iter()
-        .map(|(request_id, paid_minor)| HelpedRequest {
+        .map(|(request_id, category, paid_minor)| HelpedRequest {
             request_id,
-            category: None,
+            category: Some(category).filter(|c| !c.trim().is_empty()),
             paid_minor,
         })
         .collect())

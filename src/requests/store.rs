@@ -196,3 +196,21 @@ pub fn comments(
         .select(CommentRow::as_select())
         .load(conn)?)
 }
+
+/// A pool's requests that have been paid something: id, category and the
+/// amount paid (for the pool's public summary).
+pub fn helped_in_pool(
+    conn: &mut DbConnection,
+    pool_id: &str,
+) -> Result<Vec<(String, String, i64)>> {
+    Ok(aid_requests::table
+        .filter(aid_requests::pool_id.eq(pool_id))
+        .filter(aid_requests::paid_minor.gt(0))
+        .order(aid_requests::id.asc())
+        .select((
+            aid_requests::id,
+            aid_requests::category,
+            aid_requests::paid_minor,
+        ))
+        .load(conn)?)
+}
