@@ -17,7 +17,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::store;
-use super::view::{horizon_seq, materialise, terms, view};
+use super::view::{horizon_seq, materialise, status_changed, terms, view};
 use super::PledgeStatus;
 use crate::audit;
 use crate::auth::access::Actor;
@@ -96,6 +96,7 @@ pub fn sweep_one(
                 id,
                 json!({"from": "active", "to": "lapsed", "as_of": today}),
             )?;
+            status_changed(conn, &current.row, "active", "lapsed")?;
         }
         Ok(Swept {
             materialised,

@@ -237,6 +237,14 @@ pub fn create(
                    "frequency": row.frequency, "installments": count, "starts_on": starts_on,
                    "grace_days": grace_days, "status": row.status}),
         )?;
+        crate::events::record(
+            conn,
+            &row.collective_id,
+            "pledge.created",
+            "pledge",
+            &row.id,
+            json!({"pledge_id": row.id, "pool_id": row.pool_id, "status": row.status}),
+        )?;
         Ok(view(row, &installments, today)?.to_pledge(currency, true))
     })
 }

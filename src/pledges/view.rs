@@ -265,6 +265,27 @@ pub fn save(
             json!({"from": row.status, "to": after.status.as_str(), "as_of": today}),
         )?;
     }
+    if before != Some(after.status) {
+        status_changed(conn, row, &row.status, after.status.as_str())?;
+    }
     let fresh = store::find(conn, &row.id)?.ok_or(Error::NotFound { what: "pledge" })?;
     load_view(conn, fresh, today)
+}
+
+/// Tells partner apps (the events outbox) that a pledge's status changed.
+/// Ids and statuses only: no pledger, no amounts.
+pub fn status_changed(
+    conn: &mut DbConnection,
+    row: &PledgeRow,
+    from: &str,
+    to: &str,
+) -> Result<()> {
+    crate::events::record(
+        conn,
+        &row.collective_id,
+        "pledge.status_changed",
+        "pledge",
+        &row.id,
+        json!({"pledge_id": row.id, "pool_id": row.pool_id, "from": from, "to": to}),
+    )
 }

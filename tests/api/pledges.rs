@@ -91,6 +91,36 @@ async fn stored_status(app: &TestApp, pledge_id: &str) -> String {
     .unwrap()
 }
 
+/// The `to` of every `pledge.status_changed` event about a pledge, in order.
+async fn status_events(app: &TestApp, pledge_id: &str) -> Vec<String> {
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        payload: String,
+    }
+    let db = app.db.clone();
+    let id = pledge_id.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = db.get().unwrap();
+        diesel::sql_query(format!(
+            "SELECT payload FROM events WHERE kind = 'pledge.status_changed' \
+             AND object_id = '{id}' ORDER BY id"
+        ))
+        .load::<Row>(&mut *conn)
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let payload: Value = serde_json::from_str(&r.payload).unwrap();
+            payload["to"].as_str().unwrap().to_owned()
+        })
+        .collect()
+    })
+    .await
+    .unwrap()
+}
+
 async fn sweep(app: &TestApp) -> commonpot::pledges::lapses::Sweep {
     let db = app.db.clone();
     tokio::task::spawn_blocking(move || {
@@ -412,6 +442,7 @@ async fn a_pledge_lapses_after_its_grace_period_the_same_on_read_as_in_the_sweep
     assert_eq!(lapses.len(), 1);
     assert_eq!(lapses[0]["actor_kind"], "system");
     assert_eq!(lapses[0]["object_id"], lapsing.as_str());
+    assert_eq!(status_events(&app, &lapsing).await, ["lapsed"]);
     // The read and the sweep agree; sweeping again changes nothing.
     assert_eq!(status(lapsing.clone()).await, "lapsed");
     assert_eq!(status(steady.clone()).await, "active");
@@ -428,6 +459,7 @@ async fn a_pledge_lapses_after_its_grace_period_the_same_on_read_as_in_the_sweep
     .expect_problem(409, "pledge_lapsed");
     pay(&app, &pool, &admin.token, "5.00", &lapsing).await;
     assert_eq!(status(lapsing.clone()).await, "active");
+    assert_eq!(status_events(&app, &lapsing).await, ["lapsed", "active"]);
     assert_eq!(stored_status(&app, &lapsing).await, "active");
     let system_only = audit_actions(&app, &collective, &admin, "actor_kind=system").await;
     assert_eq!(system_only.len(), 1);
@@ -526,6 +558,11 @@ async fn pausing_forgives_what_falls_due_while_paused_and_cancelling_what_is_lef
     .await
     .expect_problem(409, "pledge_closed");
 
+    assert_eq!(
+        status_events(&app, &id).await,
+        ["paused", "active", "cancelled"],
+        "partner apps hear of each change"
+    );
     let actions: Vec<String> = audit_actions(&app, &collective, &admin, &format!("object_id={id}"))
         .await
         .iter()
