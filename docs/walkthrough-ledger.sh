@@ -74,3 +74,7 @@ json "$API/requests/$REQUEST" -H "authorization: Bearer $MO" | jq '{state, amoun
 # 7. The pool and its journal: every entry balances; no names in the ledger.
 json "$API/pools/$POOL" -H "authorization: Bearer $ADA" | jq .balances
 json "$API/pools/$POOL/entries" -H "authorization: Bearer $MO" | jq -r '.items[] | "\(.kind)\t\([.postings[] | "\(.account) \(.amount)"] | join(", "))"'
+
+# 8. Today's statement as CSV (dates in the collective's time zone): the same entries, with running balance.
+TODAY=$(TZ=Europe/Berlin date +%F)
+curl -fsS "$API/pools/$POOL/statement?from=$TODAY&to=$TODAY" -H "authorization: Bearer $ADA" -H 'Accept: text/csv' | cut -d, -f1,4,7-12
