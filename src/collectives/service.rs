@@ -404,7 +404,7 @@ pub fn get_member(
     let (row, user) = load_membership(conn, id)?;
     let own = actor.user_id() == Some(user.id.as_str());
     let contacts = actor.may(Permission::ReadMemberContacts);
-    if row.collective_id != collective_id || (!contacts && !own && row.status != "active") {
+    if row.collective_id != collective_id || (!contacts && !own && !row.is_active()) {
         return Err(Error::NotFound { what: "membership" });
     }
     Membership::from_rows(row, user, contacts || own)
@@ -454,7 +454,7 @@ pub fn update_member(
             .role
             .unwrap_or(Role::parse(&row.role).unwrap_or(Role::Member));
         let status = patch.status.unwrap_or(current_status);
-        let was_active_admin = row.role == "admin" && row.status == "active";
+        let was_active_admin = row.role() == Some(Role::Admin) && row.is_active();
         let stays_active_admin = role == Role::Admin && status == MembershipStatus::Active;
         if was_active_admin
             && !stays_active_admin

@@ -47,6 +47,18 @@ pub struct MembershipRow {
     pub version: i64,
 }
 
+impl MembershipRow {
+    /// Whether the membership is active (the stored status read as the enum).
+    pub fn is_active(&self) -> bool {
+        crate::auth::policy::MembershipStatus::parse(&self.status)
+            == Some(crate::auth::policy::MembershipStatus::Active)
+    }
+
+    pub fn role(&self) -> Option<crate::auth::policy::Role> {
+        crate::auth::policy::Role::parse(&self.role)
+    }
+}
+
 pub fn find_collective(conn: &mut DbConnection, id: &str) -> Result<Option<CollectiveRow>> {
     Ok(collectives::table
         .find(id)

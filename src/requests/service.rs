@@ -141,7 +141,7 @@ fn load(
         "request",
     )?;
     let own = is_requester(conn, &actor, &row)?;
-    if row.state == "draft" && !own {
+    if state_of(&row)? == State::Draft && !own {
         return Err(Error::NotFound { what: "request" });
     }
     Ok((actor, row, own))
@@ -291,9 +291,8 @@ pub fn create(
         let actor = authorize(conn, principal, &pool.collective_id, permission, "pool")?;
         let requester_membership_id = match (&input.on_behalf_of_member, &actor.who) {
             (Some(member), _) => {
-                let known = crate::collectives::store::find_membership(conn, member)?.is_some_and(
-                    |(m, _)| m.collective_id == pool.collective_id && m.status == "active",
-                );
+                let known = crate::collectives::store::find_membership(conn, member)?
+                    .is_some_and(|(m, _)| m.collective_id == pool.collective_id && m.is_active());
                 if !known {
                     return Err(Error::invalid(
                         "on_behalf_of_member",
@@ -645,8 +644,11 @@ pub fn take(
                 }
                 let membership =
                     crate::collectives::store::membership_of(conn, &row.collective_id, &user)?;
-                let is_coordinator =
-                    membership.is_some_and(|m| m.status == "active" && m.role != "member");
+                let is_coordinator = membership.is_some_and(|m| {
+                    m.is_active()
+                        && m.role()
+                            .is_some_and(|r| r >= crate::auth::policy::Role::Coordinator)
+                });
                 if !is_coordinator {
                     return Err(Error::invalid(
                         "assign_to",
