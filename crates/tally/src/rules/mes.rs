@@ -22,7 +22,7 @@ use num_traits::{One, ToPrimitive};
 use crate::election::Project;
 use crate::number::Rational;
 use crate::profile::Profile;
-use exact::Fraction;
+use exact::{Fraction, ProductSum};
 use run::Run;
 
 /// A project bought by MES.
@@ -274,6 +274,8 @@ trait Weight: Clone + Default + PartialEq {
     fn add(&mut self, other: &Self);
     /// `number × self`, by the fastest multiplication there is for it.
     fn times(&self, number: &BigInt) -> BigInt;
+    /// Adds `number × self` to a sum.
+    fn add_times_to(&self, sum: &mut ProductSum, number: &BigInt);
 }
 
 impl Weight for u64 {
@@ -285,6 +287,10 @@ impl Weight for u64 {
     fn times(&self, number: &BigInt) -> BigInt {
         number * *self
     }
+
+    fn add_times_to(&self, sum: &mut ProductSum, number: &BigInt) {
+        sum.add(number, *self);
+    }
 }
 
 impl Weight for BigInt {
@@ -294,5 +300,9 @@ impl Weight for BigInt {
 
     fn times(&self, number: &BigInt) -> BigInt {
         number * self
+    }
+
+    fn add_times_to(&self, sum: &mut ProductSum, number: &BigInt) {
+        sum.add_big(number * self);
     }
 }

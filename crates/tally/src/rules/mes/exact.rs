@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use num_bigint::BigInt;
+use num_bigint::{BigInt, BigUint, Sign};
 use num_integer::Integer;
 use num_traits::{One, Signed, Zero};
 
@@ -16,6 +16,60 @@ use crate::number::Rational;
 pub(super) struct Money {
     pub(super) value: BigInt,
     pub(super) slope: BigInt,
+}
+
+/// A sum of products `number × factor` with machine-word factors, added up
+/// limb by limb in place: no allocation per term, which is what summing the
+/// money of thousands of classes costs most otherwise. Negative numbers
+/// (slopes may be) are added as big integers.
+#[derive(Default)]
+pub(super) struct ProductSum {
+    /// The non-negative part, least significant limb first.
+    limbs: Vec<u64>,
+    rest: BigInt,
+}
+
+impl ProductSum {
+    pub(super) fn add(&mut self, number: &BigInt, factor: u64) {
+        if number.is_negative() {
+            self.rest += number * factor;
+            return;
+        }
+        let mut carry: u128 = 0;
+        let mut at = 0;
+        for digit in number.iter_u64_digits() {
+            if at == self.limbs.len() {
+                self.limbs.push(0);
+            }
+            // At most (2⁶⁴−1)² + 2·(2⁶⁴−1) = 2¹²⁸ − 1: no overflow.
+            let total = u128::from(self.limbs[at]) + u128::from(digit) * u128::from(factor) + carry;
+            self.limbs[at] = total as u64;
+            carry = total >> 64;
+            at += 1;
+        }
+        while carry != 0 {
+            if at == self.limbs.len() {
+                self.limbs.push(0);
+            }
+            let total = u128::from(self.limbs[at]) + carry;
+            self.limbs[at] = total as u64;
+            carry = total >> 64;
+            at += 1;
+        }
+    }
+
+    pub(super) fn add_big(&mut self, term: BigInt) {
+        self.rest += term;
+    }
+
+    pub(super) fn total(self) -> BigInt {
+        let digits: Vec<u32> = self
+            .limbs
+            .iter()
+            .flat_map(|&limb| [limb as u32, (limb >> 32) as u32])
+            .collect();
+        BigInt::from_biguint(Sign::Plus, BigUint::new(digits)) + self.rest
+    }
 }
 
 /// An exact fraction with a positive, not necessarily reduced, denominator.

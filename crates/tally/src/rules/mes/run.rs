@@ -5,9 +5,9 @@ use std::cmp::Ordering;
 
 use num_bigint::BigInt;
 use num_integer::Integer;
-use num_traits::{One, Signed, Zero};
+use num_traits::{One, Signed, ToPrimitive, Zero};
 
-use super::exact::{Fraction, Horizon, LowerBound, Money, Rho};
+use super::exact::{Fraction, Horizon, LowerBound, Money, ProductSum, Rho};
 use super::{EqualShares, MesRun, Purchase, Weight};
 use crate::number::Rational;
 
@@ -214,14 +214,19 @@ impl<'a, W: Weight> Run<'a, W> {
             }
         }
         let (cost, cost_denominator) = (&priced.cost_numerator, &priced.cost_denominator);
-        let mut money = Money::default();
+        let mut money = ProductSum::default();
+        let mut money_slope = ProductSum::default();
         for share in &shares {
             let budget = &self.budgets[share.class];
-            money.value += share.weight.times(&budget.value);
+            share.weight.add_times_to(&mut money, &budget.value);
             if self.horizon.tracking {
-                money.slope += share.weight.times(&budget.slope);
+                share.weight.add_times_to(&mut money_slope, &budget.slope);
             }
         }
+        let money = Money {
+            value: money.total(),
+            slope: money_slope.total(),
+        };
         // money / denominator against cost, both times cost_denominator.
         let cost_scaled = cost * &self.denominator;
         let surplus = &money.value * cost_denominator - &cost_scaled;
@@ -238,23 +243,35 @@ impl<'a, W: Weight> Run<'a, W> {
         // `payers` the paying satisfaction times cost_denominator, rho per
         // unit is rho_units / (payers × denominator).
         let levels = &priced.levels;
-        let mut paying: BigInt = shares
-            .iter()
-            .map(|share| share.weight.times(&levels[share.level].units))
-            .sum();
+        // Shares come level by level: sum each level's weight before
+        // multiplying it by the level's units.
+        let mut paying = BigInt::zero();
+        for same_level in shares.chunk_by(|a, b| a.level == b.level) {
+            let mut weight = W::default();
+            for share in same_level {
+                weight.add(&share.weight);
+            }
+            paying += weight.times(&levels[same_level[0].level].units);
+        }
         let mut exhausted = Money::default();
+        let mut owed: Vec<BigInt> = Vec::with_capacity(levels.len());
         let (rho_units, payers) = loop {
             let rho_units = &cost_scaled - &exhausted.value * cost_denominator;
             let payers = &paying * cost_denominator;
-            // What one unit of weight owes, per level (times payers × denominator).
-            let due: Vec<BigInt> = levels
-                .iter()
-                .map(|level| &rho_units * &level.units)
-                .collect();
+            // A class cannot pay its due at a level when budget × payers <
+            // rho_units × units, that is, as budgets are whole, when its
+            // budget is below ⌈rho_units × units / payers⌉: one division per
+            // level instead of a multiplication per class.
+            owed.clear();
+            owed.extend(
+                levels
+                    .iter()
+                    .map(|level| (&rho_units * &level.units).div_ceil(&payers)),
+            );
             let mut more = false;
             for share in shares.iter_mut().filter(|share| !share.exhausted) {
                 let budget = &self.budgets[share.class];
-                if &budget.value * &payers < due[share.level] {
+                if budget.value < owed[share.level] {
                     share.exhausted = true;
                     exhausted.value += share.weight.times(&budget.value);
                     if self.horizon.tracking {
@@ -321,6 +338,18 @@ impl<'a, W: Weight> Run<'a, W> {
         let mut created: Vec<Money> = Vec::new();
         let mut rewritten: Vec<(usize, Money)> = Vec::new();
         let first_new = self.budgets.len();
+        // Everyone's money is multiplied by `payers`: by a machine word when
+        // it fits, as it nearly always does.
+        let payers_word = price.payers.to_u64();
+        let times_payers = |number: &BigInt| match payers_word {
+            Some(word) => number * word,
+            None => number * &price.payers,
+        };
+        // What one unit of weight pays at each level.
+        let due: Vec<BigInt> = levels
+            .iter()
+            .map(|level| &price.rho_units.value * &level.units)
+            .collect();
         for share in &price.shares {
             let new_money = if share.exhausted {
                 exhausted_weight += share.weight.times(&BigInt::one());
@@ -329,9 +358,9 @@ impl<'a, W: Weight> Run<'a, W> {
                 let units = &levels[share.level].units;
                 let budget = &self.budgets[share.class];
                 Some(Money {
-                    value: &budget.value * &price.payers - &price.rho_units.value * units,
+                    value: times_payers(&budget.value) - &due[share.level],
                     slope: if self.horizon.tracking {
-                        &budget.slope * &price.payers - &price.rho_units.slope * units
+                        times_payers(&budget.slope) - &price.rho_units.slope * units
                     } else {
                         BigInt::zero()
                     },
@@ -362,9 +391,19 @@ impl<'a, W: Weight> Run<'a, W> {
         }
         for (class, money) in self.budgets.iter_mut().enumerate().skip(1) {
             if self.members[class] > 0 && !rewritten_class[class] {
-                money.value *= &price.payers;
-                if self.horizon.tracking {
-                    money.slope *= &price.payers;
+                match payers_word {
+                    Some(word) => {
+                        money.value *= word;
+                        if self.horizon.tracking {
+                            money.slope *= word;
+                        }
+                    }
+                    None => {
+                        money.value *= &price.payers;
+                        if self.horizon.tracking {
+                            money.slope *= &price.payers;
+                        }
+                    }
                 }
             }
         }
