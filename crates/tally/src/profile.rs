@@ -6,7 +6,9 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use num_traits::One;
+use num_bigint::BigInt;
+use num_integer::Integer;
+use num_traits::{One, ToPrimitive, Zero};
 
 use crate::election::{Ballot, Election};
 use crate::number::{sum, Rational};
@@ -27,12 +29,38 @@ pub struct Support {
     pub satisfaction: Rational,
 }
 
+/// The supporter groups of a project that get the same satisfaction from it
+/// (for approval ballots there is one level: the project's cost).
+#[derive(Clone, Debug)]
+pub struct Level {
+    pub satisfaction: Rational,
+    pub groups: Vec<usize>,
+}
+
+/// Group weights as whole numbers: the real weights times `scale` (the least
+/// common multiple of their denominators; 1 for whole weights).
+#[derive(Clone, Debug)]
+pub enum WholeWeights {
+    /// When their total fits in a `u64`, so no sum of them can overflow.
+    Small {
+        per_group: Vec<u64>,
+        scale: Rational,
+    },
+    Big {
+        per_group: Vec<BigInt>,
+        scale: Rational,
+    },
+}
+
 /// The satisfaction profile of an election.
 #[derive(Clone, Debug)]
 pub struct Profile {
     pub groups: Vec<Group>,
     /// Per project, the groups that get some satisfaction from it.
     pub supporters: Vec<Vec<Support>>,
+    /// Per project, its supporters by the satisfaction they get.
+    pub levels: Vec<Vec<Level>>,
+    pub weights: WholeWeights,
     /// The sum of all voters' weights, empty ballots included.
     pub total_weight: Rational,
 }
@@ -64,41 +92,128 @@ impl Profile {
                 });
             }
         }
+        let levels = supporters
+            .iter()
+            .map(|supporters| {
+                let mut levels: Vec<Level> = Vec::new();
+                for support in supporters {
+                    match levels
+                        .iter_mut()
+                        .find(|level| level.satisfaction == support.satisfaction)
+                    {
+                        Some(level) => level.groups.push(support.group),
+                        None => levels.push(Level {
+                            satisfaction: support.satisfaction.clone(),
+                            groups: vec![support.group],
+                        }),
+                    }
+                }
+                levels
+            })
+            .collect();
         let total_weight = sum(groups.iter().map(|group| &group.weight));
+        let weights = WholeWeights::new(&groups);
         Profile {
             groups,
             supporters,
+            levels,
+            weights,
             total_weight,
         }
     }
 
     /// The summed weight of a project's supporters.
     pub fn support(&self, project: usize) -> Rational {
-        sum(self.supporters[project]
+        let whole: BigInt = self.levels[project]
             .iter()
-            .map(|support| &self.groups[support.group].weight))
+            .map(|level| self.weights.sum(&level.groups))
+            .sum();
+        self.unscaled(whole, BigInt::one())
     }
 
-    /// The summed weighted satisfaction a project gives: supporters are
-    /// summed per satisfaction value first (for approval ballots there is
-    /// one, the cost).
+    /// The summed weighted satisfaction a project gives: weights are summed
+    /// per satisfaction value first (for approval ballots there is one, the
+    /// cost), and the fraction is reduced once.
     pub fn satisfaction(&self, project: usize) -> Rational {
-        let mut levels: Vec<(&Rational, Vec<&Rational>)> = Vec::new();
-        for support in &self.supporters[project] {
-            let weight = &self.groups[support.group].weight;
-            match levels
-                .iter_mut()
-                .find(|(satisfaction, _)| **satisfaction == support.satisfaction)
-            {
-                Some((_, weights)) => weights.push(weight),
-                None => levels.push((&support.satisfaction, vec![weight])),
+        let mut numerator = BigInt::zero();
+        let mut denominator = BigInt::one();
+        for level in &self.levels[project] {
+            let term = level.satisfaction.numer() * self.weights.sum(&level.groups);
+            let term_denominator = level.satisfaction.denom();
+            if *term_denominator == denominator {
+                numerator += term;
+            } else {
+                numerator = numerator * term_denominator + term * &denominator;
+                denominator *= term_denominator;
             }
         }
-        let totals: Vec<Rational> = levels
-            .into_iter()
-            .map(|(satisfaction, weights)| satisfaction * sum(weights))
+        self.unscaled(numerator, denominator)
+    }
+
+    /// numerator / (denominator × the weights' scale), reduced.
+    fn unscaled(&self, numerator: BigInt, denominator: BigInt) -> Rational {
+        let scale = self.weights.scale();
+        if scale.is_one() && denominator.is_one() {
+            Rational::from_integer(numerator)
+        } else if scale.is_one() {
+            Rational::new(numerator, denominator)
+        } else {
+            Rational::new(numerator * scale.denom(), denominator * scale.numer())
+        }
+    }
+}
+
+impl WholeWeights {
+    fn new(groups: &[Group]) -> Self {
+        let scale = groups.iter().fold(BigInt::one(), |scale, group| {
+            scale.lcm(group.weight.denom())
+        });
+        let per_group: Vec<BigInt> = groups
+            .iter()
+            .map(|group| group.weight.numer() * (&scale / group.weight.denom()))
             .collect();
-        sum(&totals)
+        let small: Option<Vec<u64>> = per_group.iter().map(ToPrimitive::to_u64).collect();
+        let fits = small.as_ref().is_some_and(|small| {
+            small
+                .iter()
+                .try_fold(0u64, |total, &weight| total.checked_add(weight))
+                .is_some()
+        });
+        let scale = Rational::from_integer(scale);
+        match small {
+            Some(per_group) if fits => WholeWeights::Small { per_group, scale },
+            _ => WholeWeights::Big { per_group, scale },
+        }
+    }
+
+    /// What the whole weights are the real ones times.
+    pub fn scale(&self) -> &Rational {
+        match self {
+            WholeWeights::Small { scale, .. } | WholeWeights::Big { scale, .. } => scale,
+        }
+    }
+
+    /// A group's whole weight.
+    pub fn of(&self, group: usize) -> BigInt {
+        match self {
+            WholeWeights::Small { per_group, .. } => per_group[group].into(),
+            WholeWeights::Big { per_group, .. } => per_group[group].clone(),
+        }
+    }
+
+    /// The summed whole weight of some groups.
+    pub fn sum(&self, groups: &[usize]) -> BigInt {
+        match self {
+            // No overflow: every sum is part of the total, checked to fit.
+            WholeWeights::Small { per_group, .. } => groups
+                .iter()
+                .map(|&group| per_group[group])
+                .sum::<u64>()
+                .into(),
+            WholeWeights::Big { per_group, .. } => {
+                groups.iter().map(|&group| &per_group[group]).sum()
+            }
+        }
     }
 }
 

@@ -3,6 +3,11 @@
 //! still fits in what is left of the budget. As pabutools'
 //! `greedy_utilitarian_welfare`.
 
+use std::cmp::Ordering;
+
+use num_bigint::BigInt;
+use num_traits::{One, Zero};
+
 use crate::election::Project;
 use crate::number::Rational;
 
@@ -54,9 +59,12 @@ pub fn greedy(
 /// Satisfaction per unit of cost, as pabutools ranks it: a project nobody
 /// wants scores 0 whatever it costs, a free project someone wants scores
 /// above every priced one.
-#[derive(PartialEq, Eq, PartialOrd, Ord)]
 enum Density {
-    Finite(Rational),
+    /// satisfaction / cost, compared by cross-multiplying (no reduction).
+    Finite {
+        satisfaction: BigInt,
+        cost: BigInt,
+    },
     Infinite,
 }
 
@@ -64,11 +72,52 @@ impl Density {
     fn new(satisfaction: &Rational, cost: &Rational) -> Self {
         let zero = Rational::default();
         if *satisfaction == zero {
-            Density::Finite(zero)
+            Density::Finite {
+                satisfaction: BigInt::zero(),
+                cost: BigInt::one(),
+            }
         } else if *cost == zero {
             Density::Infinite
         } else {
-            Density::Finite(satisfaction / cost)
+            // (a/b) / (c/d) = (a·d) / (b·c), both positive.
+            Density::Finite {
+                satisfaction: satisfaction.numer() * cost.denom(),
+                cost: satisfaction.denom() * cost.numer(),
+            }
         }
     }
 }
+
+impl Ord for Density {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Density::Infinite, Density::Infinite) => Ordering::Equal,
+            (Density::Infinite, Density::Finite { .. }) => Ordering::Greater,
+            (Density::Finite { .. }, Density::Infinite) => Ordering::Less,
+            (
+                Density::Finite {
+                    satisfaction: mine,
+                    cost: my_cost,
+                },
+                Density::Finite {
+                    satisfaction: theirs,
+                    cost: their_cost,
+                },
+            ) => (mine * their_cost).cmp(&(theirs * my_cost)),
+        }
+    }
+}
+
+impl PartialOrd for Density {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Density {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Density {}

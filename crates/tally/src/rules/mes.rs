@@ -17,12 +17,12 @@ mod run;
 
 use num_bigint::BigInt;
 use num_integer::Integer;
-use num_traits::{One, ToPrimitive};
+use num_traits::{One, Signed};
 
 use crate::election::Project;
 use crate::number::Rational;
-use crate::profile::Profile;
-use exact::{Fraction, ProductSum};
+use crate::profile::{Profile, WholeWeights};
+use exact::{Fraction, LowerBound, ProductSum};
 use run::Run;
 
 /// A project bought by MES.
@@ -85,14 +85,14 @@ pub struct EqualShares<'a> {
     profile: &'a Profile,
     projects: &'a [Project],
     /// Per project, what MES needs to know of it.
-    prices: Vec<Priced>,
-    weights: GroupWeights,
+    prices: Vec<Priced<'a>>,
+    weights: &'a WholeWeights,
     /// The projects MES can buy.
     candidates: Vec<usize>,
 }
 
 /// A project as MES prices it.
-struct Priced {
+struct Priced<'a> {
     /// Cost as numerator / denominator.
     cost_numerator: BigInt,
     cost_denominator: BigInt,
@@ -100,51 +100,28 @@ struct Priced {
     /// the unit is the cost, and every supporter gets one unit).
     unit: Rational,
     /// Supporter groups by the (whole) number of units they get.
-    levels: Vec<Level>,
+    levels: Vec<Level<'a>>,
     /// cost / total weighted satisfaction: a lower bound on its rho.
-    first_lower_bound: Fraction,
+    first_lower_bound: LowerBound,
 }
 
 /// The supporter groups of a project that get the same satisfaction from it.
-struct Level {
+struct Level<'a> {
     units: BigInt,
-    groups: Vec<usize>,
-}
-
-/// Group weights as whole numbers: the real weights times `scale`.
-enum GroupWeights {
-    /// When their total fits in a `u64`, so no sum of them can overflow.
-    Small {
-        per_group: Vec<u64>,
-        scale: Rational,
-    },
-    Big {
-        per_group: Vec<BigInt>,
-        scale: Rational,
-    },
+    groups: &'a [usize],
 }
 
 impl<'a> EqualShares<'a> {
     pub fn new(profile: &'a Profile, projects: &'a [Project]) -> Self {
-        let weights = GroupWeights::new(profile);
+        let weights = &profile.weights;
         let prices = profile
-            .supporters
+            .levels
             .iter()
             .zip(projects)
-            .map(|(supporters, project)| {
-                let mut levels: Vec<(Rational, Vec<usize>)> = Vec::new();
-                for support in supporters {
-                    match levels
-                        .iter_mut()
-                        .find(|(satisfaction, _)| *satisfaction == support.satisfaction)
-                    {
-                        Some((_, groups)) => groups.push(support.group),
-                        None => levels.push((support.satisfaction.clone(), vec![support.group])),
-                    }
-                }
+            .map(|(levels, project)| {
                 let unit = levels
                     .iter()
-                    .map(|(satisfaction, _)| satisfaction)
+                    .map(|level| &level.satisfaction)
                     .fold(None::<Rational>, |unit, satisfaction| {
                         Some(match unit {
                             None => satisfaction.clone(),
@@ -155,32 +132,40 @@ impl<'a> EqualShares<'a> {
                         })
                     })
                     .unwrap_or_else(Rational::one);
-                let levels: Vec<Level> = levels
-                    .into_iter()
-                    .map(|(satisfaction, groups)| Level {
-                        units: (satisfaction / &unit).to_integer(),
-                        groups,
+                let levels: Vec<Level<'a>> = levels
+                    .iter()
+                    .map(|level| Level {
+                        units: if level.satisfaction == unit {
+                            BigInt::one()
+                        } else {
+                            (&level.satisfaction / &unit).to_integer()
+                        },
+                        groups: &level.groups,
                     })
                     .collect();
-                let satisfaction: Rational = levels
+                // In whole weights and units: one reduction per project.
+                let satisfaction: BigInt = levels
                     .iter()
-                    .map(|level| {
-                        let weight: BigInt =
-                            level.groups.iter().map(|&group| weights.of(group)).sum();
-                        Rational::from_integer(weight * &level.units) * &unit
-                    })
+                    .map(|level| weights.sum(level.groups) * &level.units)
                     .sum();
-                let first_lower_bound = if satisfaction > Rational::default() {
-                    &project.cost / satisfaction
+                // cost / (satisfaction × unit), left unreduced.
+                let first_lower_bound = if satisfaction.is_positive() {
+                    Fraction {
+                        numerator: project.cost.numer() * unit.denom(),
+                        denominator: project.cost.denom() * satisfaction * unit.numer(),
+                    }
                 } else {
-                    Rational::default()
+                    Fraction::from_rational(&Rational::default())
                 };
                 Priced {
                     cost_numerator: project.cost.numer().clone(),
                     cost_denominator: project.cost.denom().clone(),
                     unit,
                     levels,
-                    first_lower_bound: Fraction::from_rational(&first_lower_bound),
+                    first_lower_bound: LowerBound::below(
+                        &first_lower_bound,
+                        &Fraction::from_rational(&Rational::default()),
+                    ),
                 }
             })
             .collect();
@@ -225,46 +210,13 @@ impl<'a> EqualShares<'a> {
     }
 
     fn run_tracking(&self, share: &Rational, tracking: bool) -> (MesRun, Option<BigInt>) {
-        match &self.weights {
-            GroupWeights::Small { per_group, scale } => {
+        match self.weights {
+            WholeWeights::Small { per_group, scale } => {
                 Run::new(self, per_group, scale, share, tracking).finish()
             }
-            GroupWeights::Big { per_group, scale } => {
+            WholeWeights::Big { per_group, scale } => {
                 Run::new(self, per_group, scale, share, tracking).finish()
             }
-        }
-    }
-}
-
-impl GroupWeights {
-    fn new(profile: &Profile) -> Self {
-        let scale = profile.groups.iter().fold(BigInt::one(), |scale, group| {
-            scale.lcm(group.weight.denom())
-        });
-        let per_group: Vec<BigInt> = profile
-            .groups
-            .iter()
-            .map(|group| (&group.weight * Rational::from_integer(scale.clone())).to_integer())
-            .collect();
-        let small: Option<Vec<u64>> = per_group.iter().map(ToPrimitive::to_u64).collect();
-        let fits = small.as_ref().is_some_and(|small| {
-            small
-                .iter()
-                .try_fold(0u64, |total, &weight| total.checked_add(weight))
-                .is_some()
-        });
-        let scale = Rational::from_integer(scale);
-        match small {
-            Some(per_group) if fits => GroupWeights::Small { per_group, scale },
-            _ => GroupWeights::Big { per_group, scale },
-        }
-    }
-
-    /// A group's whole weight.
-    fn of(&self, group: usize) -> BigInt {
-        match self {
-            GroupWeights::Small { per_group, .. } => per_group[group].into(),
-            GroupWeights::Big { per_group, .. } => per_group[group].clone(),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use num_bigint::{BigInt, BigUint, Sign};
 use num_integer::Integer;
-use num_traits::{One, Signed, Zero};
+use num_traits::{One, Signed, ToPrimitive, Zero};
 
 use crate::number::Rational;
 
@@ -134,11 +134,54 @@ pub(super) struct Rho {
     pub(super) slope: Fraction,
 }
 
-/// A lower bound on a project's rho as a function of t ≥ t₀.
+/// A lower bound on a project's rho as a function of t ≥ t₀, kept as dyadic
+/// floors of a price found earlier in the run.
 #[derive(Clone, Debug)]
 pub(super) struct LowerBound {
     pub(super) value: Fraction,
     pub(super) slope: Fraction,
+    /// Orders bounds as their values, without multiplying (see
+    /// [`dyadic_order`]); `None` if the value does not allow it.
+    order: Option<(i64, u128)>,
+}
+
+impl LowerBound {
+    pub(super) fn below(value: &Fraction, slope: &Fraction) -> LowerBound {
+        let value = value.floor_dyadic();
+        LowerBound {
+            order: dyadic_order(&value),
+            value,
+            slope: slope.floor_dyadic(),
+        }
+    }
+
+    /// Compares the values of two bounds.
+    pub(super) fn cmp_value(&self, other: &LowerBound) -> Ordering {
+        match (self.order, other.order) {
+            (Some(mine), Some(theirs)) => mine.cmp(&theirs),
+            _ => self.value.cmp(&other.value),
+        }
+    }
+}
+
+/// For a non-negative m·2^e with m odd and at most 128 bits wide: the
+/// position of its leading bit and m aligned to the top of a u128, a pair
+/// that compares as the numbers do. Dyadic floors have 65 bits at most.
+fn dyadic_order(value: &Fraction) -> Option<(i64, u128)> {
+    let (numerator, denominator) = (&value.numerator, &value.denominator);
+    if numerator.is_negative() {
+        return None;
+    }
+    let Some(twos) = numerator.trailing_zeros() else {
+        return Some((i64::MIN, 0)); // zero
+    };
+    let power = denominator.trailing_zeros()?;
+    if denominator.bits() != power + 1 {
+        return None; // not a power of two
+    }
+    let odd = (numerator >> twos).to_u128()?;
+    let leading = i64::try_from(numerator.bits()).ok()? - i64::try_from(power).ok()?;
+    Some((leading, odd << odd.leading_zeros()))
 }
 
 /// How many whole units t can grow from t₀, at least, before a decision

@@ -98,17 +98,13 @@ impl<'a, W: Weight> Run<'a, W> {
             .election
             .prices
             .iter()
-            .map(|priced| LowerBound {
-                value: priced.first_lower_bound.clone(),
-                slope: Fraction::from_rational(&Rational::default()),
-            })
+            .map(|priced| priced.first_lower_bound.clone())
             .collect();
         let mut purchases = Vec::new();
         loop {
             remaining.sort_by(|&a, &b| {
                 lower_bound[a]
-                    .value
-                    .cmp(&lower_bound[b].value)
+                    .cmp_value(&lower_bound[b])
                     .then_with(|| projects[a].id.cmp(&projects[b].id))
             });
             let mut best: Option<(usize, Price<W>)> = None;
@@ -126,10 +122,7 @@ impl<'a, W: Weight> Run<'a, W> {
                 let Some(price) = self.price(project) else {
                     continue; // unaffordable now, and budgets only shrink
                 };
-                lower_bound[project] = LowerBound {
-                    value: price.rho.value.floor_dyadic(),
-                    slope: price.rho.slope.floor_dyadic(),
-                };
+                lower_bound[project] = LowerBound::below(&price.rho.value, &price.rho.slope);
                 kept.push(project);
                 let better = match &best {
                     None => true,
@@ -190,7 +183,7 @@ impl<'a, W: Weight> Run<'a, W> {
         let mut shares = Vec::new();
         let mut touched = Vec::new();
         for (level_index, level) in priced.levels.iter().enumerate() {
-            for &group in &level.groups {
+            for &group in level.groups {
                 let class = self.class_of[group];
                 if class == EXHAUSTED {
                     continue;
@@ -419,7 +412,7 @@ impl<'a, W: Weight> Run<'a, W> {
             for &(class, new_class) in moved {
                 redirect[class] = Some(new_class);
             }
-            for &group in &level.groups {
+            for &group in level.groups {
                 let class = self.class_of[group];
                 if let Some(new_class) = redirect.get(class).copied().flatten() {
                     self.class_of[group] = new_class;
@@ -437,7 +430,7 @@ impl<'a, W: Weight> Run<'a, W> {
                 }
             }
         }
-        for &group in levels.iter().flat_map(|level| &level.groups) {
+        for &group in levels.iter().flat_map(|level| level.groups) {
             let class = self.class_of[group];
             if class >= first_new {
                 self.members[class] += 1;
