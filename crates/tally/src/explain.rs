@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::election::{Ballot, Election};
 use crate::number::{round, Exact, Rational};
 use crate::profile::Profile;
-use crate::rules::add1::{equal_shares_add1, Progress};
+use crate::rules::add1::{equal_shares_add1, Lanes, Progress};
 use crate::rules::greedy::greedy;
 use crate::rules::mes::{free_projects, EqualShares, MesRun};
 use crate::rules::Rule;
@@ -135,9 +135,16 @@ impl<'a> Prepared<'a> {
     }
 
     /// Tallies under a rule. `progress` hears about each run of MES during
-    /// Add1 completion.
+    /// Add1 completion, which uses the lanes the machine offers
+    /// ([`Lanes::available`]).
     pub fn tally(&self, rule: Rule, progress: &mut dyn FnMut(&Progress)) -> Tally {
-        explained(self.election, &self.profile, rule, progress)
+        self.tally_on(rule, Lanes::available(), progress)
+    }
+
+    /// Tallies under a rule, Add1 completion making runs of MES on `lanes`.
+    /// The result does not depend on them.
+    pub fn tally_on(&self, rule: Rule, lanes: Lanes, progress: &mut dyn FnMut(&Progress)) -> Tally {
+        explained(self.election, &self.profile, rule, lanes, progress)
     }
 }
 
@@ -145,6 +152,7 @@ fn explained(
     election: &Election,
     profile: &Profile,
     rule: Rule,
+    lanes: Lanes,
     progress: &mut dyn FnMut(&Progress),
 ) -> Tally {
     let projects = &election.projects;
@@ -193,8 +201,15 @@ fn explained(
             let run = if rule == Rule::Mes {
                 mes.run(&share)
             } else {
-                let add1 =
-                    equal_shares_add1(&mes, projects, &election.budget, &share, &free, progress);
+                let add1 = equal_shares_add1(
+                    &mes,
+                    projects,
+                    &election.budget,
+                    &share,
+                    &free,
+                    lanes,
+                    progress,
+                );
                 completion = Some(Completion {
                     step: add1.step,
                     share: Exact(add1.share),

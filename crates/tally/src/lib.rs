@@ -21,5 +21,5 @@ pub mod rules;
 pub use election::{Ballot, BallotKind, Election, Project, Voter};
 pub use explain::{tally, InvalidElection, Prepared, ProjectReport, Tally, Verdict};
 pub use number::{Exact, Rational};
-pub use rules::add1::Progress;
+pub use rules::add1::{Lanes, Progress};
 pub use rules::Rule;

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use commonpot_tally::{pabulib, tally, Rule};
+use commonpot_tally::{pabulib, tally, Lanes, Prepared, Rule};
 use serde_json::Value;
 
 /// Instances with more voters than this are checked by `largest_instances`.
@@ -81,4 +81,35 @@ fn every_instance_selects_what_pabutools_selects() {
 #[test]
 fn largest_instances_select_what_pabutools_selects() {
     check(|voters| voters > LARGE);
+}
+
+/// Add1 completion making several runs of MES at a time (guessing the raises
+/// ahead on other threads) gives exactly the result, explanation included,
+/// of one run at a time: on instances where completion takes many runs.
+#[test]
+fn add1_on_several_threads_gives_what_one_thread_gives() {
+    let folder = shared_pabulib();
+    let mut instances: Vec<(String, f64)> = expected()
+        .into_iter()
+        .filter_map(|(file, entry)| Some((file, entry["mes_add1_pabutools_s"].as_f64()?)))
+        .filter(|(_, seconds)| (2.0..20.0).contains(seconds))
+        .collect();
+    instances.sort_by(|a, b| a.1.total_cmp(&b.1));
+    assert!(!instances.is_empty(), "no instance with a long completion");
+    for (file, _) in instances.iter().take(3) {
+        let text = std::fs::read_to_string(folder.join(file)).expect("instance is readable");
+        let election = pabulib::parse(&text).unwrap_or_else(|error| panic!("{file}: {error}"));
+        let prepared = Prepared::new(&election).expect("instance is valid");
+        let alone = prepared.tally_on(Rule::MesAdd1, Lanes::Exactly(1), &mut |_| {});
+        let together = prepared.tally_on(Rule::MesAdd1, Lanes::Exactly(3), &mut |_| {});
+        let runs = alone
+            .completion
+            .as_ref()
+            .map_or(0, |completion| completion.runs);
+        assert!(
+            runs > 3,
+            "{file}: a completion of {runs} runs does not test lanes"
+        );
+        assert_eq!(alone.to_json(), together.to_json(), "{file}");
+    }
 }

@@ -157,16 +157,22 @@ impl<'a, W: Weight> Run<'a, W> {
                 // The choice stands while no other project gets cheaper than
                 // it; for those not priced this round, their lower bound
                 // suffices.
+                // Every gap is ≥ 0 now, so only one that shrinks as t
+                // grows (its slope below the winner's) can close.
                 for (_, rho) in &priced {
-                    let gap = rho.value.minus(&price.rho.value);
-                    let drift = rho.slope.minus(&price.rho.slope);
-                    self.horizon.keep_sign_of(&gap, &drift);
+                    if rho.slope.cmp(&price.rho.slope) == Ordering::Less {
+                        let gap = rho.value.minus(&price.rho.value);
+                        let drift = rho.slope.minus(&price.rho.slope);
+                        self.horizon.keep_sign_of(&gap, &drift);
+                    }
                 }
                 for &other in skipped {
                     let bound = &lower_bound[other];
-                    let gap = bound.value.minus(&price.rho.value);
-                    let drift = bound.slope.minus(&price.rho.slope);
-                    self.horizon.keep_sign_of(&gap, &drift);
+                    if bound.slope.cmp(&price.rho.slope) == Ordering::Less {
+                        let gap = bound.value.minus(&price.rho.value);
+                        let drift = bound.slope.minus(&price.rho.slope);
+                        self.horizon.keep_sign_of(&gap, &drift);
+                    }
                 }
             }
             kept.retain(|&other| other != project);
