@@ -334,84 +334,73 @@ impl<'a, W: Weight> Run<'a, W> {
         let mut exhausted_weight = BigInt::zero();
         // Per level, each paying class's new class.
         let mut moved: Vec<Vec<(usize, usize)>> = vec![Vec::new(); levels.len()];
-        let mut created: Vec<Money> = Vec::new();
-        let mut rewritten: Vec<(usize, Money)> = Vec::new();
         let first_new = self.budgets.len();
-        // Everyone's money is multiplied by `payers`: by a machine word when
-        // it fits, as it nearly always does.
+        // First everyone's money is put over the new common denominator,
+        // multiplied by `payers` in place: by a machine word when it fits, as
+        // it nearly always does. What a class pays is then subtracted.
         let payers_word = price.payers.to_u64();
-        let times_payers = |number: &BigInt| match payers_word {
-            Some(word) => number * word,
-            None => number * &price.payers,
-        };
-        // What one unit of weight pays at each level.
-        let due: Vec<BigInt> = levels
-            .iter()
-            .map(|level| &price.rho_units.value * &level.units)
-            .collect();
-        for share in &price.shares {
-            let new_money = if share.exhausted {
-                exhausted_weight += share.weight.times(&BigInt::one());
-                None
-            } else {
-                let units = &levels[share.level].units;
-                let budget = &self.budgets[share.class];
-                Some(Money {
-                    value: times_payers(&budget.value) - &due[share.level],
-                    slope: if self.horizon.tracking {
-                        times_payers(&budget.slope) - &price.rho_units.slope * units
-                    } else {
-                        BigInt::zero()
-                    },
-                })
-            };
-            match new_money {
-                // The whole class pays alike: it keeps its place.
-                Some(money) if share.groups == self.members[share.class] => {
-                    rewritten.push((share.class, money));
-                }
-                Some(money) => {
-                    created.push(money);
-                    let new_class = first_new + created.len() - 1;
-                    moved[share.level].push((share.class, new_class));
-                    self.members[share.class] -= share.groups;
-                }
-                None => {
-                    moved[share.level].push((share.class, EXHAUSTED));
-                    self.members[share.class] -= share.groups;
-                    self.members[EXHAUSTED] += share.groups;
-                }
-            }
-        }
-        // Everyone else's money is put over the new common denominator.
-        let mut rewritten_class = vec![false; first_new];
-        for (class, _) in &rewritten {
-            rewritten_class[*class] = true;
-        }
+        let tracking = self.horizon.tracking;
         for (class, money) in self.budgets.iter_mut().enumerate().skip(1) {
-            if self.members[class] > 0 && !rewritten_class[class] {
+            if self.members[class] > 0 {
                 match payers_word {
                     Some(word) => {
                         money.value *= word;
-                        if self.horizon.tracking {
+                        if tracking {
                             money.slope *= word;
                         }
                     }
                     None => {
                         money.value *= &price.payers;
-                        if self.horizon.tracking {
+                        if tracking {
                             money.slope *= &price.payers;
                         }
                     }
                 }
             }
         }
-        for (class, money) in rewritten {
-            self.budgets[class] = money;
-        }
-        for money in created {
-            self.budgets.push(money);
-            self.summing.push((W::default(), 0));
+        // What one unit of weight pays at each level.
+        let due: Vec<Money> = levels
+            .iter()
+            .map(|level| Money {
+                value: &price.rho_units.value * &level.units,
+                slope: if tracking {
+                    &price.rho_units.slope * &level.units
+                } else {
+                    BigInt::zero()
+                },
+            })
+            .collect();
+        for share in &price.shares {
+            if share.exhausted {
+                exhausted_weight += share.weight.times(&BigInt::one());
+                moved[share.level].push((share.class, EXHAUSTED));
+                self.members[share.class] -= share.groups;
+                self.members[EXHAUSTED] += share.groups;
+                continue;
+            }
+            let due = &due[share.level];
+            if share.groups == self.members[share.class] {
+                // The whole class pays alike: it keeps its place.
+                let money = &mut self.budgets[share.class];
+                money.value -= &due.value;
+                if tracking {
+                    money.slope -= &due.slope;
+                }
+            } else {
+                let money = &self.budgets[share.class];
+                let new_money = Money {
+                    value: &money.value - &due.value,
+                    slope: if tracking {
+                        &money.slope - &due.slope
+                    } else {
+                        BigInt::zero()
+                    },
+                };
+                self.budgets.push(new_money);
+                self.summing.push((W::default(), 0));
+                moved[share.level].push((share.class, self.budgets.len() - 1));
+                self.members[share.class] -= share.groups;
+            }
         }
         let mut redirect: Vec<Option<usize>> = vec![None; first_new];
         for (level, moved) in levels.iter().zip(&moved) {
