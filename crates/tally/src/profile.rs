@@ -4,8 +4,8 @@
 //! ballots, so merging changes no outcome and makes large elections small.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
+use foldhash::HashMap;
 use num_bigint::BigInt;
 use num_integer::Integer;
 use num_traits::{One, ToPrimitive, Zero};
@@ -68,7 +68,7 @@ pub struct Profile {
 impl Profile {
     pub fn new(election: &Election) -> Self {
         let mut groups: Vec<Group> = Vec::new();
-        let mut by_satisfactions: HashMap<Vec<(usize, Rational)>, usize> = HashMap::new();
+        let mut by_satisfactions: HashMap<Vec<(usize, Rational)>, usize> = HashMap::default();
         for (ballot, weight) in distinct_ballots(election) {
             let mut satisfactions = ballot.satisfactions(&election.projects);
             satisfactions.sort_by_key(|(project, _)| *project);
@@ -221,7 +221,7 @@ impl WholeWeights {
 /// summed weight of the voters who cast each. Weights of 1, by far the most
 /// common, are counted rather than added as rationals.
 fn distinct_ballots(election: &Election) -> Vec<(Ballot, Rational)> {
-    let mut index: HashMap<Ballot, usize> = HashMap::new();
+    let mut index: HashMap<Ballot, usize> = HashMap::default();
     let mut distinct: Vec<(u64, Vec<Rational>)> = Vec::new();
     let mut ballots: Vec<Ballot> = Vec::new();
     for voter in &election.voters {
