@@ -7,11 +7,17 @@
 //! once identical ballots are merged, which is what pabutools' figures
 //! measure (its `as_multiprofile()` ran before the clock started).
 //!
+//! And the memory a whole tally takes beyond the parsed election (its peak,
+//! counted by this binary's allocator in one more tally, not a timed one),
+//! next to the size of the file: memory grows with the input.
+//!
 //! `cargo bench -p commonpot-tally --bench tally [-- [--rule RULE] FILE.pb …]`:
 //! without file names, the instances with the most voters and those
 //! pabutools took longest on; without `--rule`, every rule.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use commonpot_tally::{pabulib, tally, Election, Lanes, Prepared, Rule, Tally};
@@ -26,6 +32,63 @@ const REPEATS: usize = 3;
 /// decide their figure.
 const MEASURE_FOR: Duration = Duration::from_secs(2);
 const MAX_REPEATS: usize = 100;
+
+/// The system allocator, counting the bytes in use and their peak while
+/// `COUNTING` is on (off during timed runs: one relaxed load per call).
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed on to the system allocator unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            let in_use = IN_USE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(in_use, Ordering::Relaxed);
+        }
+        // SAFETY: the caller's contract for `alloc` is the system's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
+        if COUNTING.load(Ordering::Relaxed) {
+            IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+        // SAFETY: the caller's contract for `dealloc` is the system's.
+        unsafe { System.dealloc(pointer, layout) }
+    }
+
+    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            if new_size >= layout.size() {
+                let grown = new_size - layout.size();
+                let in_use = IN_USE.fetch_add(grown, Ordering::Relaxed) + grown;
+                PEAK.fetch_max(in_use, Ordering::Relaxed);
+            } else {
+                IN_USE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        // SAFETY: the caller's contract for `realloc` is the system's.
+        unsafe { System.realloc(pointer, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The peak of memory allocated while `work` runs, beyond what was in use
+/// when it started. (Memory freed during the run that was allocated before
+/// it can make the count wrap below zero; it is counted from zero then.)
+fn peak_memory(work: impl FnOnce()) -> usize {
+    IN_USE.store(0, Ordering::Relaxed);
+    PEAK.store(0, Ordering::Relaxed);
+    COUNTING.store(true, Ordering::Relaxed);
+    work();
+    COUNTING.store(false, Ordering::Relaxed);
+    PEAK.load(Ordering::Relaxed)
+}
 
 fn main() {
     let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pabulib");
@@ -57,12 +120,13 @@ fn main() {
         named
     };
     println!(
-        "| instance | voters × projects | rule | ours, from ballots | ours, rule alone, 1 thread | ours, rule alone, {lanes} threads | pabutools | speed-up, 1 thread | speed-up, {lanes} threads | same selection | Add1 raises / MES runs |"
+        "| instance | voters × projects | rule | ours, from ballots | ours, rule alone, 1 thread | ours, rule alone, {lanes} threads | pabutools | speed-up, 1 thread | speed-up, {lanes} threads | same selection | Add1 raises / MES runs | file | memory of a whole tally |"
     );
-    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
     for file in files {
         let entry = &expected[&file];
         let text = std::fs::read_to_string(folder.join(&file)).expect("instance is readable");
+        let file_size = mib(text.len());
         let election = pabulib::parse(&text).expect("instance parses");
         for &rule in &rules {
             let key = match rule {
@@ -90,13 +154,16 @@ fn main() {
                 }
                 _ => "(pabutools timed out)",
             };
+            let memory = mib(peak_memory(|| {
+                tally(&election, rule, &mut |_| {}).expect("instance is valid");
+            }));
             let ratio = |ours: Duration| {
                 theirs.map_or("—".to_string(), |s| {
                     format!("{:.0}×", s / ours.as_secs_f64())
                 })
             };
             println!(
-                "| {file} | {} × {} | {rule} | {:.4} s | {:.4} s | {:.4} s | {} | {} | {} | {same} | {completion} |",
+                "| {file} | {} × {} | {rule} | {:.4} s | {:.4} s | {:.4} s | {} | {} | {} | {same} | {completion} | {file_size} | {memory} |",
                 entry["voters"],
                 entry["projects"],
                 whole.as_secs_f64(),
@@ -148,6 +215,10 @@ fn measure(election: &Election, rule: Rule) -> (Duration, [Duration; 2], Tally) 
         }
     }
     (whole, rule_alone, result.expect("measured at least once"))
+}
+
+fn mib(bytes: usize) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 /// The instances with the most voters, then those pabutools was slowest on.
