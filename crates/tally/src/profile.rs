@@ -18,15 +18,16 @@ use crate::number::{sum, Rational};
 pub struct Group {
     /// The sum of the members' weights.
     pub weight: Rational,
-    /// (project, satisfaction > 0), by project index.
-    pub satisfactions: Vec<(usize, Rational)>,
+    /// (project, level): the project's level (see [`Profile::levels`]) holds
+    /// the satisfaction > 0 the group gets from it; by project index.
+    pub satisfactions: Vec<(usize, usize)>,
 }
 
-/// One supporter group of a project and the satisfaction it gets from it.
-#[derive(Clone, Debug)]
+/// One supporter group of a project and the level of satisfaction it gets.
+#[derive(Clone, Copy, Debug)]
 pub struct Support {
     pub group: usize,
-    pub satisfaction: Rational,
+    pub level: usize,
 }
 
 /// The supporter groups of a project that get the same satisfaction from it
@@ -67,11 +68,34 @@ pub struct Profile {
 
 impl Profile {
     pub fn new(election: &Election) -> Self {
+        // Each satisfaction is kept once per project, as a level; a group is
+        // known by its (project, level) pairs.
+        let mut levels: Vec<Vec<Level>> = vec![Vec::new(); election.projects.len()];
         let mut groups: Vec<Group> = Vec::new();
-        let mut by_satisfactions: HashMap<Vec<(usize, Rational)>, usize> = HashMap::default();
+        let mut by_satisfactions: HashMap<Vec<(usize, usize)>, usize> = HashMap::default();
         for (ballot, weight) in distinct_ballots(election) {
-            let mut satisfactions = ballot.satisfactions(&election.projects);
-            satisfactions.sort_by_key(|(project, _)| *project);
+            let mut satisfactions: Vec<(usize, usize)> = ballot
+                .satisfactions(&election.projects)
+                .into_iter()
+                .map(|(project, satisfaction)| {
+                    let known = &mut levels[project];
+                    let level = match known
+                        .iter()
+                        .position(|level| level.satisfaction == satisfaction)
+                    {
+                        Some(level) => level,
+                        None => {
+                            known.push(Level {
+                                satisfaction,
+                                groups: Vec::new(),
+                            });
+                            known.len() - 1
+                        }
+                    };
+                    (project, level)
+                })
+                .collect();
+            satisfactions.sort_unstable_by_key(|(project, _)| *project);
             match by_satisfactions.get(&satisfactions) {
                 Some(&group) => groups[group].weight += weight,
                 None => {
@@ -85,32 +109,11 @@ impl Profile {
         }
         let mut supporters = vec![Vec::new(); election.projects.len()];
         for (group, members) in groups.iter().enumerate() {
-            for (project, satisfaction) in &members.satisfactions {
-                supporters[*project].push(Support {
-                    group,
-                    satisfaction: satisfaction.clone(),
-                });
+            for &(project, level) in &members.satisfactions {
+                supporters[project].push(Support { group, level });
+                levels[project][level].groups.push(group);
             }
         }
-        let levels = supporters
-            .iter()
-            .map(|supporters| {
-                let mut levels: Vec<Level> = Vec::new();
-                for support in supporters {
-                    match levels
-                        .iter_mut()
-                        .find(|level| level.satisfaction == support.satisfaction)
-                    {
-                        Some(level) => level.groups.push(support.group),
-                        None => levels.push(Level {
-                            satisfaction: support.satisfaction.clone(),
-                            groups: vec![support.group],
-                        }),
-                    }
-                }
-                levels
-            })
-            .collect();
         let total_weight = sum(groups.iter().map(|group| &group.weight));
         let weights = WholeWeights::new(&groups);
         Profile {
