@@ -98,6 +98,20 @@ impl Fraction {
         }
     }
 
+    /// The smallest fraction ≥ self with a power of two for denominator and
+    /// about 64 significant bits.
+    pub(super) fn ceil_dyadic(&self) -> Fraction {
+        let negated = Fraction {
+            numerator: -&self.numerator,
+            denominator: self.denominator.clone(),
+        }
+        .floor_dyadic();
+        Fraction {
+            numerator: -negated.numerator,
+            denominator: negated.denominator,
+        }
+    }
+
     /// The largest fraction ≤ self with a power of two for denominator and
     /// about 64 significant bits: cheap to compare and sort.
     pub(super) fn floor_dyadic(&self) -> Fraction {
@@ -140,48 +154,65 @@ pub(super) struct Rho {
 pub(super) struct LowerBound {
     pub(super) value: Fraction,
     pub(super) slope: Fraction,
-    /// Orders bounds as their values, without multiplying (see
-    /// [`dyadic_order`]); `None` if the value does not allow it.
-    order: Option<(i64, u128)>,
+    /// Order the value and the slope as they do, without multiplying (see
+    /// [`DyadicOrder`]); `None` if the number does not allow it.
+    value_order: Option<DyadicOrder>,
+    slope_order: Option<DyadicOrder>,
 }
 
 impl LowerBound {
     pub(super) fn below(value: &Fraction, slope: &Fraction) -> LowerBound {
         let value = value.floor_dyadic();
+        let slope = slope.floor_dyadic();
         LowerBound {
-            order: dyadic_order(&value),
+            value_order: DyadicOrder::of(&value),
+            slope_order: DyadicOrder::of(&slope),
             value,
-            slope: slope.floor_dyadic(),
+            slope,
         }
     }
 
     /// Compares the values of two bounds.
     pub(super) fn cmp_value(&self, other: &LowerBound) -> Ordering {
-        match (self.order, other.order) {
+        match (self.value_order, other.value_order) {
             (Some(mine), Some(theirs)) => mine.cmp(&theirs),
             _ => self.value.cmp(&other.value),
         }
     }
+
+    /// Whether the slope is surely at least a number whose dyadic ceiling
+    /// has the order given (`false`: it may not be).
+    pub(super) fn slope_at_least(&self, ceiling: Option<DyadicOrder>) -> bool {
+        matches!((self.slope_order, ceiling), (Some(mine), Some(ceiling)) if mine >= ceiling)
+    }
 }
 
-/// For a non-negative m·2^e with m odd and at most 128 bits wide: the
-/// position of its leading bit and m aligned to the top of a u128, a pair
-/// that compares as the numbers do. Dyadic floors have 65 bits at most.
-fn dyadic_order(value: &Fraction) -> Option<(i64, u128)> {
-    let (numerator, denominator) = (&value.numerator, &value.denominator);
-    if numerator.is_negative() {
-        return None;
+/// For a dyadic number ±m·2^e with m odd and at most 128 bits wide: its
+/// sign, the position of its leading bit and m aligned to the top of a u128
+/// (both reversed for negative numbers), which compare as the numbers do.
+/// Dyadic floors and ceilings have 65 significant bits at most.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct DyadicOrder(i8, i64, u128);
+
+impl DyadicOrder {
+    pub(super) fn of(value: &Fraction) -> Option<DyadicOrder> {
+        let (numerator, denominator) = (&value.numerator, &value.denominator);
+        let Some(twos) = numerator.trailing_zeros() else {
+            return Some(DyadicOrder(0, 0, 0)); // zero
+        };
+        let power = denominator.trailing_zeros()?;
+        if denominator.is_negative() || denominator.bits() != power + 1 {
+            return None; // not a positive power of two
+        }
+        let odd = (numerator.magnitude() >> twos).to_u128()?;
+        let leading = i64::try_from(numerator.bits()).ok()? - i64::try_from(power).ok()?;
+        let aligned = odd << odd.leading_zeros();
+        Some(if numerator.is_negative() {
+            DyadicOrder(-1, -leading, u128::MAX - aligned)
+        } else {
+            DyadicOrder(1, leading, aligned)
+        })
     }
-    let Some(twos) = numerator.trailing_zeros() else {
-        return Some((i64::MIN, 0)); // zero
-    };
-    let power = denominator.trailing_zeros()?;
-    if denominator.bits() != power + 1 {
-        return None; // not a power of two
-    }
-    let odd = (numerator >> twos).to_u128()?;
-    let leading = i64::try_from(numerator.bits()).ok()? - i64::try_from(power).ok()?;
-    Some((leading, odd << odd.leading_zeros()))
 }
 
 /// How many whole units t can grow from t₀, at least, before a decision
@@ -204,6 +235,13 @@ impl Horizon {
             return;
         }
         let (distance, speed) = (value.abs(), slope.abs());
+        if let Some(known) = &self.steps {
+            // ⌈distance / speed⌉ < known exactly when distance ≤ (known − 1)·speed:
+            // a multiplication instead of a division, for the many that are not.
+            if distance > (known - 1u32) * &speed {
+                return;
+            }
+        }
         let steps = (distance + &speed - 1u32) / speed;
         if self.steps.as_ref().is_none_or(|known| steps < *known) {
             // The next run is at least one raise away whatever else the run
@@ -223,5 +261,66 @@ impl Horizon {
             &(&value.numerator * &slope.denominator),
             &(&slope.numerator * &value.denominator),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fraction(numerator: i64, denominator: i64) -> Fraction {
+        Fraction {
+            numerator: numerator.into(),
+            denominator: denominator.into(),
+        }
+    }
+
+    #[test]
+    fn dyadic_bounds_enclose_the_number() {
+        for (numerator, denominator) in [(1, 3), (-1, 3), (22, 7), (-22, 7), (0, 5), (1 << 40, 3)] {
+            let value = fraction(numerator, denominator);
+            assert_ne!(
+                value.floor_dyadic().cmp(&value),
+                Ordering::Greater,
+                "{value:?}"
+            );
+            assert_ne!(value.ceil_dyadic().cmp(&value), Ordering::Less, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn dyadic_orders_compare_as_the_numbers() {
+        let mut numbers = Vec::new();
+        for numerator in [
+            -1_000_003,
+            -65,
+            -64,
+            -3,
+            -1,
+            0,
+            1,
+            2,
+            3,
+            64,
+            65,
+            999_999_937,
+        ] {
+            for denominator in [1, 2, 3, 7, 1024, 1_000_000_007] {
+                let value = fraction(numerator, denominator);
+                numbers.push(value.floor_dyadic());
+                numbers.push(value.ceil_dyadic());
+            }
+        }
+        for a in &numbers {
+            for b in &numbers {
+                let (Some(order_a), Some(order_b)) = (DyadicOrder::of(a), DyadicOrder::of(b))
+                else {
+                    panic!("dyadic floors and ceilings have orders: {a:?}, {b:?}");
+                };
+                assert_eq!(order_a.cmp(&order_b), a.cmp(b), "{a:?} against {b:?}");
+            }
+        }
+        // Not dyadic: no order.
+        assert_eq!(DyadicOrder::of(&fraction(1, 3)), None);
     }
 }

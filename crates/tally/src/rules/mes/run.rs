@@ -7,7 +7,7 @@ use num_bigint::BigInt;
 use num_integer::Integer;
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
-use super::exact::{Fraction, Horizon, LowerBound, Money, ProductSum, Rho};
+use super::exact::{DyadicOrder, Fraction, Horizon, LowerBound, Money, ProductSum, Rho};
 use super::{EqualShares, MesRun, Purchase, Weight};
 use crate::number::Rational;
 
@@ -158,9 +158,14 @@ impl<'a, W: Weight> Run<'a, W> {
                 // it; for those not priced this round, their lower bound
                 // suffices.
                 // Every gap is ≥ 0 now, so only one that shrinks as t
-                // grows (its slope below the winner's) can close.
-                for (_, rho) in &priced {
-                    if rho.slope.cmp(&price.rho.slope) == Ordering::Less {
+                // grows (its slope below the winner's) can close. A slope
+                // whose dyadic floor is at least the dyadic ceiling of the
+                // winner's is not below it: compared without multiplying.
+                let ceiling = DyadicOrder::of(&price.rho.slope.ceil_dyadic());
+                for (project, rho) in &priced {
+                    if !lower_bound[*project].slope_at_least(ceiling)
+                        && rho.slope.cmp(&price.rho.slope) == Ordering::Less
+                    {
                         let gap = rho.value.minus(&price.rho.value);
                         let drift = rho.slope.minus(&price.rho.slope);
                         self.horizon.keep_sign_of(&gap, &drift);
@@ -168,7 +173,9 @@ impl<'a, W: Weight> Run<'a, W> {
                 }
                 for &other in skipped {
                     let bound = &lower_bound[other];
-                    if bound.slope.cmp(&price.rho.slope) == Ordering::Less {
+                    if !bound.slope_at_least(ceiling)
+                        && bound.slope.cmp(&price.rho.slope) == Ordering::Less
+                    {
                         let gap = bound.value.minus(&price.rho.value);
                         let drift = bound.slope.minus(&price.rho.slope);
                         self.horizon.keep_sign_of(&gap, &drift);
