@@ -72,6 +72,13 @@ impl Error {
     }
 }
 
+/// A stored value read as its enum (`parsed`); one the code does not know
+/// (a bug, or a database written by another version) is an internal error
+/// naming the row.
+pub fn known<T>(parsed: Option<T>, row: &str, id: &str, stored: &str) -> Result<T> {
+    parsed.ok_or_else(|| Error::Internal(format!("{row} {id}: unknown stored value {stored:?}")))
+}
+
 impl From<diesel::r2d2::PoolError> for Error {
     fn from(error: diesel::r2d2::PoolError) -> Self {
         Self::Unavailable(error.to_string())

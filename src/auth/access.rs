@@ -6,6 +6,7 @@
 //! as not found, never as forbidden: its existence is not ours to reveal.
 
 use crate::auth::policy::{MembershipStatus, Permission, Role, Scope};
+use crate::clients::ClientStatus;
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::{clients, collectives};
@@ -180,7 +181,7 @@ pub fn authorize(
                 return Err(hidden());
             }
             let client = clients::store::find(conn, client_id)?
-                .filter(|c| c.status == "active" && c.collective_id == *home)
+                .filter(|c| c.status() == ClientStatus::Active && c.collective_id == *home)
                 .ok_or_else(|| Error::Unauthenticated {
                     code: "invalid_token",
                     message: "this partner app is disabled or no longer registered".into(),

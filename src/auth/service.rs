@@ -10,6 +10,7 @@ use diesel::prelude::*;
 use super::password::{digest, digests_match, new_secret, verify_password};
 use super::policy::Scope;
 use super::tokens::{Keys, Subject};
+use crate::clients::ClientStatus;
 use crate::config::Settings;
 use crate::db::schema::{login_throttle, refresh_tokens, users};
 use crate::db::{is_unique_violation, write_tx, DbConnection};
@@ -228,9 +229,9 @@ pub fn client_credentials_grant(
         return Err(locked_out(wait));
     }
     let client = clients::store::find(conn, client_id)?;
-    let valid = client
-        .as_ref()
-        .is_some_and(|c| c.status == "active" && digests_match(&c.secret_hash, &digest(secret)));
+    let valid = client.as_ref().is_some_and(|c| {
+        c.status() == ClientStatus::Active && digests_match(&c.secret_hash, &digest(secret))
+    });
     let Some(client) = client.filter(|_| valid) else {
         write_tx(conn, |conn| {
             for (key, max) in limits {

@@ -57,6 +57,15 @@ pub enum ClientStatus {
     Disabled,
 }
 
+impl ClientStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
 /// A registered partner app (never with its secret).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Client {
@@ -79,11 +88,7 @@ impl From<ClientRow> for Client {
                 .iter()
                 .map(|s| s.as_str().to_owned())
                 .collect(),
-            status: if row.status == "active" {
-                ClientStatus::Active
-            } else {
-                ClientStatus::Disabled
-            },
+            status: row.status(),
             id: row.id,
             collective_id: row.collective_id,
             name: row.name,

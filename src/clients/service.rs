@@ -39,7 +39,7 @@ pub fn register(
             name,
             secret_hash: digest(&secret),
             scopes: format_scopes(&scopes),
-            status: "active".into(),
+            status: ClientStatus::Active.as_str().to_owned(),
             created_by: actor.id().to_owned(),
             created_at: at,
             updated_at: at,
@@ -134,12 +134,7 @@ pub fn update(
         let scopes = scopes
             .map(|s| format_scopes(&s))
             .unwrap_or(row.scopes.clone());
-        let status = match patch.status {
-            Some(ClientStatus::Active) => "active",
-            Some(ClientStatus::Disabled) => "disabled",
-            None => row.status.as_str(),
-        }
-        .to_owned();
+        let status = patch.status.unwrap_or(row.status()).as_str().to_owned();
         let updated = diesel::update(
             clients::table
                 .filter(clients::id.eq(id))

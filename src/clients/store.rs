@@ -23,6 +23,17 @@ pub struct ClientRow {
     pub version: i64,
 }
 
+impl ClientRow {
+    /// The stored status read as the enum: anything but `active` is disabled.
+    pub fn status(&self) -> super::ClientStatus {
+        if self.status == super::ClientStatus::Active.as_str() {
+            super::ClientStatus::Active
+        } else {
+            super::ClientStatus::Disabled
+        }
+    }
+}
+
 pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<ClientRow>> {
     Ok(clients::table
         .filter(clients::id.eq(id))

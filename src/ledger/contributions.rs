@@ -18,7 +18,7 @@ use crate::auth::policy::Permission;
 use crate::collectives::check_text;
 use crate::db::schema::{contributions, ledger_entries};
 use crate::db::{is_unique_violation, write_tx, DbConnection};
-use crate::error::{Error, Result};
+use crate::error::{known, Error, Result};
 use crate::ids::{new_id, now, utc};
 use crate::money::{format_minor, Money};
 use crate::pagination::{Page, PageRequest};
@@ -128,6 +128,47 @@ pub struct ContributionRow {
     pub pledge_applied_minor: i64,
 }
 
+/// Where a contribution stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContributionStatus {
+    Received,
+    /// Some of it was given back (refund or chargeback).
+    PartiallyRefunded,
+    /// All of its net amount was given back.
+    Refunded,
+    /// Its journal entry was reversed (recorded by mistake).
+    Reversed,
+}
+
+impl ContributionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::PartiallyRefunded => "partially_refunded",
+            Self::Refunded => "refunded",
+            Self::Reversed => "reversed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "received" => Some(Self::Received),
+            "partially_refunded" => Some(Self::PartiallyRefunded),
+            "refunded" => Some(Self::Refunded),
+            "reversed" => Some(Self::Reversed),
+            _ => None,
+        }
+    }
+}
+
+impl ContributionRow {
+    pub fn status(&self) -> Result<ContributionStatus> {
+        let parsed = ContributionStatus::parse(&self.status);
+        known(parsed, "contribution", &self.id, &self.status)
+    }
+}
+
 /// A contribution as coordinators and payment partners see it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Contribution {
@@ -146,8 +187,7 @@ pub struct Contribution {
     pub donor_email: Option<String>,
     pub anonymous: bool,
     pub note: Option<String>,
-    /// `received`, `partially_refunded`, `refunded` or `reversed`.
-    pub status: String,
+    pub status: ContributionStatus,
     /// The journal entry that credited the pool.
     pub entry_id: String,
     /// The pledge this contribution fulfils, if any.
@@ -163,6 +203,7 @@ impl Contribution {
     fn from_row(row: ContributionRow, pool: &PoolRow) -> Result<Self> {
         let currency = pool.currency()?;
         let show = |m: i64| format_minor(m, currency);
+        let status = row.status()?;
         Ok(Self {
             amount: show(row.amount_minor),
             fee: show(row.fee_minor),
@@ -178,7 +219,7 @@ impl Contribution {
             donor_email: row.donor_email,
             anonymous: row.anonymous,
             note: row.note,
-            status: row.status,
+            status,
             entry_id: row.entry_id,
             applied_to_pledge: row
                 .pledge_id
@@ -325,7 +366,7 @@ fn record_contribution_tx(
         donor_email,
         anonymous: contributor.anonymous,
         note,
-        status: "received".into(),
+        status: ContributionStatus::Received.as_str().to_owned(),
         entry_id,
         recorded_by: actor.id().to_owned(),
         received_at: input.received_at.map(|t| t.naive_utc()).unwrap_or(at),
@@ -572,7 +613,7 @@ fn refund_tx(
     let currency = pool.currency()?;
     let amount = Money::parse_positive("amount", &input.amount, currency)?.minor;
     let reason = optional_text("reason", input.reason.as_deref(), 2000)?;
-    if row.status == "reversed" {
+    if row.status()? == ContributionStatus::Reversed {
         return Err(Error::conflict(
             "contribution_reversed",
             "this contribution was reversed",
@@ -608,9 +649,9 @@ fn refund_tx(
     )?;
     let refunded = row.refunded_minor + amount;
     let status = if refunded == row.amount_minor - row.fee_minor {
-        "refunded"
+        ContributionStatus::Refunded
     } else {
-        "partially_refunded"
+        ContributionStatus::PartiallyRefunded
     };
     let updated = diesel::update(
         contributions::table
@@ -619,7 +660,7 @@ fn refund_tx(
     )
     .set((
         contributions::refunded_minor.eq(refunded),
-        contributions::status.eq(status),
+        contributions::status.eq(status.as_str()),
         contributions::updated_at.eq(now()),
     ))
     .execute(conn)?;
@@ -631,7 +672,7 @@ fn refund_tx(
     }
     // Money given back no longer fulfils the pledge: all of it once fully
     // refunded, else as much as was refunded.
-    let take_back = if status == "refunded" {
+    let take_back = if status == ContributionStatus::Refunded {
         row.pledge_applied_minor
     } else {
         amount.min(row.pledge_applied_minor)
@@ -732,7 +773,7 @@ fn reverse_entry_tx(
     };
     diesel::update(contributions::table.filter(contributions::id.eq(&row.id)))
         .set((
-            contributions::status.eq("reversed"),
+            contributions::status.eq(ContributionStatus::Reversed.as_str()),
             contributions::updated_at.eq(now()),
         ))
         .execute(conn)?;

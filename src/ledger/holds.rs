@@ -20,7 +20,7 @@ use crate::auth::policy::Permission;
 use crate::collectives::check_text;
 use crate::db::schema::{disbursements, holds};
 use crate::db::{write_tx, DbConnection};
-use crate::error::{Error, Result};
+use crate::error::{known, Error, Result};
 use crate::ids::{new_id, now, utc};
 use crate::money::{format_minor, Money};
 use crate::pagination::{Page, PageRequest};
@@ -88,6 +88,97 @@ impl Purpose {
             Self::Manual => "manual",
         }
     }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "request" => Some(Self::Request),
+            "round" => Some(Self::Round),
+            "manual" => Some(Self::Manual),
+            _ => None,
+        }
+    }
+}
+
+/// Where a hold stands: `active` while anything is remaining or pending,
+/// then `closed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldStatus {
+    Active,
+    Closed,
+}
+
+impl HoldStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Closed => "closed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(Self::Active),
+            "closed" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// Where a disbursement stands: `pending` until its payment is reported
+/// `paid` or `failed`, once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DisbursementStatus {
+    Pending,
+    Paid,
+    Failed,
+}
+
+impl DisbursementStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Paid => "paid",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(Self::Pending),
+            "paid" => Some(Self::Paid),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+impl HoldRow {
+    pub fn status(&self) -> Result<HoldStatus> {
+        known(
+            HoldStatus::parse(&self.status),
+            "hold",
+            &self.id,
+            &self.status,
+        )
+    }
+
+    pub fn purpose(&self) -> Result<Purpose> {
+        known(
+            Purpose::parse(&self.purpose),
+            "hold",
+            &self.id,
+            &self.purpose,
+        )
+    }
+}
+
+impl DisbursementRow {
+    pub fn status(&self) -> Result<DisbursementStatus> {
+        let parsed = DisbursementStatus::parse(&self.status);
+        known(parsed, "disbursement", &self.id, &self.status)
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -95,7 +186,7 @@ pub struct Hold {
     pub id: String,
     pub pool_id: String,
     pub parent_hold_id: Option<String>,
-    pub purpose: String,
+    pub purpose: Purpose,
     pub reference_id: Option<String>,
     pub currency: String,
     pub amount: String,
@@ -107,8 +198,7 @@ pub struct Hold {
     pub released: String,
     /// Moved into smaller holds.
     pub split: String,
-    /// `active` while anything is remaining or pending, then `closed`.
-    pub status: String,
+    pub status: HoldStatus,
     pub note: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -118,6 +208,8 @@ impl Hold {
     pub fn from_row(row: HoldRow, pool: &PoolRow) -> Result<Self> {
         let currency = pool.currency()?;
         let show = |m: i64| format_minor(m, currency);
+        let status = row.status()?;
+        let purpose = row.purpose()?;
         Ok(Self {
             currency: currency.code.to_owned(),
             amount: show(row.amount_minor),
@@ -129,9 +221,9 @@ impl Hold {
             id: row.id,
             pool_id: row.pool_id,
             parent_hold_id: row.parent_hold_id,
-            purpose: row.purpose,
+            purpose,
             reference_id: row.reference_id,
-            status: row.status,
+            status,
             note: row.note,
             created_at: utc(row.created_at),
             updated_at: utc(row.updated_at),
@@ -146,8 +238,7 @@ pub struct Disbursement {
     pub hold_id: String,
     pub amount: String,
     pub currency: String,
-    /// `pending`, `paid` or `failed`.
-    pub status: String,
+    pub status: DisbursementStatus,
     pub external_reference: Option<String>,
     pub failure_reason: Option<String>,
     /// The journal entry that paid it out, once paid.
@@ -159,13 +250,14 @@ pub struct Disbursement {
 impl Disbursement {
     pub fn from_row(row: DisbursementRow, pool: &PoolRow) -> Result<Self> {
         let currency = pool.currency()?;
+        let status = row.status()?;
         Ok(Self {
             amount: format_minor(row.amount_minor, currency),
             currency: currency.code.to_owned(),
             id: row.id,
             pool_id: row.pool_id,
+            status,
             hold_id: row.hold_id,
-            status: row.status,
             external_reference: row.external_reference,
             failure_reason: row.failure_reason,
             entry_id: row.entry_id,
@@ -316,7 +408,7 @@ pub fn place(
             paid_minor: 0,
             released_minor: 0,
             split_minor: 0,
-            status: "active".into(),
+            status: HoldStatus::Active.as_str().to_owned(),
             note,
             created_by: actor.id().to_owned(),
             created_at: at,
@@ -364,13 +456,13 @@ fn close_if_done(conn: &mut DbConnection, hold_id: &str) -> Result<()> {
             .filter(holds::remaining_minor.eq(0))
             .filter(holds::pending_minor.eq(0)),
     )
-    .set(holds::status.eq("closed"))
+    .set(holds::status.eq(HoldStatus::Closed.as_str()))
     .execute(conn)?;
     Ok(())
 }
 
 fn require_remaining(pool: &PoolRow, hold: &HoldRow, amount: i64) -> Result<()> {
-    if hold.status != "active" || hold.remaining_minor < amount {
+    if hold.status()? != HoldStatus::Active || hold.remaining_minor < amount {
         let currency = pool.currency()?;
         return Err(Error::Conflict {
             code: "hold_exceeded",
@@ -436,7 +528,7 @@ pub fn split(
                 paid_minor: 0,
                 released_minor: 0,
                 split_minor: 0,
-                status: "active".into(),
+                status: HoldStatus::Active.as_str().to_owned(),
                 note: None,
                 created_by: actor.id().to_owned(),
                 created_at: at,
@@ -620,7 +712,7 @@ pub fn disburse(
             pool_id: pool.id.clone(),
             hold_id: hold_id.to_owned(),
             amount_minor: amount,
-            status: "pending".into(),
+            status: DisbursementStatus::Pending.as_str().to_owned(),
             external_reference,
             failure_reason: None,
             entry_id: None,
@@ -679,16 +771,16 @@ pub fn resolve(
         let (pool, hold) = lock_hold(conn, &row.hold_id)?;
         let at = now();
         let status = match outcome {
-            Outcome::Paid => "paid",
-            Outcome::Failed => "failed",
+            Outcome::Paid => DisbursementStatus::Paid,
+            Outcome::Failed => DisbursementStatus::Failed,
         };
         let resolved = diesel::update(
             disbursements::table
                 .filter(disbursements::id.eq(disbursement_id))
-                .filter(disbursements::status.eq("pending")),
+                .filter(disbursements::status.eq(DisbursementStatus::Pending.as_str())),
         )
         .set((
-            disbursements::status.eq(status),
+            disbursements::status.eq(status.as_str()),
             disbursements::external_reference
                 .eq(external_reference.or(row.external_reference.clone())),
             disbursements::failure_reason.eq(reason),
@@ -726,7 +818,7 @@ pub fn resolve(
             .set((
                 holds::pending_minor.eq(holds::pending_minor - amount),
                 holds::remaining_minor.eq(holds::remaining_minor + amount),
-                holds::status.eq("active"),
+                holds::status.eq(HoldStatus::Active.as_str()),
                 holds::updated_at.eq(at),
             ))
             .execute(conn)?,
@@ -756,7 +848,7 @@ pub fn resolve(
         audit::record(
             conn,
             actor,
-            &format!("disbursement.{status}"),
+            &format!("disbursement.{}", status.as_str()),
             "disbursement",
             disbursement_id,
             json!({"amount_minor": amount}),

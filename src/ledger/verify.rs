@@ -9,7 +9,7 @@ use super::{Account, BalanceDelta};
 use crate::db::schema::{disbursements, holds, ledger_entries, ledger_postings, pools};
 use crate::db::DbConnection;
 use crate::error::Result;
-use crate::ledger::holds::{DisbursementRow, HoldRow};
+use crate::ledger::holds::{DisbursementRow, DisbursementStatus, HoldRow};
 use crate::pools::store::PoolRow;
 
 #[derive(Debug, Default)]
@@ -213,14 +213,16 @@ pub fn verify(conn: &mut DbConnection) -> Result<Report> {
                 ),
             );
         }
-        let sum_of = |status: &str| -> i64 {
+        let sum_of = |status: DisbursementStatus| -> i64 {
             disbursements
                 .iter()
-                .filter(|d| d.hold_id == hold.id && d.status == status)
+                .filter(|d| d.hold_id == hold.id && d.status == status.as_str())
                 .map(|d| d.amount_minor)
                 .sum()
         };
-        if sum_of("paid") != hold.paid_minor || sum_of("pending") != hold.pending_minor {
+        if sum_of(DisbursementStatus::Paid) != hold.paid_minor
+            || sum_of(DisbursementStatus::Pending) != hold.pending_minor
+        {
             fail(
                 &mut report,
                 format!(
@@ -232,7 +234,7 @@ pub fn verify(conn: &mut DbConnection) -> Result<Report> {
     }
     for d in disbursements
         .iter()
-        .filter(|d| d.status == "paid" && d.entry_id.is_none())
+        .filter(|d| d.status == DisbursementStatus::Paid.as_str() && d.entry_id.is_none())
     {
         fail(
             &mut report,

@@ -77,14 +77,17 @@ pub fn sweep_one(
 ) -> Result<Swept> {
     write_tx(conn, |conn| {
         let row = store::lock(conn, id)?;
-        if !matches!(row.status.as_str(), "active" | "paused") {
+        if !matches!(
+            PledgeStatus::parse(&row.status),
+            Some(PledgeStatus::Active | PledgeStatus::Paused)
+        ) {
             return Ok(Swept::default());
         }
         let today = today_in(&row.collective_id)?;
         let (installments, materialised) =
             materialise(conn, &row, horizon_seq(&terms(&row)?, today))?;
         let current = view(row, &installments, today)?;
-        let lapsed = current.row.status == "active"
+        let lapsed = PledgeStatus::parse(&current.row.status) == Some(PledgeStatus::Active)
             && current.status == PledgeStatus::Lapsed
             && store::mark_lapsed(conn, id)?;
         if lapsed {

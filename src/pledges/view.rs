@@ -54,8 +54,8 @@ pub fn terms(row: &PledgeRow) -> Result<Terms> {
 
 /// What people have said: cancelled is final; a pause date means paused.
 pub fn stance(row: &PledgeRow) -> Stance {
-    match (row.status.as_str(), row.paused_on) {
-        ("cancelled", _) => Stance::Cancelled,
+    match (PledgeStatus::parse(&row.status), row.paused_on) {
+        (Some(PledgeStatus::Cancelled), _) => Stance::Cancelled,
         (_, Some(since)) => Stance::Paused { since },
         _ => Stance::Active,
     }
