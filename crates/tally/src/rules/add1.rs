@@ -80,7 +80,7 @@ pub fn equal_shares_add1(
 ) -> Add1Run {
     let candidates = election.candidates();
     let share_at = |step: u64| first_share + Rational::from_integer(step.into());
-    let mut step = 0;
+    let mut step: u64 = 0;
     let mut runs = 0;
     // The last step run before this one, and its run.
     let mut previous: Option<(u64, MesRun)> = None;
@@ -95,7 +95,9 @@ pub fn equal_shares_add1(
             Lanes::UpTo(lanes) if worth_threads => lanes.max(1),
             Lanes::UpTo(_) => 1,
         };
-        let guesses: Vec<u64> = (0..lanes as u64).map(|lane| step + lane * stride).collect();
+        let guesses: Vec<u64> = (0..lanes as u64)
+            .map(|lane| step.saturating_add(lane.saturating_mul(stride)))
+            .collect();
         let started = Instant::now();
         let results = run_all(election, &guesses, share_at);
         worth_threads = started.elapsed() >= WORTH_A_THREAD;
@@ -152,9 +154,19 @@ pub fn equal_shares_add1(
                     runs,
                 };
             };
-            previous = Some((step, run));
             stride = next_step_distance(&horizon);
-            step += stride;
+            let Some(next) = step.checked_add(stride) else {
+                // No raise a u64 can count changes the outcome: as beyond
+                // the horizon.
+                return Add1Run {
+                    run,
+                    share,
+                    step,
+                    runs,
+                };
+            };
+            previous = Some((step, run));
+            step = next;
         }
     }
 }
