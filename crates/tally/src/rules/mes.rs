@@ -86,7 +86,6 @@ pub struct EqualShares<'a> {
     projects: &'a [Project],
     /// Per project, what MES needs to know of it.
     prices: Vec<Priced<'a>>,
-    weights: &'a WholeWeights,
     /// The projects MES can buy.
     candidates: Vec<usize>,
 }
@@ -173,7 +172,6 @@ impl<'a> EqualShares<'a> {
             profile,
             projects,
             prices,
-            weights,
             candidates: candidates(profile, projects),
         }
     }
@@ -189,7 +187,8 @@ impl<'a> EqualShares<'a> {
         let total: BigInt = self.profile.supporters[project]
             .iter()
             .map(|support| {
-                self.weights.of(support.group) * &run.class_money[run.class_of[support.group]]
+                self.profile.weights.of(support.group)
+                    * &run.class_money[run.class_of[support.group]]
             })
             .sum();
         Rational::new(total, run.denominator.clone())
@@ -210,7 +209,7 @@ impl<'a> EqualShares<'a> {
     }
 
     fn run_tracking(&self, share: &Rational, tracking: bool) -> (MesRun, Option<BigInt>) {
-        match self.weights {
+        match &self.profile.weights {
             WholeWeights::Small { per_group, scale } => {
                 Run::new(self, per_group, scale, share, tracking).finish()
             }
