@@ -227,22 +227,14 @@ pub fn create(
         row.status = view(row.clone(), &[], today)?.status.as_str().into();
         store::insert(conn, &row)?;
         let (installments, _) = materialise(conn, &row, horizon_seq(&terms(&row)?, today))?;
-        audit::record(
+        audit::record_and_announce(
             conn,
             &actor,
             "pledge.created",
-            "pledge",
-            &row.id,
+            ("pledge", &row.id),
             json!({"pool_id": row.pool_id, "member_id": row.member_id, "amount_minor": amount,
                    "frequency": row.frequency, "installments": count, "starts_on": starts_on,
                    "grace_days": grace_days, "status": row.status}),
-        )?;
-        crate::events::record(
-            conn,
-            &row.collective_id,
-            "pledge.created",
-            "pledge",
-            &row.id,
             json!({"pledge_id": row.id, "pool_id": row.pool_id, "status": row.status}),
         )?;
         Ok(view(row, &installments, today)?.to_pledge(currency, true))

@@ -16,7 +16,6 @@ use crate::collectives::{check_if_match, check_text, etag};
 use crate::db::schema::{aid_requests, request_approvals, request_comments, request_conflicts};
 use crate::db::{is_unique_violation, write_tx, DbConnection};
 use crate::error::{Error, Result};
-use crate::events;
 use crate::ids::{new_id, now, utc};
 use crate::ledger::holds::{
     self, Disbursement, DisbursementRow, HoldRow, NewDisbursement, Purpose,
@@ -87,20 +86,12 @@ fn apply(
             current_etag: etag(row.version + 1),
         });
     }
-    audit::record(
+    audit::record_and_announce(
         conn,
         actor,
         &format!("request.{action}"),
-        "request",
-        &row.id,
+        ("request", &row.id),
         details,
-    )?;
-    events::record(
-        conn,
-        &row.collective_id,
-        &format!("request.{action}"),
-        "request",
-        &row.id,
         json!({"request_id": row.id, "pool_id": row.pool_id, "from": from.as_str(), "to": to.as_str()}),
     )?;
     store::find(conn, &row.id)?.ok_or(Error::NotFound { what: "request" })
@@ -378,20 +369,12 @@ pub fn create(
         diesel::insert_into(aid_requests::table)
             .values(&row)
             .execute(conn)?;
-        audit::record(
+        audit::record_and_announce(
             conn,
             &actor,
             "request.created",
-            "request",
-            &row.id,
+            ("request", &row.id),
             json!({"pool_id": row.pool_id, "amount_minor": amount, "state": row.state, "on_behalf": on_behalf}),
-        )?;
-        events::record(
-            conn,
-            &row.collective_id,
-            "request.created",
-            "request",
-            &row.id,
             json!({"request_id": row.id, "pool_id": row.pool_id, "to": row.state}),
         )?;
         view(conn, row, &pool, true)

@@ -27,7 +27,7 @@ use crate::money::{format_minor, Money};
 use crate::pools::store::{self as pool_store, PoolRow};
 use crate::requests::service::{settle_vote, VoteOutcome};
 use crate::requests::State;
-use crate::{affectedness, audit, events};
+use crate::{affectedness, audit};
 
 pub fn phase_of(row: &RoundRow) -> Result<Phase> {
     Phase::parse(&row.phase)
@@ -115,20 +115,12 @@ fn transition(
             current_etag: etag(row.version + 1),
         });
     }
-    audit::record(
+    audit::record_and_announce(
         conn,
         actor,
         &format!("round.{action}"),
-        "round",
-        &row.id,
+        ("round", &row.id),
         details,
-    )?;
-    events::record(
-        conn,
-        &row.collective_id,
-        &format!("round.{action}"),
-        "round",
-        &row.id,
         json!({"round_id": row.id, "pool_id": row.pool_id, "from": from.as_str(), "to": to.as_str()}),
     )?;
     store::find(conn, &row.id)?.ok_or(Error::NotFound { what: "round" })
@@ -234,21 +226,13 @@ pub fn create(
         };
         store::insert(conn, &row)?;
         store::set_candidates(conn, &row.collective_id, &row.id, &input.candidates)?;
-        audit::record(
+        audit::record_and_announce(
             conn,
             &actor,
             "round.created",
-            "round",
-            &row.id,
+            ("round", &row.id),
             json!({"pool_id": row.pool_id, "budget_minor": budget, "rule": row.rule,
                    "ballot": input.ballot, "policy": policy, "candidates": input.candidates}),
-        )?;
-        events::record(
-            conn,
-            &row.collective_id,
-            "round.created",
-            "round",
-            &row.id,
             json!({"round_id": row.id, "pool_id": row.pool_id, "to": row.phase}),
         )?;
         view(conn, row, &pool)
