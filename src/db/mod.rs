@@ -99,8 +99,11 @@ pub struct ConnectionManager {
     url: DatabaseUrl,
 }
 
+/// `synchronous = FULL`: in WAL mode, `NORMAL` lets an OS crash or power loss
+/// roll back a commit that was already answered; a ledger answers only for
+/// what is durable.
 const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+     PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
 
 impl ConnectionManager {
     pub fn new(url: DatabaseUrl) -> Self {

@@ -245,3 +245,51 @@ fn a_short_jwt_secret_refuses_to_start() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("at least 32 bytes"), "{stderr}");
 }
+
+/// A ledger answers only for what is durable: every connection the service
+/// serves from commits with a full sync (SQLite `synchronous = FULL`, in WAL
+/// mode; PostgreSQL's `synchronous_commit = on`), so an OS crash or power loss
+/// cannot roll back a payment that was already acknowledged.
+#[actix_rt::test]
+async fn every_connection_commits_durably() {
+    use diesel::sql_types::{Integer, Text};
+    #[derive(diesel::QueryableByName)]
+    struct Mode {
+        #[diesel(sql_type = Integer)]
+        synchronous: i32,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        synchronous_commit: String,
+    }
+    let app = TestApp::spawn().await;
+    let db = app.db.clone();
+    let size = app.settings.db_pool_size.clamp(1, 8) as usize;
+    tokio::task::spawn_blocking(move || {
+        // Hold every connection of the pool at once, so each is checked.
+        let mut held: Vec<_> = (0..size).map(|_| db.get().expect("a connection")).collect();
+        for conn in &mut held {
+            match &mut **conn {
+                commonpot::db::DbConnection::Sqlite(c) => {
+                    let mode = diesel::RunQueryDsl::get_result::<Mode>(
+                        diesel::sql_query("PRAGMA synchronous"),
+                        c,
+                    )
+                    .unwrap();
+                    assert_eq!(mode.synchronous, 2, "synchronous = FULL (2)");
+                }
+                commonpot::db::DbConnection::Postgres(c) => {
+                    let setting = diesel::RunQueryDsl::get_result::<Setting>(
+                        diesel::sql_query("SHOW synchronous_commit"),
+                        c,
+                    )
+                    .unwrap();
+                    assert_eq!(setting.synchronous_commit, "on");
+                }
+            }
+        }
+    })
+    .await
+    .unwrap();
+}
