@@ -13,6 +13,13 @@ use crate::error::{Error, Result};
 /// euros). Far below `i64::MAX`, so sums of many amounts cannot overflow.
 pub const MAX_MINOR: i64 = 1_000_000_000_000_000;
 
+/// Largest running total a pool keeps (received, refunded, fees, paid, and
+/// each balance), in minor units: ten times [`MAX_MINOR`], a hundred
+/// trillion euros. Every total stays at or below it, so even the sum of
+/// nine hundred pools' totals fits in an `i64`; a movement that would pass
+/// it is refused as an impossible amount (422), never an overflow.
+pub const MAX_TOTAL_MINOR: i64 = 10 * MAX_MINOR;
+
 /// A currency and its minor-unit exponent, fixed by ISO 4217.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Currency {

@@ -185,6 +185,7 @@ diesel::table! {
         updated_at -> Timestamp,
         pledge_id -> Nullable<Text>,
         pledge_applied_minor -> BigInt,
+        dispute_fee_minor -> BigInt,
     }
 }
 

@@ -80,8 +80,10 @@ pub struct NewContribution {
     /// A pledge to the same pool this money fulfils. The gross amount (what
     /// the pledger paid; the fee is the pool's cost of collecting it) is
     /// applied to the pledge's unpaid installments, oldest first; what
-    /// exceeds the pledge stays an ordinary contribution. Without
-    /// `contributor`, the pledger is the contributor.
+    /// exceeds the pledge stays an ordinary contribution (all of it, for a
+    /// pledge already fulfilled). A cancelled pledge takes no payment (409
+    /// `pledge_closed`). Without `contributor`, the pledger is the
+    /// contributor.
     pub pledge_id: Option<String>,
 }
 
@@ -95,11 +97,18 @@ pub enum RefundKind {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRefund {
-    /// At most what is left of the net amount.
+    /// What goes back, at most what is left of the **gross** amount: a
+    /// processor claws back the gross and keeps its fee, so the pool bears
+    /// the fee it never received.
     #[schema(example = "20.00")]
     pub amount: String,
     pub kind: RefundKind,
     pub reason: Option<String>,
+    /// A chargeback's dispute fee, charged to the pool on top of `amount`
+    /// (only with `kind: chargeback`).
+    #[schema(example = "15.00")]
+    #[serde(default)]
+    pub dispute_fee: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -126,6 +135,7 @@ pub struct ContributionRow {
     pub updated_at: NaiveDateTime,
     pub pledge_id: Option<String>,
     pub pledge_applied_minor: i64,
+    pub dispute_fee_minor: i64,
 }
 
 /// Where a contribution stands.
@@ -135,7 +145,7 @@ pub enum ContributionStatus {
     Received,
     /// Some of it was given back (refund or chargeback).
     PartiallyRefunded,
-    /// All of its net amount was given back.
+    /// All of its gross amount was given back.
     Refunded,
     /// Its journal entry was reversed (recorded by mistake).
     Reversed,
@@ -178,7 +188,10 @@ pub struct Contribution {
     pub fee: String,
     /// Credited to the pool: amount − fee.
     pub net: String,
+    /// Refunded or charged back so far, at most the gross amount.
     pub refunded: String,
+    /// Dispute fees charged with chargebacks of it, borne by the pool.
+    pub dispute_fees: String,
     pub currency: String,
     pub method: String,
     pub external_reference: Option<String>,
@@ -209,6 +222,7 @@ impl Contribution {
             fee: show(row.fee_minor),
             net: show(row.amount_minor - row.fee_minor),
             refunded: show(row.refunded_minor),
+            dispute_fees: show(row.dispute_fee_minor),
             currency: currency.code.to_owned(),
             id: row.id,
             pool_id: row.pool_id,
@@ -374,6 +388,7 @@ fn record_contribution_tx(
         updated_at: at,
         pledge_id,
         pledge_applied_minor,
+        dispute_fee_minor: 0,
     };
     // Two concurrent records of one processor payment: the unique key
     // stops the second, inside a savepoint so the caller sees a clean 409.
@@ -584,7 +599,8 @@ fn take_back(pool: &PoolRow, amount: i64) -> (i64, i64) {
     (take, amount - take)
 }
 
-/// Refunds or charges back part or all of a contribution's net amount.
+/// Refunds or charges back part or all of a contribution's gross amount,
+/// with a chargeback's dispute fee.
 pub fn refund(
     conn: &mut DbConnection,
     principal: &Principal,
@@ -612,6 +628,16 @@ fn refund_tx(
     let row = find(conn, contribution_id)?;
     let currency = pool.currency()?;
     let amount = Money::parse_positive("amount", &input.amount, currency)?.minor;
+    let dispute_fee = match (input.dispute_fee.as_deref(), input.kind) {
+        (None, _) => 0,
+        (Some(text), RefundKind::Chargeback) => Money::parse("dispute_fee", text, currency)?.minor,
+        (Some(_), RefundKind::Refund) => {
+            return Err(Error::invalid(
+                "dispute_fee",
+                "only a chargeback carries a dispute fee",
+            ))
+        }
+    };
     let reason = optional_text("reason", input.reason.as_deref(), 2000)?;
     if row.status()? == ContributionStatus::Reversed {
         return Err(Error::conflict(
@@ -619,7 +645,9 @@ fn refund_tx(
             "this contribution was reversed",
         ));
     }
-    let refundable = row.amount_minor - row.fee_minor - row.refunded_minor;
+    // Up to the gross: the processor claws back what the contributor paid
+    // and keeps its fee, so the pool bears the fee it never received.
+    let refundable = row.amount_minor - row.refunded_minor;
     if amount > refundable {
         return Err(Error::Conflict {
             code: "refund_exceeds_contribution",
@@ -630,7 +658,8 @@ fn refund_tx(
             extra: Some(json!({"refundable": format_minor(refundable, currency)})),
         });
     }
-    let (take, shortfall) = take_back(&pool, amount);
+    // The dispute fee leaves the pool with the money, to the processor.
+    let (take, shortfall) = take_back(&pool, amount + dispute_fee);
     let kind = match input.kind {
         RefundKind::Refund => EntryKind::Refund,
         RefundKind::Chargeback => EntryKind::Chargeback,
@@ -645,10 +674,11 @@ fn refund_tx(
             (Account::Available, -take),
             (Account::Deficit, -shortfall),
             (Account::ContributionsIn, amount),
+            (Account::Fees, dispute_fee),
         ],
     )?;
     let refunded = row.refunded_minor + amount;
-    let status = if refunded == row.amount_minor - row.fee_minor {
+    let status = if refunded == row.amount_minor {
         ContributionStatus::Refunded
     } else {
         ContributionStatus::PartiallyRefunded
@@ -660,6 +690,7 @@ fn refund_tx(
     )
     .set((
         contributions::refunded_minor.eq(refunded),
+        contributions::dispute_fee_minor.eq(contributions::dispute_fee_minor + dispute_fee),
         contributions::status.eq(status.as_str()),
         contributions::updated_at.eq(now()),
     ))
@@ -670,21 +701,20 @@ fn refund_tx(
             "the contribution changed meanwhile; try again",
         ));
     }
-    // Money given back no longer fulfils the pledge: all of it once fully
-    // refunded, else as much as was refunded.
-    let take_back = if status == ContributionStatus::Refunded {
-        row.pledge_applied_minor
-    } else {
-        amount.min(row.pledge_applied_minor)
-    };
-    take_back_from_pledge(conn, &actor, &row, take_back)?;
+    // What is given back comes first out of the part that paid no
+    // installment; pledge credit goes only where the money kept no longer
+    // covers it.
+    let kept = row.amount_minor - refunded;
+    let credit_back = (row.pledge_applied_minor - kept).max(0);
+    take_back_from_pledge(conn, &actor, &row, credit_back)?;
     audit::record(
         conn,
         &actor,
         &format!("contribution.{}", kind.as_str()),
         "contribution",
         &row.id,
-        json!({"amount_minor": amount, "deficit_minor": shortfall, "reason": reason}),
+        json!({"amount_minor": amount, "dispute_fee_minor": dispute_fee,
+               "deficit_minor": shortfall, "reason": reason}),
     )?;
     Contribution::from_row(find(conn, contribution_id)?, &pool)
 }

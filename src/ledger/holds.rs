@@ -578,7 +578,8 @@ pub fn split_manual(
         .collect()
 }
 
-/// Releases part or all of what remains of a hold back to `available`.
+/// Releases part or all of what remains of a hold back to the pool: to its
+/// deficit first, if it has one, and the rest to `available`.
 pub fn release(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -609,13 +610,20 @@ pub fn release(
                 "the hold changed meanwhile; try again",
             ));
         }
+        // Money coming back covers the pool's deficit first, as a new
+        // contribution does: `available` is only money that can be spent.
+        let cover = amount.min(pool.deficit_minor);
         record(
             conn,
             &pool,
             EntryKind::Release,
             ("hold", hold_id),
             None,
-            &[(Account::Held, -amount), (Account::Available, amount)],
+            &[
+                (Account::Held, -amount),
+                (Account::Deficit, cover),
+                (Account::Available, amount - cover),
+            ],
         )?;
         close_if_done(conn, hold_id)?;
         audit::record(
@@ -624,7 +632,7 @@ pub fn release(
             "hold.released",
             "hold",
             hold_id,
-            json!({"amount_minor": amount}),
+            json!({"amount_minor": amount, "covered_deficit_minor": cover}),
         )?;
         find_hold(conn, hold_id)
     })

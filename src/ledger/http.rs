@@ -211,8 +211,10 @@ pub async fn get_contribution(
     ))
 }
 
-/// Refund or charge back part or all of a contribution. What is no longer
-/// available (already held or paid out) becomes the pool's deficit.
+/// Refund or charge back part or all of a contribution, up to its gross
+/// amount (the processor keeps its fee; a chargeback may add a dispute
+/// fee): the pool bears the fees. What is no longer available (already
+/// held or paid out) becomes the pool's deficit.
 #[utoipa::path(
     tag = "contributions",
     params(("id" = Uuid, Path, description = "Contribution id"),
@@ -355,7 +357,8 @@ pub async fn split_hold(
     .await
 }
 
-/// Release part or all of what remains of a hold back to available.
+/// Release part or all of what remains of a hold back to the pool: it
+/// covers the pool's deficit first, and the rest becomes available.
 #[utoipa::path(
     tag = "holds",
     params(("id" = Uuid, Path, description = "Hold id"),

@@ -29,7 +29,7 @@ use crate::db::schema::{ledger_entries, ledger_postings, pools};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::ids::{new_id, now, utc};
-use crate::money::{format_minor, Currency, Money};
+use crate::money::{format_minor, Currency, Money, MAX_TOTAL_MINOR};
 use crate::pagination::{Page, PageRequest};
 use crate::pools::store::PoolRow;
 
@@ -127,6 +127,44 @@ impl BalanceDelta {
         }
         d
     }
+
+    /// The first of the pool's totals that this change would take past
+    /// [`MAX_TOTAL_MINOR`] (or out of an `i64`), if any: checked, never
+    /// wrapping.
+    fn beyond_bound(self, pool: &PoolRow) -> Option<&'static str> {
+        [
+            ("available", pool.available_minor, self.available),
+            ("held", pool.held_minor, self.held),
+            ("deficit", pool.deficit_minor, self.deficit),
+            ("received", pool.received_minor, self.received),
+            ("refunded", pool.refunded_minor, self.refunded),
+            ("fees", pool.fees_minor, self.fees),
+            ("paid", pool.paid_minor, self.paid),
+        ]
+        .into_iter()
+        // Only growth can pass the bound; what shrinks is guarded at zero.
+        .find(|(_, total, change)| {
+            *change > 0
+                && total
+                    .checked_add(*change)
+                    .is_none_or(|t| t > MAX_TOTAL_MINOR)
+        })
+        .map(|(name, _, _)| name)
+    }
+}
+
+/// The refusal for a movement that would take a pool's `total` past what
+/// any pool can hold: an impossible amount, named as the input's fault.
+fn beyond_bound(pool: &PoolRow, total: &str) -> Result<Error> {
+    let currency = pool.currency()?;
+    Ok(Error::invalid(
+        "amount",
+        format!(
+            "would take the pool's {total} past {} {}, more than any pool can hold",
+            format_minor(MAX_TOTAL_MINOR, currency),
+            currency.code
+        ),
+    ))
 }
 
 /// An entry's postings: account and signed amount in minor units.
@@ -178,12 +216,31 @@ pub fn record_at(
         )));
     }
     let d = BalanceDelta::of(postings);
+    if let Some(total) = d.beyond_bound(pool) {
+        return Err(beyond_bound(pool, total)?);
+    }
+    // The pool is locked and was read fresh, so these guards hold; they
+    // stay as the last line of defence, with the bounds checked above.
+    let room = |change: i64| {
+        if change > 0 {
+            MAX_TOTAL_MINOR.saturating_sub(change)
+        } else {
+            i64::MAX
+        }
+    };
     let moved = diesel::update(
         pools::table
             .filter(pools::id.eq(&pool.id))
             .filter(pools::available_minor.ge(-d.available))
             .filter(pools::held_minor.ge(-d.held))
-            .filter(pools::deficit_minor.ge(-d.deficit)),
+            .filter(pools::deficit_minor.ge(-d.deficit))
+            .filter(pools::available_minor.le(room(d.available)))
+            .filter(pools::held_minor.le(room(d.held)))
+            .filter(pools::deficit_minor.le(room(d.deficit)))
+            .filter(pools::received_minor.le(room(d.received)))
+            .filter(pools::refunded_minor.le(room(d.refunded)))
+            .filter(pools::fees_minor.le(room(d.fees)))
+            .filter(pools::paid_minor.le(room(d.paid))),
     )
     .set((
         pools::available_minor.eq(pools::available_minor + d.available),
@@ -198,6 +255,9 @@ pub fn record_at(
     if moved == 0 {
         let fresh =
             crate::pools::store::find(conn, &pool.id)?.ok_or(Error::NotFound { what: "pool" })?;
+        if let Some(total) = d.beyond_bound(&fresh) {
+            return Err(beyond_bound(&fresh, total)?);
+        }
         return Err(insufficient_funds(&fresh, -d.available)?);
     }
     let entry_id = new_id();
@@ -464,5 +524,51 @@ mod tests {
             (Account::ContributionsIn, 50),
         ]);
         assert_eq!((d.available, d.deficit, d.refunded), (-20, 30, 50));
+    }
+
+    #[test]
+    fn totals_past_the_bound_or_past_an_i64_are_named_not_wrapped() {
+        let at = chrono::DateTime::UNIX_EPOCH.naive_utc();
+        let pool = PoolRow {
+            collective_id: "c".into(),
+            id: "p".into(),
+            name: "p".into(),
+            description: String::new(),
+            currency: "EUR".into(),
+            exponent: 2,
+            goal_minor: None,
+            max_request_minor: None,
+            approvals_needed: 1,
+            fast_track_limit_minor: None,
+            requesters: "members".into(),
+            public: false,
+            available_minor: MAX_TOTAL_MINOR - 5,
+            held_minor: 0,
+            deficit_minor: 0,
+            received_minor: 0,
+            refunded_minor: 0,
+            // A total out of the bound already (say, written by hand):
+            // adding to it would overflow an i64.
+            fees_minor: i64::MAX - 1,
+            paid_minor: 0,
+            created_by: "u".into(),
+            created_at: at,
+            updated_at: at,
+            version: 1,
+        };
+        let gift = |minor: i64| {
+            BalanceDelta::of(&[
+                (Account::ContributionsIn, -minor),
+                (Account::Available, minor),
+            ])
+        };
+        assert_eq!(gift(5).beyond_bound(&pool), None);
+        assert_eq!(gift(6).beyond_bound(&pool), Some("available"));
+        let fee = BalanceDelta::of(&[(Account::Available, -10), (Account::Fees, 10)]);
+        assert_eq!(fee.beyond_bound(&pool), Some("fees"));
+        assert!(matches!(
+            beyond_bound(&pool, "fees"),
+            Ok(Error::Invalid { field, .. }) if field == "amount"
+        ));
     }
 }

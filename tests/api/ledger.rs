@@ -831,3 +831,253 @@ async fn verify_passes_on_a_sound_ledger_and_reports_a_tampered_one() {
         "{report}"
     );
 }
+
+/// Today in the collective's time zone (the harness bootstraps in Berlin).
+fn today_in_berlin() -> chrono::NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Berlin)
+        .date_naive()
+}
+
+/// Today's statement of a pool.
+async fn statement_today(app: &TestApp, pool: &str, token: &str) -> serde_json::Value {
+    let day = today_in_berlin();
+    app.get(
+        &format!("/api/v1/pools/{pool}/statement?from={day}&to={day}"),
+        token,
+    )
+    .await
+    .expect(200)
+    .body
+}
+
+#[actix_rt::test]
+async fn a_chargeback_takes_back_the_gross_and_the_pool_bears_the_fees() {
+    let (app, _, admin, pool) = setup().await;
+    let card = app
+        .post_money(
+            &format!("/api/v1/pools/{pool}/contributions"),
+            &admin.token,
+            json!({"amount": "100.00", "fee": "2.50", "method": "card"}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(card.body["net"], "97.50");
+    let refunds = format!("/api/v1/contributions/{}/refunds", card.id());
+
+    // A dispute fee belongs to a chargeback only; nothing moves.
+    let refused = app
+        .post_money(
+            &refunds,
+            &admin.token,
+            json!({"amount": "10.00", "kind": "refund", "dispute_fee": "15.00"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(refused.body["field"], "dispute_fee");
+    assert_eq!(app.balances(&pool, &admin.token).await["refunded"], "0.00");
+
+    // Part refunded, then the rest charged back: the gross, 100.00, leaves,
+    // with a dispute fee of 15.00 on top.
+    let part = app
+        .post_money(
+            &refunds,
+            &admin.token,
+            json!({"amount": "60.00", "kind": "refund"}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(part.body["status"], "partially_refunded");
+    let charged_back = app
+        .post_money(
+            &refunds,
+            &admin.token,
+            json!({"amount": "40.00", "kind": "chargeback", "dispute_fee": "15.00",
+                   "reason": "cardholder dispute"}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(charged_back.body["status"], "refunded");
+    assert_eq!(charged_back.body["refunded"], "100.00");
+    assert_eq!(charged_back.body["dispute_fees"], "15.00");
+    let more = app
+        .post_money(
+            &refunds,
+            &admin.token,
+            json!({"amount": "0.01", "kind": "chargeback"}),
+        )
+        .await
+        .expect_problem(409, "refund_exceeds_contribution");
+    assert_eq!(more.body["refundable"], "0.00");
+
+    // The pool bears the processor fee it never received and the dispute
+    // fee: 17.50 it does not have, owed as deficit, never below zero.
+    let balances = app.balances(&pool, &admin.token).await;
+    assert_eq!(balances["available"], "0.00");
+    assert_eq!(balances["deficit"], "17.50");
+    assert_eq!(balances["received"], "100.00");
+    assert_eq!(balances["refunded"], "100.00");
+    assert_eq!(balances["fees"], "17.50");
+
+    // The statement says the same, line by line.
+    let statement = statement_today(&app, &pool, &admin.token).await;
+    let chargeback = statement["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["kind"] == "chargeback")
+        .unwrap()
+        .clone();
+    assert_eq!(chargeback["outflow"], "40.00");
+    assert_eq!(chargeback["fees"], "15.00");
+    assert_eq!(chargeback["change"], "-55.00");
+    assert_eq!(statement["closing"]["available"], "0.00");
+    assert_eq!(statement["closing"]["deficit"], "17.50");
+    assert_eq!(statement["closing"]["balance"], "-17.50");
+    assert_eq!(statement["totals"]["returned"], "100.00");
+    assert_eq!(statement["totals"]["fees"], "17.50");
+    // And the summary: nothing to spend, nothing raised.
+    let summary = app
+        .get(&format!("/api/v1/pools/{pool}/summary"), &admin.token)
+        .await
+        .expect(200);
+    assert_eq!(summary.body["available"], "0.00");
+    assert_eq!(summary.body["raised"], "-17.50");
+
+    // A new contribution covers the deficit first.
+    app.contribute(&pool, &admin.token, "20.00")
+        .await
+        .expect(201);
+    let balances = app.balances(&pool, &admin.token).await;
+    assert_eq!(
+        (balances["deficit"].as_str(), balances["available"].as_str()),
+        (Some("0.00"), Some("2.50"))
+    );
+    let report = app.verify().await;
+    assert!(report.is_clean(), "{report}");
+}
+
+#[actix_rt::test]
+async fn money_coming_back_covers_the_deficit_before_it_can_be_spent() {
+    let (app, _, admin, pool) = setup().await;
+    let gift = app
+        .contribute(&pool, &admin.token, "200.00")
+        .await
+        .expect(201)
+        .id();
+    let hold = app
+        .post_money(
+            &format!("/api/v1/pools/{pool}/holds"),
+            &admin.token,
+            json!({"amount": "150.00"}),
+        )
+        .await
+        .expect(201)
+        .id();
+    app.post_money(
+        &format!("/api/v1/contributions/{gift}/refunds"),
+        &admin.token,
+        json!({"amount": "200.00", "kind": "chargeback"}),
+    )
+    .await
+    .expect(201);
+    let balances = app.balances(&pool, &admin.token).await;
+    assert_eq!(
+        (
+            balances["available"].as_str(),
+            balances["held"].as_str(),
+            balances["deficit"].as_str()
+        ),
+        (Some("0.00"), Some("150.00"), Some("150.00"))
+    );
+
+    // Releasing 100.00 of the hold pays off the deficit; nothing becomes
+    // spendable while the pool's money is 0.00.
+    app.post_money(
+        &format!("/api/v1/holds/{hold}/release"),
+        &admin.token,
+        json!({"amount": "100.00"}),
+    )
+    .await
+    .expect(200);
+    let balances = app.balances(&pool, &admin.token).await;
+    assert_eq!(
+        (
+            balances["available"].as_str(),
+            balances["held"].as_str(),
+            balances["deficit"].as_str()
+        ),
+        (Some("0.00"), Some("50.00"), Some("50.00"))
+    );
+    let summary = app
+        .get(&format!("/api/v1/pools/{pool}/summary"), &admin.token)
+        .await
+        .expect(200);
+    assert_eq!(summary.body["available"], "0.00");
+    assert_eq!(summary.body["held"], "50.00");
+    let statement = statement_today(&app, &pool, &admin.token).await;
+    assert_eq!(statement["closing"]["available"], "0.00");
+    assert_eq!(statement["closing"]["deficit"], "50.00");
+    assert_eq!(statement["closing"]["balance"], "0.00");
+    let release = statement["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["kind"] == "release")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (release["held"].as_str(), release["change"].as_str()),
+        (Some("-100.00"), Some("0.00"))
+    );
+
+    // The rest of the hold clears the deficit; still nothing to spend.
+    app.post_money(
+        &format!("/api/v1/holds/{hold}/release"),
+        &admin.token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    let balances = app.balances(&pool, &admin.token).await;
+    assert_eq!(
+        (
+            balances["available"].as_str(),
+            balances["held"].as_str(),
+            balances["deficit"].as_str()
+        ),
+        (Some("0.00"), Some("0.00"), Some("0.00"))
+    );
+    app.post_money(
+        &format!("/api/v1/pools/{pool}/holds"),
+        &admin.token,
+        json!({"amount": "0.01"}),
+    )
+    .await
+    .expect_problem(409, "insufficient_funds");
+    let report = app.verify().await;
+    assert!(report.is_clean(), "{report}");
+}
+
+#[actix_rt::test]
+async fn a_total_beyond_what_any_pool_can_hold_is_refused_never_overflowed() {
+    let (app, _, admin, pool) = setup().await;
+    // The largest amount there is, ten times: the most a pool can hold.
+    let largest = "10000000000000.00";
+    for _ in 0..10 {
+        app.contribute(&pool, &admin.token, largest)
+            .await
+            .expect(201);
+    }
+    let refused = app
+        .contribute(&pool, &admin.token, "0.01")
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(refused.body["field"], "amount");
+    assert_eq!(app.count("contributions").await, 10);
+    let balances = app.balances(&pool, &admin.token).await;
+    assert_eq!(balances["received"], "100000000000000.00");
+    assert_eq!(balances["available"], "100000000000000.00");
+    let report = app.verify().await;
+    assert!(report.is_clean(), "{report}");
+}

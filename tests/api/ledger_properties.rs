@@ -17,14 +17,37 @@ use crate::helpers::{fresh_database, PASSWORD};
 
 #[derive(Debug, Clone)]
 enum Op {
-    Contribute { cents: i64, fee: i64 },
-    Hold { cents: i64 },
-    Release { hold: usize, cents: Option<i64> },
-    Split { hold: usize, parts: Vec<i64> },
-    Disburse { hold: usize, cents: i64 },
-    Resolve { disbursement: usize, paid: bool },
-    Refund { contribution: usize, cents: i64 },
-    Reverse { contribution: usize },
+    Contribute {
+        cents: i64,
+        fee: i64,
+    },
+    Hold {
+        cents: i64,
+    },
+    Release {
+        hold: usize,
+        cents: Option<i64>,
+    },
+    Split {
+        hold: usize,
+        parts: Vec<i64>,
+    },
+    Disburse {
+        hold: usize,
+        cents: i64,
+    },
+    Resolve {
+        disbursement: usize,
+        paid: bool,
+    },
+    Refund {
+        contribution: usize,
+        cents: i64,
+        dispute_fee: Option<i64>,
+    },
+    Reverse {
+        contribution: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -35,7 +58,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<usize>(), proptest::collection::vec(1i64..5_000, 1..4)).prop_map(|(hold, parts)| Op::Split { hold, parts }),
         3 => (any::<usize>(), 1i64..10_000).prop_map(|(hold, cents)| Op::Disburse { hold, cents }),
         3 => (any::<usize>(), any::<bool>()).prop_map(|(disbursement, paid)| Op::Resolve { disbursement, paid }),
-        1 => (any::<usize>(), 1i64..10_000).prop_map(|(contribution, cents)| Op::Refund { contribution, cents }),
+        1 => (any::<usize>(), 1i64..10_000, proptest::option::of(0i64..2_000)).prop_map(|(contribution, cents, dispute_fee)| Op::Refund { contribution, cents, dispute_fee }),
         1 => any::<usize>().prop_map(|contribution| Op::Reverse { contribution }),
     ]
 }
@@ -148,6 +171,7 @@ fn apply(
         Op::Refund {
             contribution,
             cents,
+            dispute_fee,
         } => match pick(&state.contributions, contribution) {
             Some((id, _)) => contributions::refund(
                 conn,
@@ -155,8 +179,14 @@ fn apply(
                 &id,
                 NewRefund {
                     amount: money(cents),
-                    kind: RefundKind::Refund,
+                    // A chargeback when the processor charges a dispute fee.
+                    kind: if dispute_fee.is_some() {
+                        RefundKind::Chargeback
+                    } else {
+                        RefundKind::Refund
+                    },
                     reason: None,
+                    dispute_fee: dispute_fee.map(money),
                 },
             )
             .map(drop),
