@@ -135,7 +135,8 @@ pub async fn get_pledge(
 
 /// Pause, resume (`active`) or cancel a pledge. Its pledger or
 /// coordinators. 409 `pledge_closed` once fulfilled or cancelled,
-/// `pledge_lapsed` to resume a lapsed pledge (pay what is overdue instead).
+/// `pledge_lapsed` to pause or resume a lapsed pledge (pay what is overdue
+/// instead).
 #[utoipa::path(
     tag = "pledges",
     params(("id" = Uuid, Path, description = "Pledge id"),

@@ -44,10 +44,13 @@ pub fn apply_payment(
 ) -> Result<i64> {
     let today = today_of(conn, &row.collective_id)?;
     let current = load_view(conn, row.clone(), today)?;
-    if matches!(
-        current.status,
-        PledgeStatus::Cancelled | PledgeStatus::Fulfilled
-    ) {
+    // A fulfilled pledge expects nothing more: the money is an ordinary
+    // contribution, as any excess over a pledge is. A cancelled one was
+    // called off, so money for it is more likely a mistake: refused.
+    if current.status == PledgeStatus::Fulfilled {
+        return Ok(0);
+    }
+    if current.status == PledgeStatus::Cancelled {
         return Err(Error::Conflict {
             code: "pledge_closed",
             message: format!(

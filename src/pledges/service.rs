@@ -311,12 +311,14 @@ fn transition(current: PledgeStatus, wanted: PledgeStatus) -> Result<Option<Chan
             message: format!("the pledge is {}; it no longer changes", current.as_str()),
             extra: Some(json!({"current_status": current.as_str()})),
         }),
-        (Active | Lapsed, Paused) => Ok(Some(Change::Pause)),
+        (Active, Paused) => Ok(Some(Change::Pause)),
         (Paused, Active) => Ok(Some(Change::Resume)),
         (Active | Paused | Lapsed, Cancelled) => Ok(Some(Change::Cancel)),
-        (Lapsed, Active) => Err(Error::Conflict {
+        // Lapse follows from the installments, today and the grace period:
+        // pausing would hide it, and resuming would forgive what is overdue.
+        (Lapsed, Active | Paused) => Err(Error::Conflict {
             code: "pledge_lapsed",
-            message: "a lapsed pledge becomes active again when its overdue installments are paid"
+            message: "the pledge has lapsed; it becomes active again when its overdue installments are paid, and cannot be paused until then"
                 .into(),
             extra: Some(json!({"current_status": current.as_str()})),
         }),

@@ -276,16 +276,6 @@ async fn a_pledge_paid_in_parts_fills_the_oldest_installment_first() {
         "34.00"
     );
 
-    // A fulfilled pledge takes no more; nothing is recorded.
-    app.post_money(
-        &format!("/api/v1/pools/{pool}/contributions"),
-        &admin.token,
-        json!({"amount": "1.00", "method": "cash", "pledge_id": id}),
-    )
-    .await
-    .expect_problem(409, "pledge_closed");
-    assert_eq!(app.count("contributions").await, 3);
-
     // The member sees their contributions and the pledge they fulfil.
     let mine = app
         .get(
@@ -717,4 +707,205 @@ async fn bad_pledges_are_refused_with_the_field_named_and_nothing_is_stored() {
     assert_eq!(wrong_pool.body["field"], "pledge_id");
     assert_eq!(app.count("contributions").await, 0);
     assert_eq!(app.count("ledger_entries").await, 0);
+}
+
+#[actix_rt::test]
+async fn pausing_a_lapsed_pledge_is_refused_and_the_lapse_stays_counted() {
+    let (app, collective, admin, pool, member) = setup().await;
+    move_collective(&app, &collective, &admin, BEHIND).await;
+    let p = pledge(
+        &app,
+        &pool,
+        &admin,
+        json!({"amount": "5.00", "frequency": "monthly", "installments": 2, "grace_days": 0,
+               "pledger": {"member_id": member.membership_id}}),
+    )
+    .await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    // A day passes for the collective: the first installment is late.
+    move_collective(&app, &collective, &admin, AHEAD).await;
+    let path = format!("/api/v1/pledges/{id}");
+    assert_eq!(
+        app.get(&path, &member.token).await.expect(200).body["status"],
+        "lapsed"
+    );
+    for who in [&member, &admin] {
+        let refused = app
+            .patch(&path, &who.token, json!({"status": "paused"}))
+            .await
+            .expect_problem(409, "pledge_lapsed");
+        assert_eq!(refused.body["current_status"], "lapsed");
+    }
+    // The lapse stays where people look for it.
+    assert_eq!(
+        app.get(&path, &member.token).await.expect(200).body["status"],
+        "lapsed"
+    );
+    let lapsed = app
+        .get(
+            &format!("/api/v1/pools/{pool}/pledges?status=lapsed"),
+            &admin.token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(lapsed.body["items"][0]["id"], id.as_str());
+    let report = app
+        .get(
+            &format!("/api/v1/pools/{pool}/pledges/report"),
+            &admin.token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(report.body["lapsed"], 1);
+    assert_eq!(report.body["paused"], 0);
+    assert!(
+        audit_actions(&app, &collective, &admin, "action=pledge.paused")
+            .await
+            .is_empty()
+    );
+}
+
+#[actix_rt::test]
+async fn a_partial_refund_of_an_overpayment_gives_back_the_unapplied_part_first() {
+    let (app, _, admin, pool, member) = setup().await;
+    let p = pledge(
+        &app,
+        &pool,
+        &admin,
+        json!({"amount": "23.00", "frequency": "once",
+               "pledger": {"member_id": member.membership_id}}),
+    )
+    .await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    let pledge_path = format!("/api/v1/pledges/{id}");
+    let paid = pay(&app, &pool, &admin.token, "100.00", &id).await;
+    assert_eq!(paid["applied_to_pledge"], "23.00");
+    let contribution = format!("/api/v1/contributions/{}", paid["id"].as_str().unwrap());
+    let refund = |amount: &'static str| {
+        let app = &app;
+        let (path, token) = (format!("{contribution}/refunds"), admin.token.clone());
+        async move {
+            app.post_money(&path, &token, json!({"amount": amount, "kind": "refund"}))
+                .await
+                .expect(201)
+                .body
+        }
+    };
+    let pledge_now = || async { app.get(&pledge_path, &admin.token).await.expect(200).body };
+
+    // 20.00 back of the 77.00 that paid no installment: the pledge keeps
+    // its 23.00.
+    assert_eq!(refund("20.00").await["applied_to_pledge"], "23.00");
+    let now = pledge_now().await;
+    assert_eq!(
+        (now["status"].as_str(), now["paid"].as_str()),
+        (Some("fulfilled"), Some("23.00"))
+    );
+
+    // 60.00 more: 80.00 given back, 20.00 kept — all of it on the pledge.
+    assert_eq!(refund("60.00").await["applied_to_pledge"], "20.00");
+    let now = pledge_now().await;
+    assert_eq!(
+        (
+            now["status"].as_str(),
+            now["paid"].as_str(),
+            now["outstanding"].as_str()
+        ),
+        (Some("active"), Some("20.00"), Some("3.00"))
+    );
+
+    // The last 20.00: nothing kept, nothing applied.
+    let last = refund("20.00").await;
+    assert_eq!(last["applied_to_pledge"], "0.00");
+    assert_eq!(last["status"], "refunded");
+    assert_eq!(pledge_now().await["outstanding"], "23.00");
+    let report = app.verify().await;
+    assert!(report.is_clean(), "{report}");
+}
+
+#[actix_rt::test]
+async fn paying_a_fulfilled_pledge_is_an_ordinary_contribution_and_a_cancelled_one_refuses() {
+    let (app, collective, admin, pool, member) = setup().await;
+    let p = pledge(
+        &app,
+        &pool,
+        &admin,
+        json!({"amount": "10.00", "frequency": "once",
+               "pledger": {"member_id": member.membership_id}}),
+    )
+    .await;
+    let id = p["id"].as_str().unwrap().to_owned();
+    pay(&app, &pool, &admin.token, "10.00", &id).await;
+    let path = format!("/api/v1/pledges/{id}");
+    assert_eq!(
+        app.get(&path, &admin.token).await.expect(200).body["status"],
+        "fulfilled"
+    );
+
+    // More money from the pledger: recorded, nothing applied, still theirs.
+    let extra = pay(&app, &pool, &admin.token, "5.00", &id).await;
+    assert_eq!(extra["applied_to_pledge"], "0.00");
+    assert_eq!(extra["pledge_id"], id.as_str());
+    assert_eq!(extra["member_id"], member.membership_id.as_str());
+    let now = app.get(&path, &admin.token).await.expect(200).body;
+    assert_eq!(
+        (now["status"].as_str(), now["paid"].as_str()),
+        (Some("fulfilled"), Some("10.00"))
+    );
+    assert_eq!(
+        app.balances(&pool, &admin.token).await["available"],
+        "15.00"
+    );
+    // Refunding it takes nothing off the pledge.
+    app.post_money(
+        &format!(
+            "/api/v1/contributions/{}/refunds",
+            extra["id"].as_str().unwrap()
+        ),
+        &admin.token,
+        json!({"amount": "5.00", "kind": "refund"}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(
+        app.get(&path, &admin.token).await.expect(200).body["status"],
+        "fulfilled"
+    );
+    assert!(audit_actions(
+        &app,
+        &collective,
+        &admin,
+        "action=pledge.payment_taken_back"
+    )
+    .await
+    .is_empty());
+
+    // A cancelled pledge takes no payment; nothing is recorded.
+    let other = pledge(
+        &app,
+        &pool,
+        &admin,
+        json!({"amount": "10.00", "frequency": "monthly", "installments": 3,
+               "starts_on": (today_in("Europe/Berlin") + chrono::Days::new(7)).to_string(),
+               "pledger": {"member_id": member.membership_id}}),
+    )
+    .await;
+    let other = other["id"].as_str().unwrap().to_owned();
+    app.patch(
+        &format!("/api/v1/pledges/{other}"),
+        &admin.token,
+        json!({"status": "cancelled"}),
+    )
+    .await
+    .expect(200);
+    let before = app.count("contributions").await;
+    app.post_money(
+        &format!("/api/v1/pools/{pool}/contributions"),
+        &admin.token,
+        json!({"amount": "1.00", "method": "cash", "pledge_id": other}),
+    )
+    .await
+    .expect_problem(409, "pledge_closed");
+    assert_eq!(app.count("contributions").await, before);
+    assert!(app.verify().await.is_clean());
 }
