@@ -57,6 +57,9 @@ pub struct Settings {
     /// this into "other", and show pledge figures only with at least this
     /// many pledgers, so no figure points at one person.
     pub summary_min_group: u32,
+    /// The web app signs a person out after this many seconds without a
+    /// click.
+    pub session_ttl_secs: u64,
 }
 
 impl Default for Settings {
@@ -78,6 +81,7 @@ impl Default for Settings {
             pledge_grace_days: 14,
             pledge_sweep_interval_secs: 15 * 60,
             summary_min_group: 3,
+            session_ttl_secs: 12 * 3600,
         }
     }
 }
@@ -101,6 +105,7 @@ const KEYS: &[&str] = &[
     "pledge_grace_days",
     "pledge_sweep_interval_secs",
     "summary_min_group",
+    "session_ttl_secs",
 ];
 
 impl Settings {

@@ -4,7 +4,8 @@
 //! `http::routes`); each business area (`collectives`, `auth`, …) owns its
 //! handlers, rules and queries; money moves only in `ledger`; votes are
 //! counted by the `commonpot-tally` crate; [`db`] is the only place that
-//! knows about the two databases.
+//! knows about the two databases; [`web`] is the web app, whose pages call
+//! the same services as the API.
 
 pub mod affectedness;
 pub mod audit;
@@ -30,3 +31,4 @@ pub mod requests;
 pub mod rounds;
 pub mod startup;
 pub mod telemetry;
+pub mod web;

@@ -76,6 +76,11 @@ impl Application {
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "idempotency housekeeping failed"),
                 }
+                match db.run(crate::web::session::purge_expired).await {
+                    Ok(n) if n > 0 => tracing::info!(purged = n, "expired web sessions removed"),
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "session housekeeping failed"),
+                }
             }
         });
         let db = self.db.clone();

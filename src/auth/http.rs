@@ -172,7 +172,7 @@ async fn token_request(req: &HttpRequest, body: web::Bytes) -> Result<TokenReque
 
 /// The caller's address for throttling: the TCP peer, or behind a trusted
 /// reverse proxy the client it names in `X-Forwarded-For`.
-fn address_of(req: &HttpRequest, trust_forwarded_for: bool) -> String {
+pub(crate) fn address_of(req: &HttpRequest, trust_forwarded_for: bool) -> String {
     let forwarded = trust_forwarded_for
         .then(|| req.headers().get("x-forwarded-for"))
         .flatten()

@@ -43,6 +43,22 @@ pub fn password_grant(
     password: &str,
     address: &str,
 ) -> Result<Issued> {
+    let user_id = authenticate(conn, settings, email, password, address)?;
+    write_tx(conn, |conn| {
+        issue_for_user(conn, keys, settings, &user_id, &new_id())
+    })
+}
+
+/// Checks an email and password under the sign-in throttle and answers the
+/// user id. The token endpoint and the web app's sign-in page both sign in
+/// through here, so one throttle covers both.
+pub fn authenticate(
+    conn: &mut DbConnection,
+    settings: &Settings,
+    email: &str,
+    password: &str,
+    address: &str,
+) -> Result<String> {
     let email = collectives::normalise_email(email);
     let account_key = format!("account:{email}");
     let address_key = format!("address:{address}");
@@ -65,11 +81,11 @@ pub fn password_grant(
     let hash = user.as_ref().and_then(|(_, hash)| hash.as_deref());
     // Unknown accounts are checked against a dummy hash, so both cost alike.
     let verified = verify_password(password, hash);
-    match (&user, verified) {
-        (Some((user_id, _)), true) => write_tx(conn, |conn| {
-            clear_failures(conn, &account_key)?;
-            issue_for_user(conn, keys, settings, user_id, &new_id())
-        }),
+    match (user, verified) {
+        (Some((user_id, _)), true) => {
+            write_tx(conn, |conn| clear_failures(conn, &account_key))?;
+            Ok(user_id)
+        }
         _ => {
             // The failure is counted and committed before it is reported.
             write_tx(conn, |conn| {

@@ -71,8 +71,10 @@ pub fn app(
             SwaggerUi::new("/docs/{_:.*}")
                 .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")),
         )
+        .configure(crate::web::configure)
         .default_service(web::to(not_found))
         .wrap(from_fn(problem::problem_fallback))
+        .wrap(from_fn(crate::web::page_middleware))
         .wrap(from_fn(echo_request_id))
         .wrap(from_fn(metrics::record))
         .wrap(tracing_actix_web::TracingLogger::default())
@@ -101,9 +103,13 @@ async fn echo_request_id(
 }
 
 /// Unknown routes are 404; a known route asked with the wrong method is 405.
+/// Outside the API and operations endpoints, a page says so.
 async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
     use actix_web::http::StatusCode;
     use actix_web::ResponseError;
+    if crate::web::is_page_path(req.path()) {
+        return crate::web::not_found().await;
+    }
     let problem = if req.resource_map().has_resource(req.path()) {
         problem::Problem::new(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -10,8 +10,9 @@
 //!   log with the request id, never to the client;
 //! * `Unavailable` (no database connection in time) is 503;
 //! * anything actix answers by itself (unknown route, wrong method, body too
-//!   large …) is rewritten by [`problem_fallback`], so no response with an
-//!   error status ever leaves as text/plain.
+//!   large …) under `/api` and the operations endpoints is rewritten by
+//!   [`problem_fallback`], so no error of theirs leaves as text/plain; the
+//!   web app's pages answer HTML error pages instead (`crate::web`).
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -232,11 +233,15 @@ fn generic(status: StatusCode) -> (&'static str, &'static str) {
     }
 }
 
-/// Rewrites any error response that is not already problem+json.
+/// Rewrites any error response of the API (and operations endpoints) that
+/// is not already problem+json. Pages answer HTML: see `crate::web`.
 pub async fn problem_fallback(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if crate::web::is_page_path(req.path()) {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
     let response = match next.call(req).await {
         Ok(response) => response.map_into_boxed_body(),
         Err(error) => {

@@ -114,6 +114,7 @@ pub async fn list_requests(
         needed_by_before: q.needed_before,
         updated_since: q.updated_since.map(|t| t.naive_utc()),
         awaiting_my_approval: q.awaiting_my_approval.unwrap_or(false),
+        mine: false,
     };
     Ok(web::Json(
         state

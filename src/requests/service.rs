@@ -118,7 +118,7 @@ fn is_requester(conn: &mut DbConnection, actor: &Actor, row: &RequestRow) -> Res
 
 /// Loads a request for a reader of its collective; drafts exist only for
 /// whoever wrote them.
-fn load(
+pub(super) fn load(
     conn: &mut DbConnection,
     principal: &Principal,
     id: &str,
@@ -399,6 +399,8 @@ pub struct Query {
     pub needed_by_before: Option<NaiveDate>,
     pub updated_since: Option<NaiveDateTime>,
     pub awaiting_my_approval: bool,
+    /// Only the caller's own requests (asked by them or for them).
+    pub mine: bool,
 }
 
 pub fn list(
@@ -434,6 +436,12 @@ pub fn list(
         updated_since: query.updated_since,
         visible_drafts_of: Some(Some(actor.id().to_owned())),
         ids,
+        requested_by: query.mine.then(|| {
+            (
+                actor.id().to_owned(),
+                actor.membership_id().map(str::to_owned),
+            )
+        }),
     };
     let rows = store::list(conn, collective_id, &filter, page)?;
     let page = Page::from_rows(rows, page, |r| &r.id);

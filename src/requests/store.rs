@@ -110,6 +110,8 @@ pub struct Filter {
     pub visible_drafts_of: Option<Option<String>>,
     /// Restrict to these ids (e.g. awaiting my approval).
     pub ids: Option<Vec<String>>,
+    /// Only requests this user asked for, or that are for this membership.
+    pub requested_by: Option<(String, Option<String>)>,
 }
 
 pub fn list(
@@ -155,6 +157,17 @@ pub fn list(
     }
     if let Some(ids) = &filter.ids {
         query = query.filter(aid_requests::id.eq_any(ids.clone()));
+    }
+    match &filter.requested_by {
+        None => {}
+        Some((user, None)) => query = query.filter(aid_requests::submitted_by.eq(user.clone())),
+        Some((user, Some(membership))) => {
+            query = query.filter(
+                aid_requests::submitted_by
+                    .eq(user.clone())
+                    .or(aid_requests::requester_membership_id.eq(membership.clone())),
+            )
+        }
     }
     if let Some(after) = &page.after {
         query = query.filter(aid_requests::id.gt(after.clone()));

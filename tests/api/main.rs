@@ -15,3 +15,4 @@ mod pledges;
 mod reports;
 mod requests;
 mod rounds;
+mod web;

@@ -1,0 +1,255 @@
+//! The web app over real HTTP, without a browser: sessions, CSRF, HTML
+//! errors and the form messages. The browser suite (`browser/`) drives the
+//! same pages in Chromium.
+
+use reqwest::{Method, StatusCode};
+
+use crate::helpers::{TestApp, PASSWORD};
+
+/// A browser in miniature: keeps the cookies the app sets.
+pub struct Browser<'a> {
+    app: &'a TestApp,
+    cookies: Vec<(String, String)>,
+}
+
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub content_type: String,
+    pub html: String,
+}
+
+impl Page {
+    /// The value of the first hidden `csrf` field.
+    pub fn csrf(&self) -> String {
+        let start = self
+            .html
+            .find(r#"name="csrf" value=""#)
+            .unwrap_or_else(|| panic!("no csrf field in {}", self.html))
+            + r#"name="csrf" value=""#.len();
+        let end = self.html[start..].find('"').unwrap() + start;
+        self.html[start..end].to_owned()
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status.as_u16(), status, "page: {}", self.html);
+        self
+    }
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            cookies: Vec::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&mut self, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Page {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let mut request = client.request(method, format!("{}{path}", self.app.base));
+        if !self.cookies.is_empty() {
+            request = request.header("cookie", self.cookie_header());
+        }
+        if let Some(form) = form {
+            request = request
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(serde_urlencoded::to_string(form).unwrap());
+        }
+        let response = request.send().await.expect("the request is sent");
+        for value in response.headers().get_all("set-cookie") {
+            let text = value.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(k, _)| k != name);
+            let removed = text.contains("Max-Age=0") || text.contains("max-age=0");
+            if !removed && !value.is_empty() {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        Page {
+            status: response.status(),
+            location: response
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            content_type: response
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default(),
+            html: response.text().await.unwrap(),
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        self.send(Method::POST, path, Some(form)).await
+    }
+
+    /// Posts a form with the CSRF token of the page at `from`.
+    pub async fn submit(&mut self, from: &str, action: &str, form: &[(&str, &str)]) -> Page {
+        let csrf = self.get(from).await.csrf();
+        let mut fields = vec![("csrf", csrf.as_str())];
+        fields.extend_from_slice(form);
+        self.post(action, &fields).await
+    }
+
+    pub async fn sign_in(&mut self, email: &str) -> Page {
+        self.submit(
+            "/sign-in",
+            "/sign-in",
+            &[("email", email), ("password", PASSWORD), ("next", "/")],
+        )
+        .await
+    }
+
+    pub fn has_cookie(&self, name: &str) -> bool {
+        self.cookies.iter().any(|(k, _)| k == name)
+    }
+}
+
+#[actix_rt::test]
+async fn a_member_signs_in_sees_home_and_signs_out_ending_the_session() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.bootstrap("Northside").await;
+    let mut browser = Browser::new(&app);
+    let page = browser.get("/").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.location.as_deref(), Some("/sign-in?next=%2F"));
+
+    let signed_in = browser.sign_in(&admin.email).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.html
+    );
+    assert!(browser.has_cookie("commonpot_session"));
+    assert_eq!(app.count("web_sessions").await, 1);
+    let home = browser.get("/").await.expect(200);
+    assert!(home.html.contains("Northside"), "{}", home.html);
+    assert!(home.content_type.starts_with("text/html"));
+
+    // The session's cookie, kept by an attacker, is useless once signed out.
+    let stolen = browser.cookies.clone();
+    let csrf = home.csrf();
+    let out = browser.post("/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.count("web_sessions").await, 0);
+    browser.cookies = stolen;
+    assert_eq!(browser.get("/").await.status, StatusCode::SEE_OTHER);
+}
+
+#[actix_rt::test]
+async fn a_wrong_password_is_refused_on_the_page_and_counts_toward_the_token_throttle() {
+    let app = TestApp::spawn_configured(|s| s.login_max_failures = 2).await;
+    let (_, admin) = app.bootstrap("Northside").await;
+    let mut browser = Browser::new(&app);
+    for _ in 0..2 {
+        let page = browser
+            .submit(
+                "/sign-in",
+                "/sign-in",
+                &[("email", &admin.email), ("password", "wrong password!")],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+        assert!(page.html.contains("The email or password is wrong"));
+    }
+    // The page's failures locked the account for the API too.
+    app.login(&admin.email, PASSWORD)
+        .await
+        .expect_problem(429, "too_many_attempts");
+    let page = browser.sign_in(&admin.email).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(!browser.has_cookie("commonpot_session"));
+}
+
+#[actix_rt::test]
+async fn a_form_without_its_csrf_token_is_refused_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.bootstrap("Northside").await;
+    let mut browser = Browser::new(&app);
+    // Before sign-in: no token, or a token that is not the browser's.
+    let page = browser
+        .post(
+            "/sign-in",
+            &[("email", &admin.email), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(page.html.contains("This form has expired"));
+    let page = browser
+        .post(
+            "/sign-in",
+            &[
+                ("csrf", "form_forged"),
+                ("email", &admin.email),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.count("web_sessions").await, 0);
+
+    // Signed in: a sign-out posted without the session's token ends nothing.
+    browser.sign_in(&admin.email).await;
+    let page = browser.post("/sign-out", &[("csrf", "csrf_forged")]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.count("web_sessions").await, 1);
+}
+
+#[actix_rt::test]
+async fn pages_answer_html_errors_while_the_api_keeps_problem_json() {
+    let app = TestApp::spawn().await;
+    let mut browser = Browser::new(&app);
+    let page = browser.get("/no-such-page").await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(page.content_type.starts_with("text/html"));
+    assert!(page.html.contains("Page not found"));
+    let page = browser.send(Method::DELETE, "/sign-in", None).await;
+    assert!(page.status.is_client_error());
+    assert!(
+        page.content_type.starts_with("text/html"),
+        "{}",
+        page.content_type
+    );
+    app.send(Method::GET, "/api/v1/nowhere", None, None)
+        .await
+        .expect_problem(404, "not_found");
+}
+
+#[actix_rt::test]
+async fn sign_in_sends_back_only_to_pages_of_this_site() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.bootstrap("Northside").await;
+    let mut browser = Browser::new(&app);
+    let page = browser
+        .submit(
+            "/sign-in",
+            "/sign-in",
+            &[
+                ("email", &admin.email),
+                ("password", PASSWORD),
+                ("next", "//evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(page.location.as_deref(), Some("/"));
+}
