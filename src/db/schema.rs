@@ -296,6 +296,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        withdrawal_reason -> Nullable<Text>,
     }
 }
 
@@ -391,6 +392,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        min_support -> Nullable<BigInt>,
     }
 }
 

@@ -312,12 +312,15 @@ pub async fn reject_request(
 }
 
 /// The requester withdraws it, before any payment (releasing its hold).
+/// An optional `reason` is kept for coordinators, who read it in the
+/// request's private fields.
 #[utoipa::path(
     tag = "requests",
     params(("id" = Uuid, Path, description = "Request id"),
            ("If-Match" = Option<String>, Header, description = "The ETag last read"),
            ("Idempotency-Key" = String, Header, description = "Unique per request; retries reuse it")),
-    responses((status = 200, body = AidRequest)),
+    request_body(content = OptionalReason, description = "Optional; `reason` at most 2000 characters"),
+    responses((status = 200, body = AidRequest), (status = 409, description = "`payment_pending` or `invalid_transition`")),
     security(("bearer" = []))
 )]
 #[post("/requests/{id}/withdrawal")]
@@ -339,7 +342,7 @@ pub async fn withdraw_request(
         key,
         body.hash,
         StatusCode::OK,
-        move |conn| service::withdraw(conn, &p, &id, if_match.as_deref()),
+        move |conn| service::withdraw(conn, &p, &id, body.value, if_match.as_deref()),
     )
     .await
 }

@@ -89,6 +89,8 @@ pub struct PrivateFields {
     pub beneficiary: Option<Beneficiary>,
     pub requester_membership_id: Option<String>,
     pub submitted_by: String,
+    /// Why the requester withdrew it, if they said.
+    pub withdrawal_reason: Option<String>,
 }
 
 /// An aid request. `private` is absent for readers who may not see it.

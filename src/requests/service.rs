@@ -39,6 +39,7 @@ struct Changes {
     private_details: Option<String>,
     payout_reference: Option<Option<String>>,
     rejection_reason: Option<Option<String>>,
+    withdrawal_reason: Option<Option<String>>,
     hold_id: Option<Option<String>>,
     paid_minor: Option<i64>,
     approval_round: Option<i32>,
@@ -189,6 +190,7 @@ fn view(
         }),
         requester_membership_id: row.requester_membership_id.clone(),
         submitted_by: row.submitted_by.clone(),
+        withdrawal_reason: row.withdrawal_reason.clone(),
     });
     Ok(AidRequest {
         state: state_of(&row)?,
@@ -365,6 +367,7 @@ pub fn create(
             created_at: at,
             updated_at: at,
             version: 1,
+            withdrawal_reason: None,
         };
         diesel::insert_into(aid_requests::table)
             .values(&row)
@@ -873,27 +876,36 @@ fn release_hold(conn: &mut DbConnection, actor: &Actor, row: &RequestRow) -> Res
     Ok(())
 }
 
-/// The requester withdraws, before any payment.
+/// The requester withdraws, before any payment. Their reason, if given, is
+/// kept with the private fields: coordinators read it there; the audit
+/// trail and the event only say whether one was given.
 pub fn withdraw(
     conn: &mut DbConnection,
     principal: &Principal,
     id: &str,
+    input: OptionalReason,
     if_match: Option<&str>,
 ) -> Result<AidRequest> {
+    let reason = optional_text("reason", input.reason.as_deref(), 2000)?;
     write_tx(conn, |conn| {
         let (actor, row, pool, own) =
             load_for_change(conn, principal, id, Permission::ReadRequests, if_match)?;
         require_requester(own)?;
         state_of(&row)?.require(Event::Withdraw)?;
         release_hold(conn, &actor, &row)?;
+        let details = json!({"reason_given": reason.is_some()});
+        let changes = Changes {
+            withdrawal_reason: Some(reason),
+            ..Default::default()
+        };
         let row = apply(
             conn,
             &actor,
             &row,
             Some(Event::Withdraw),
-            Changes::default(),
+            changes,
             "withdrawn",
-            json!({}),
+            details,
         )?;
         view(conn, row, &pool, true)
     })

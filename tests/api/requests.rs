@@ -737,3 +737,76 @@ async fn pools_that_let_only_coordinators_ask_refuse_members() {
         "the beneficiary stays private"
     );
 }
+
+#[actix_rt::test]
+async fn a_withdrawal_keeps_its_reason_for_coordinators_only() {
+    let g = group("1000.00").await;
+    let id = g.request(&g.member, ask("90.00")).await;
+    let path = format!("/api/v1/requests/{id}/withdrawal");
+    let too_long = "x".repeat(2001);
+    let refused = g
+        .app
+        .post_money(&path, &g.member.token, json!({"reason": too_long}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(refused.body["field"], "reason");
+    assert_eq!(g.state(&id).await["state"], "submitted", "nothing changed");
+
+    let reason = "My sister lent me the money";
+    g.app
+        .post_money(&path, &g.member.token, json!({"reason": reason}))
+        .await
+        .expect(200);
+    let request = format!("/api/v1/requests/{id}");
+    for who in [&g.c1, &g.admin, &g.member] {
+        let seen = g.app.get(&request, &who.token).await.expect(200);
+        assert_eq!(seen.body["state"], "withdrawn");
+        assert_eq!(seen.body["private"]["withdrawal_reason"], reason);
+    }
+    let other = g.app.get(&request, &g.other.token).await.expect(200);
+    assert!(
+        !other.body.to_string().contains(reason),
+        "other members do not read it: {}",
+        other.body
+    );
+    // The trail says a reason was given, not what it says.
+    let trail = g
+        .app
+        .get(
+            &format!(
+                "/api/v1/audit?collective_id={}&object_id={id}&action=request.withdrawn",
+                g.collective
+            ),
+            &g.admin.token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(trail.body["items"][0]["details"]["reason_given"], true);
+    assert!(!trail.body.to_string().contains(reason));
+
+    // Without a body, or without a reason, a withdrawal keeps none.
+    let plain = g.request(&g.member, ask("10.00")).await;
+    g.app
+        .post_money(
+            &format!("/api/v1/requests/{plain}/withdrawal"),
+            &g.member.token,
+            json!({}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        g.state(&plain).await["private"]["withdrawal_reason"],
+        Value::Null
+    );
+}
+
+#[test]
+fn the_openapi_document_describes_the_withdrawal_body() {
+    let doc: Value = serde_json::from_str(&commonpot::cli::openapi_json()).unwrap();
+    let body = &doc["paths"]["/api/v1/requests/{id}/withdrawal"]["post"]["requestBody"];
+    assert_eq!(
+        body["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/OptionalReason",
+        "{body}"
+    );
+}

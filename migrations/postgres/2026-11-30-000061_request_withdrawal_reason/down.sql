@@ -1,0 +1,1 @@
+ALTER TABLE aid_requests DROP COLUMN withdrawal_reason;
