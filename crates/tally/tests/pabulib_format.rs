@@ -155,6 +155,21 @@ fn weights_are_written_as_a_column_or_as_repeated_ballots() {
     }
 }
 
+#[test]
+fn an_empty_cumulative_ballot_is_written_as_none_and_reads_back_empty() {
+    let text = "META\nkey;value\nbudget;10\nvote_type;cumulative\nPROJECTS\nproject_id;cost\na;5\n\
+VOTES\nvoter_id;vote;points\n1;a;3\n2;none;none\n";
+    let election = pabulib::parse(text).expect("parses");
+    assert_eq!(election.voters[1].ballot, Ballot::Cumulative(vec![]));
+    let written = pabulib::write(&election, WeightEncoding::Column).expect("writable");
+    // pabutools reads an empty points cell as a project named "" and fails.
+    assert!(written.contains("\n2;none;none;1\n"), "{written}");
+    assert_eq!(
+        pabulib::parse(&written).expect("parses").voters,
+        election.voters
+    );
+}
+
 proptest! {
     #[test]
     fn any_text_parses_or_fails_without_panicking(text in ".{0,300}") {

@@ -100,13 +100,19 @@ fn vote_rows(election: &Election, weights: WeightEncoding) -> Result<Vec<Vec<Str
         };
         let mut fields = vec![ids(&voter.ballot.projects())];
         if let Ballot::Cumulative(given) = &voter.ballot {
-            fields.push(
-                given
-                    .iter()
-                    .map(|(_, value)| format_rational(value))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            );
+            if given.is_empty() {
+                // pabutools reads an empty points cell as one project named
+                // "" and fails; `none` is pabulib's absent value.
+                fields = vec!["none".to_string(); 2];
+            } else {
+                fields.push(
+                    given
+                        .iter()
+                        .map(|(_, value)| format_rational(value))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
+            }
         }
         let extra = extra_values(&extra, &voter.extra);
         match weights {
