@@ -205,12 +205,15 @@ pub async fn close_round(
 }
 
 /// Tally a closed round through the engine; the result is stored.
+/// Candidates nobody supports, or with less weighted support than the
+/// round's `min_support`, are left out and never funded. Of two tallies at
+/// once, one stores the result; the other gets 409 `invalid_transition`.
 /// Coordinators.
 #[utoipa::path(
     tag = "rounds",
     params(("id" = Uuid, Path, description = "Round id"),
            ("If-Match" = Option<String>, Header, description = "The ETag last read")),
-    responses((status = 200, body = RoundResult)),
+    responses((status = 200, body = RoundResult), (status = 409, description = "`invalid_transition`: the round is not closed (or was tallied meanwhile)")),
     security(("bearer" = []))
 )]
 #[post("/rounds/{id}/tally")]
@@ -222,10 +225,7 @@ pub async fn tally_round(
 ) -> ApiResult<web::Json<RoundResult>> {
     let id = path.into_inner().to_string();
     Ok(web::Json(
-        state
-            .db
-            .run(move |conn| service::tally(conn, &principal, &id, if_match.as_deref()))
-            .await?,
+        service::tally(&state.db, principal, id, if_match.0).await?,
     ))
 }
 
@@ -398,7 +398,10 @@ pub struct ExportQuery {
 }
 
 /// The round in pabulib `.pb` format, ballots shuffled with random voter
-/// ids, so anyone can re-run the tally. Coordinators.
+/// ids, so anyone can re-run the tally: it holds only the candidates with
+/// enough support (those the round tallies), and a ranked round's ballots
+/// as their Borda points over all its candidates, so pabutools re-tallying
+/// it gives the round's result. Coordinators.
 #[utoipa::path(
     tag = "rounds",
     params(("id" = Uuid, Path, description = "Round id"), ExportQuery),

@@ -40,6 +40,11 @@ pub struct NewRound {
     pub rule: Option<String>,
     /// Default: every voter weighs 1.
     pub policy: Option<WeightingPolicy>,
+    /// The least weighted support (the summed weight of the voters who
+    /// support it) a candidate needs to be funded, whatever the rule.
+    /// Default 1: a candidate nobody supports is never funded.
+    #[schema(example = 5, minimum = 1, maximum = 1_000_000_000)]
+    pub min_support: Option<u32>,
 }
 
 /// Changes to a draft round; once open its rules are fixed.
@@ -52,6 +57,7 @@ pub struct RoundPatch {
     pub ballot: Option<BallotType>,
     pub rule: Option<String>,
     pub policy: Option<WeightingPolicy>,
+    pub min_support: Option<u32>,
 }
 
 /// A budgeting round.
@@ -67,6 +73,8 @@ pub struct Round {
     pub ballot: BallotType,
     pub rule: String,
     pub policy: WeightingPolicy,
+    /// The least weighted support a candidate needs to be funded.
+    pub min_support: i64,
     pub phase: Phase,
     /// The hold reserving the budget, once open.
     pub hold_id: Option<String>,
@@ -120,8 +128,10 @@ pub struct CandidateResult {
     /// The summed weighted satisfaction it gives (exact).
     pub satisfaction: String,
     pub selected: bool,
-    /// The engine's verdict: `selected`, `no_support`, `unaffordable`
-    /// (MES: its supporters' money ran out) or `did_not_fit` (greedy).
+    /// `selected`; `no_support` (nobody supports it) or `below_min_support`
+    /// (less than the round's `min_support`): left out of the tally and the
+    /// export, never funded; or the engine's verdict, `unaffordable` (MES:
+    /// its supporters' money ran out) or `did_not_fit` (greedy).
     pub verdict: String,
     /// Its place in the order of selection.
     pub rank: Option<usize>,
@@ -138,6 +148,11 @@ pub struct TierParticipation {
     pub total_weight: i64,
 }
 
+/// Results stored before rounds had a minimum asked for any support.
+fn any_support() -> i64 {
+    1
+}
+
 /// A tallied round's result, stored when tallied so reads are stable.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RoundResult {
@@ -150,13 +165,17 @@ pub struct RoundResult {
     /// Funded requests, in order of selection.
     pub selected: Vec<Funded>,
     pub candidates: Vec<CandidateResult>,
+    /// The least weighted support a candidate needed.
+    #[serde(default = "any_support")]
+    pub min_support: i64,
     pub policy: WeightingPolicy,
     pub participation: Vec<TierParticipation>,
     pub voters: i64,
     pub total_weight: i64,
     /// Ballots of members no longer active or not eligible when it closed.
     pub set_aside: i64,
-    /// The engine's full explanation (MES shares, completion steps …).
+    /// The engine's full explanation (MES shares, completion steps …) of
+    /// the tally of the candidates with enough support.
     #[schema(value_type = Object)]
     pub explanation: serde_json::Value,
 }

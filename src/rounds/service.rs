@@ -13,13 +13,13 @@ use serde_json::{json, Value};
 
 use super::phase::Step;
 use super::policy::Candidate;
-use super::results::{self, ballot_type, candidate_rows, policy};
+use super::results::{self, ballot_type, candidate_rows, policy, ClosedRound};
 use super::store::{self, RoundChanges, RoundRow};
 use super::*;
 use crate::auth::access::{authorize, Actor, Principal};
 use crate::auth::policy::{MembershipStatus, Permission};
 use crate::collectives::{check_if_match, check_text, etag};
-use crate::db::{write_tx, DbConnection};
+use crate::db::{write_tx, Db, DbConnection};
 use crate::error::{Error, Result};
 use crate::ids::{new_id, now, utc};
 use crate::ledger::holds::{self, Purpose};
@@ -44,6 +44,7 @@ fn view(conn: &mut DbConnection, row: RoundRow, pool: &PoolRow) -> Result<Round>
         candidates: store::candidates(conn, &row.id)?,
         ballot: ballot_type(&row)?,
         policy: policy(&row)?,
+        min_support: results::min_support(&row),
         phase: phase_of(&row)?,
         budget: format_minor(row.budget_minor, currency),
         currency: currency.code.to_owned(),
@@ -173,6 +174,17 @@ fn check_candidates(conn: &mut DbConnection, pool: &PoolRow, ids: &[String]) -> 
     Ok(())
 }
 
+/// A round's minimum weighted support: a whole number from 1 to 10⁹.
+fn check_min_support(value: u32) -> Result<i64> {
+    if !(1..=1_000_000_000).contains(&value) {
+        return Err(Error::invalid(
+            "min_support",
+            "must be a whole number from 1 to 1000000000",
+        ));
+    }
+    Ok(i64::from(value))
+}
+
 fn issue_ids(conn: &mut DbConnection, collective_id: &str) -> Result<HashSet<String>> {
     Ok(affectedness::store::issues_of(conn, collective_id)?
         .into_iter()
@@ -201,6 +213,7 @@ pub fn create(
         let policy = input.policy.unwrap_or_default();
         policy.check(&issue_ids(conn, &pool.collective_id)?)?;
         check_candidates(conn, &pool, &input.candidates)?;
+        let min_support = input.min_support.map(check_min_support).transpose()?;
         let at = now();
         let row = RoundRow {
             collective_id: pool.collective_id.clone(),
@@ -223,6 +236,7 @@ pub fn create(
             created_at: at,
             updated_at: at,
             version: 1,
+            min_support,
         };
         store::insert(conn, &row)?;
         store::set_candidates(conn, &row.collective_id, &row.id, &input.candidates)?;
@@ -232,7 +246,8 @@ pub fn create(
             "round.created",
             ("round", &row.id),
             json!({"pool_id": row.pool_id, "budget_minor": budget, "rule": row.rule,
-                   "ballot": input.ballot, "policy": policy, "candidates": input.candidates}),
+                   "ballot": input.ballot, "policy": policy, "candidates": input.candidates,
+                   "min_support": min_support}),
             json!({"round_id": row.id, "pool_id": row.pool_id, "to": row.phase}),
         )?;
         view(conn, row, &pool)
@@ -293,6 +308,10 @@ pub fn update(
                 .as_deref()
                 .map(|r| parse_rule(Some(r)).map(|r| r.name().to_owned()))
                 .transpose()?,
+            min_support: patch
+                .min_support
+                .map(|m| check_min_support(m).map(Some))
+                .transpose()?,
             ..Default::default()
         };
         if let Some(ballot) = &patch.ballot {
@@ -308,7 +327,8 @@ pub fn update(
             store::set_candidates(conn, &row.collective_id, &row.id, candidates)?;
         }
         let details = json!({"title": patch.title, "budget": patch.budget, "rule": patch.rule,
-                             "ballot": patch.ballot, "policy": patch.policy, "candidates": patch.candidates});
+                             "ballot": patch.ballot, "policy": patch.policy, "candidates": patch.candidates,
+                             "min_support": patch.min_support});
         let row = transition(conn, &actor, &row, Step::Edit, changes, "changed", details)?;
         view(conn, row, &pool)
     })
@@ -448,16 +468,65 @@ pub fn close(
 }
 
 /// Tallies a closed round through the engine and stores the result.
-pub fn tally(
+///
+/// The tally can take seconds on a large round, so it holds no lock and
+/// runs in no transaction: the closed round is read (it cannot change
+/// while closed), tallied on its own, then the result is stored with a
+/// phase change guarded by the version read — of two tallies at once, one
+/// stores it and the other is told the round is already tallied.
+pub async fn tally(
+    db: &Db,
+    principal: Principal,
+    id: String,
+    if_match: Option<String>,
+) -> Result<RoundResult> {
+    let reader = principal.clone();
+    let closed = db
+        .run(move |conn| read_for_tally(conn, &reader, &id, if_match.as_deref()))
+        .await?;
+    let (closed, result) = tokio::task::spawn_blocking(move || {
+        let result = closed.tally();
+        (closed, result)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("tally task failed: {e}")))?;
+    let result = result?;
+    db.run(move |conn| store_tally(conn, &principal, &closed, result))
+        .await
+}
+
+/// Reads a closed round for its tally, without a transaction; refused
+/// unless closed (409) or if `If-Match` names another version (412).
+pub fn read_for_tally(
     conn: &mut DbConnection,
     principal: &Principal,
     id: &str,
     if_match: Option<&str>,
+) -> Result<ClosedRound> {
+    let (_, row) = load(conn, principal, id, Permission::ManageRounds)?;
+    check_if_match(if_match, row.version)?;
+    phase_of(&row)?.require(Step::Tally)?;
+    let pool = pool_of(conn, &row)?;
+    ClosedRound::read(conn, &row, &pool)
+}
+
+/// Stores a tally of `closed` if the round is still as it was read: 409
+/// `invalid_transition` if another tally (or a cancellation) came first.
+pub fn store_tally(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    closed: &ClosedRound,
+    result: RoundResult,
 ) -> Result<RoundResult> {
     write_tx(conn, |conn| {
-        let (actor, row, pool) = load_for_change(conn, principal, id, if_match)?;
+        let (actor, row) = load(conn, principal, &closed.round_id, Permission::ManageRounds)?;
+        let row = store::lock(conn, &row.id)?;
         phase_of(&row)?.require(Step::Tally)?;
-        let result = results::tally_round(conn, &row, &pool)?;
+        if row.version != closed.version {
+            return Err(Error::PreconditionFailed {
+                current_etag: etag(row.version),
+            });
+        }
         let changes = RoundChanges {
             result: Some(Some(to_json(&result)?)),
             tallied_at: Some(Some(now())),
@@ -643,7 +712,7 @@ pub fn export(
         ));
     }
     let pool = pool_of(conn, &row)?;
-    results::export(conn, &row, &pool, repeat)
+    ClosedRound::read(conn, &row, &pool)?.export(repeat)
 }
 
 /// The round's candidates with their costs, for checking ballots.

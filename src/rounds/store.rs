@@ -30,6 +30,7 @@ pub struct RoundRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
+    pub min_support: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -56,6 +57,7 @@ pub struct RoundChanges {
     pub ballot: Option<String>,
     pub rule: Option<String>,
     pub policy: Option<String>,
+    pub min_support: Option<Option<i64>>,
     pub phase: Option<String>,
     pub hold_id: Option<Option<String>>,
     pub result: Option<Option<String>>,

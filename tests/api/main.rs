@@ -15,4 +15,5 @@ mod pledges;
 mod reports;
 mod requests;
 mod rounds;
+mod rounds_support;
 mod web;

@@ -8,15 +8,15 @@ use serde_json::{json, Value};
 
 use crate::helpers::{Person, TestApp};
 
-struct Setup {
-    app: TestApp,
-    collective: String,
-    admin: Person,
-    pool: String,
+pub(crate) struct Setup {
+    pub(crate) app: TestApp,
+    pub(crate) collective: String,
+    pub(crate) admin: Person,
+    pub(crate) pool: String,
 }
 
 /// A collective with a EUR pool holding `funds`.
-async fn setup(funds: &str) -> Setup {
+pub(crate) async fn setup(funds: &str) -> Setup {
     let app = TestApp::spawn().await;
     let (collective, admin) = app.bootstrap("Northside").await;
     let pool = app.pool(&collective, &admin.token, "EUR").await;
@@ -30,12 +30,12 @@ async fn setup(funds: &str) -> Setup {
 }
 
 impl Setup {
-    async fn member(&self) -> Person {
+    pub(crate) async fn member(&self) -> Person {
         self.app.join(&self.collective, &self.admin, "member").await
     }
 
     /// A request by `who` for `amount`, submitted.
-    async fn request(&self, who: &Person, amount: &str) -> String {
+    pub(crate) async fn request(&self, who: &Person, amount: &str) -> String {
         self.app
             .post(
                 &format!("/api/v1/pools/{}/requests", self.pool),
@@ -48,7 +48,7 @@ impl Setup {
             .id()
     }
 
-    async fn round(&self, body: Value) -> String {
+    pub(crate) async fn round(&self, body: Value) -> String {
         self.app
             .post(
                 &format!("/api/v1/pools/{}/rounds", self.pool),
@@ -60,7 +60,7 @@ impl Setup {
             .id()
     }
 
-    async fn step(&self, round: &str, step: &str) -> crate::helpers::Answer {
+    pub(crate) async fn step(&self, round: &str, step: &str) -> crate::helpers::Answer {
         let path = format!("/api/v1/rounds/{round}/{step}");
         if matches!(step, "open" | "enact" | "cancel") {
             self.app
@@ -71,7 +71,12 @@ impl Setup {
         }
     }
 
-    async fn vote(&self, who: &Person, round: &str, choices: Value) -> crate::helpers::Answer {
+    pub(crate) async fn vote(
+        &self,
+        who: &Person,
+        round: &str,
+        choices: Value,
+    ) -> crate::helpers::Answer {
         self.app
             .send(
                 Method::PUT,
@@ -82,7 +87,7 @@ impl Setup {
             .await
     }
 
-    async fn request_state(&self, id: &str) -> Value {
+    pub(crate) async fn request_state(&self, id: &str) -> Value {
         self.app
             .get(&format!("/api/v1/requests/{id}"), &self.admin.token)
             .await
@@ -90,7 +95,7 @@ impl Setup {
             .body
     }
 
-    async fn issue(&self, name: &str) -> String {
+    pub(crate) async fn issue(&self, name: &str) -> String {
         self.app
             .post(
                 &format!("/api/v1/collectives/{}/issues", self.collective),
@@ -102,7 +107,7 @@ impl Setup {
             .id()
     }
 
-    async fn declare(&self, who: &Person, declarations: Value) {
+    pub(crate) async fn declare(&self, who: &Person, declarations: Value) {
         self.app
             .send(
                 Method::PUT,
@@ -115,7 +120,7 @@ impl Setup {
     }
 }
 
-fn approval(candidates: &[&String], budget: &str) -> Value {
+pub(crate) fn approval(candidates: &[&String], budget: &str) -> Value {
     json!({"title": "Winter round", "budget": budget, "candidates": candidates,
            "ballot": {"type": "approval"}})
 }
