@@ -60,6 +60,9 @@ pub struct Settings {
     /// The web app signs a person out after this many seconds without a
     /// click.
     pub session_ttl_secs: u64,
+    /// Days events are kept for the feed (and webhook replays) before they
+    /// are purged.
+    pub events_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -82,6 +85,7 @@ impl Default for Settings {
             pledge_sweep_interval_secs: 15 * 60,
             summary_min_group: 3,
             session_ttl_secs: 12 * 3600,
+            events_retention_days: 30,
         }
     }
 }
@@ -106,6 +110,7 @@ const KEYS: &[&str] = &[
     "pledge_sweep_interval_secs",
     "summary_min_group",
     "session_ttl_secs",
+    "events_retention_days",
 ];
 
 impl Settings {

@@ -17,6 +17,7 @@ pub struct Application {
     server: Server,
     db: Db,
     pledge_sweep_every: std::time::Duration,
+    events_retention_days: u32,
 }
 
 impl Application {
@@ -32,6 +33,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let pledge_sweep_every =
             std::time::Duration::from_secs(settings.pledge_sweep_interval_secs.max(1));
+        let events_retention_days = settings.events_retention_days.max(1);
         let state = web::Data::new(AppState {
             db: db.clone(),
             settings: Arc::new(settings),
@@ -49,6 +51,7 @@ impl Application {
             server,
             db,
             pledge_sweep_every,
+            events_retention_days,
         })
     }
 
@@ -64,6 +67,7 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let db = self.db.clone();
+        let retention_days = self.events_retention_days;
         let housekeeping = actix_web::rt::spawn(async move {
             let mut every_hour =
                 actix_web::rt::time::interval(std::time::Duration::from_secs(3600));
@@ -81,6 +85,14 @@ impl Application {
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "session housekeeping failed"),
                 }
+                match db
+                    .run(move |conn| crate::events::purge_expired(conn, retention_days))
+                    .await
+                {
+                    Ok(n) if n > 0 => tracing::info!(purged = n, "expired events removed"),
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "events housekeeping failed"),
+                }
             }
         });
         let db = self.db.clone();
@@ -94,12 +106,15 @@ impl Application {
                     .run(|conn| crate::pledges::lapses::sweep(conn, chrono::Utc::now()))
                     .await;
                 match swept {
-                    Ok(done) if done.lapsed > 0 || done.materialised > 0 => tracing::info!(
-                        checked = done.checked,
-                        materialised = done.materialised,
-                        lapsed = done.lapsed,
-                        "pledges swept"
-                    ),
+                    Ok(done) if done.lapsed > 0 || done.materialised > 0 || done.announced > 0 => {
+                        tracing::info!(
+                            checked = done.checked,
+                            materialised = done.materialised,
+                            lapsed = done.lapsed,
+                            announced = done.announced,
+                            "pledges swept"
+                        )
+                    }
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "pledge sweep failed"),
                 }

@@ -15,6 +15,7 @@ use crate::collectives::check_text;
 use crate::db::schema::issues;
 use crate::db::{is_unique_violation, write_tx, DbConnection};
 use crate::error::{Error, Result};
+use crate::events::{self, EventType};
 use crate::ids::{new_id, now, utc};
 
 fn issue_view(row: IssueRow) -> Issue {
@@ -126,7 +127,9 @@ pub fn create_issue(
             &row.id,
             json!({"name": row.name}),
         )?;
-        Ok(issue_view(row))
+        let issue = issue_view(row);
+        events::record(conn, collective_id, EventType::IssueCreated, &issue)?;
+        Ok(issue)
     })
 }
 
@@ -207,7 +210,14 @@ pub fn declare(
             &membership_id,
             json!({"declarations": rows.iter().map(|r| json!({"issue_id": r.issue_id, "tier": r.tier})).collect::<Vec<_>>()}),
         )?;
-        affectedness_of(conn, collective_id, &membership_id)
+        let declared = affectedness_of(conn, collective_id, &membership_id)?;
+        events::record(
+            conn,
+            collective_id,
+            EventType::AffectednessDeclared,
+            &declared,
+        )?;
+        Ok(declared)
     })
 }
 
@@ -282,7 +292,14 @@ pub fn verify(
             membership_id,
             json!({"issue_id": issue_id}),
         )?;
-        affectedness_of(conn, collective_id, membership_id)
+        let verified = affectedness_of(conn, collective_id, membership_id)?;
+        events::record(
+            conn,
+            collective_id,
+            EventType::AffectednessVerified,
+            &verified,
+        )?;
+        Ok(verified)
     })
 }
 

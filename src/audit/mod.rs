@@ -56,29 +56,6 @@ pub fn record(
     Ok(())
 }
 
-/// Records `action` in the audit trail with `details` and, as an event of
-/// the same name for partner apps (the outbox), `payload` — which, unlike
-/// the audit details, is shown outside the collective's coordinators. Both
-/// in the caller's transaction.
-pub fn record_and_announce(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    action: &str,
-    (object_kind, object_id): (&str, &str),
-    details: Value,
-    payload: Value,
-) -> Result<()> {
-    record(conn, actor, action, object_kind, object_id, details)?;
-    crate::events::record(
-        conn,
-        &actor.collective_id,
-        action,
-        object_kind,
-        object_id,
-        payload,
-    )
-}
-
 /// One entry of the audit trail.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditRecord {

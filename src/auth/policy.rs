@@ -166,6 +166,9 @@ pub enum Permission {
     ReadPledges,
     /// Read your own contributions.
     ReadOwnContributions,
+    /// Read the collective's events feed (what partner apps also receive
+    /// as webhooks), each event filtered by what the reader may see.
+    ReadEvents,
 }
 
 impl Permission {
@@ -209,6 +212,7 @@ impl Permission {
             Self::ManagePledges => (Some(Coordinator), None),
             Self::ReadPledges => (Some(Coordinator), Some(ContributionsWrite)),
             Self::ReadOwnContributions => (Some(Member), None),
+            Self::ReadEvents => (Some(Admin), Some(EventsRead)),
         };
         Rule { role, scope }
     }

@@ -12,6 +12,7 @@ use crate::auth::policy::Permission;
 use crate::collectives::{check_if_match, check_text, etag};
 use crate::db::schema::clients;
 use crate::db::{write_tx, DbConnection};
+use crate::events::{self, EventType};
 use crate::ids::{new_id, now};
 use crate::pagination::{Page, PageRequest};
 
@@ -56,8 +57,10 @@ pub fn register(
             &row.id,
             json!({"name": row.name, "scopes": row.scopes}),
         )?;
+        let client: Client = row.into();
+        events::record(conn, collective_id, EventType::ClientRegistered, &client)?;
         Ok(ClientWithSecret {
-            client: row.into(),
+            client,
             client_secret: secret,
         })
     })
@@ -161,7 +164,9 @@ pub fn update(
             id,
             json!({"name": name, "scopes": scopes, "status": status}),
         )?;
-        Ok(load(conn, collective_id, id)?.into())
+        let client: Client = load(conn, collective_id, id)?.into();
+        events::record(conn, collective_id, EventType::ClientUpdated, &client)?;
+        Ok(client)
     })
 }
 
@@ -197,8 +202,10 @@ pub fn rotate_secret(
             id,
             json!({}),
         )?;
+        let client: Client = load(conn, collective_id, id)?.into();
+        events::record(conn, collective_id, EventType::ClientSecretRotated, &client)?;
         Ok(ClientWithSecret {
-            client: load(conn, collective_id, id)?.into(),
+            client,
             client_secret: secret,
         })
     })

@@ -13,6 +13,7 @@ use crate::auth::policy::{MembershipStatus, Permission, Role};
 use crate::db::schema::{collectives, memberships, users};
 use crate::db::{is_unique_violation, write_tx, DbConnection};
 use crate::error::{Error, Result};
+use crate::events::{self, EventType};
 use crate::ids::{new_id, now, utc};
 use crate::pagination::{Page, PageRequest};
 
@@ -170,9 +171,11 @@ pub fn update(
             id,
             json!({"name": name, "time_zone": time_zone}),
         )?;
-        Ok(store::find_collective(conn, id)?
+        let collective: Collective = store::find_collective(conn, id)?
             .ok_or(Error::NotFound { what: "collective" })?
-            .into())
+            .into();
+        events::record(conn, id, EventType::CollectiveUpdated, &collective)?;
+        Ok(collective)
     })
 }
 
@@ -260,8 +263,15 @@ pub fn invite(
             &membership.id,
             json!({"user_id": user.id, "role": role.as_str()}),
         )?;
+        let membership = Membership::from_rows(membership, user, true)?;
+        events::record(
+            conn,
+            collective_id,
+            EventType::MembershipInvited,
+            &membership,
+        )?;
         Ok(Invitation {
-            membership: Membership::from_rows(membership, user, true)?,
+            membership,
             invitation_token: token,
             expires_at: utc(expires_at),
         })
@@ -348,7 +358,14 @@ pub fn accept(conn: &mut DbConnection, input: AcceptInvitation) -> Result<Member
             json!({}),
         )?;
         let (row, user) = store::find_membership(conn, &membership.id)?.ok_or_else(unknown)?;
-        Membership::from_rows(row, user, true)
+        let joined = Membership::from_rows(row, user, true)?;
+        events::record(
+            conn,
+            &joined.collective_id,
+            EventType::MembershipJoined,
+            &joined,
+        )?;
+        Ok(joined)
     })
 }
 
@@ -482,7 +499,15 @@ pub fn update_member(
                 current_etag: etag(row.version + 1),
             });
         }
+        let (fresh, user) = load_membership(conn, id)?;
+        let changed = Membership::from_rows(fresh, user, true)?;
         if role.as_str() != row.role {
+            events::record(
+                conn,
+                collective_id,
+                EventType::MembershipRoleChanged,
+                &changed,
+            )?;
             audit::record(
                 conn,
                 &actor,
@@ -493,14 +518,14 @@ pub fn update_member(
             )?;
         }
         if status.as_str() != row.status {
-            let action = match status {
-                MembershipStatus::Suspended => "membership.suspended",
-                _ => "membership.reinstated",
+            let happened = match status {
+                MembershipStatus::Suspended => EventType::MembershipSuspended,
+                _ => EventType::MembershipReinstated,
             };
-            audit::record(conn, &actor, action, "membership", id, json!({}))?;
+            audit::record(conn, &actor, happened.name(), "membership", id, json!({}))?;
+            events::record(conn, collective_id, happened, &changed)?;
         }
-        let (row, user) = load_membership(conn, id)?;
-        Membership::from_rows(row, user, true)
+        Ok(changed)
     })
 }
 

@@ -266,7 +266,12 @@ where
             <DbConnection as TransactionManager<DbConnection>>::begin_transaction(conn)?
         }
     }
-    match f(conn) {
+    // Events written by `f` are numbered last, just before commit, so their
+    // numbers follow commit order (see `crate::events`).
+    match f(conn).and_then(|value| {
+        crate::events::number_pending(conn)?;
+        Ok(value)
+    }) {
         Ok(value) => {
             <DbConnection as TransactionManager<DbConnection>>::commit_transaction(conn)?;
             Ok(value)

@@ -339,11 +339,21 @@ diesel::table! {
     events (id) {
         collective_id -> Text,
         id -> Text,
+        seq -> Nullable<BigInt>,
         kind -> Text,
         object_kind -> Text,
         object_id -> Text,
-        payload -> Text,
-        created_at -> Timestamp,
+        data -> Text,
+        private_data -> Nullable<Text>,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_sequences (collective_id) {
+        collective_id -> Text,
+        last_seq -> BigInt,
+        purged_through -> BigInt,
     }
 }
 
@@ -455,6 +465,7 @@ diesel::table! {
         paid_minor -> BigInt,
         status -> Text,
         updated_at -> Timestamp,
+        due_announced -> Bool,
     }
 }
 

@@ -82,6 +82,14 @@ pub fn finish(mut openapi: OpenApi) -> OpenApi {
             }
         }
     }
+    // OpenAPI 3.1's top-level `webhooks`, which utoipa does not model: the
+    // events partner apps receive, made from their vocabulary.
+    let components = openapi.components.get_or_insert_with(Default::default);
+    let webhooks = crate::events::openapi::webhooks(components);
+    openapi
+        .extensions
+        .get_or_insert_with(Default::default)
+        .insert("webhooks".into(), webhooks);
     openapi
 }
 

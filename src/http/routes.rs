@@ -7,8 +7,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::ops;
 use crate::{
-    affectedness, audit, auth, clients, collectives, ledger, pledges, pools, reports, requests,
-    rounds,
+    affectedness, audit, auth, clients, collectives, events, ledger, pledges, pools, reports,
+    requests, rounds,
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -40,6 +40,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(clients::http::update_client)
                 .service(clients::http::rotate_client_secret)
                 .service(audit::http::list_audit)
+                .service(events::http::list_events)
                 .service(pools::http::create_pool)
                 .service(pools::http::list_pools)
                 .service(pools::http::get_pool)

@@ -19,6 +19,7 @@ use crate::collectives::check_text;
 use crate::db::schema::{contributions, ledger_entries};
 use crate::db::{is_unique_violation, write_tx, DbConnection};
 use crate::error::{known, Error, Result};
+use crate::events::{self, EventType};
 use crate::ids::{new_id, now, utc};
 use crate::money::{format_minor, Money};
 use crate::pagination::{Page, PageRequest};
@@ -419,7 +420,14 @@ fn record_contribution_tx(
         json!({"pool_id": pool.id, "amount_minor": gross, "fee_minor": fee, "covered_deficit_minor": cover,
                "pledge_id": row.pledge_id, "applied_to_pledge_minor": row.pledge_applied_minor}),
     )?;
-    Contribution::from_row(row, &pool)
+    let contribution = Contribution::from_row(row, &pool)?;
+    events::record(
+        conn,
+        &pool.collective_id,
+        EventType::ContributionRecorded,
+        &contribution,
+    )?;
+    Ok(contribution)
 }
 
 /// Takes back what a contribution paid on its pledge, up to `amount`.
@@ -716,7 +724,13 @@ fn refund_tx(
         json!({"amount_minor": amount, "dispute_fee_minor": dispute_fee,
                "deficit_minor": shortfall, "reason": reason}),
     )?;
-    Contribution::from_row(find(conn, contribution_id)?, &pool)
+    let contribution = Contribution::from_row(find(conn, contribution_id)?, &pool)?;
+    let happened = match input.kind {
+        RefundKind::Refund => EventType::ContributionRefunded,
+        RefundKind::Chargeback => EventType::ContributionChargedBack,
+    };
+    events::record(conn, &pool.collective_id, happened, &contribution)?;
+    Ok(contribution)
 }
 
 /// Reverses the entry of a contribution recorded by mistake: the money is
@@ -818,7 +832,21 @@ fn reverse_entry_tx(
     )?;
     let reversal =
         super::find_entry(conn, &reversal_id)?.ok_or(Error::NotFound { what: "entry" })?;
-    single_entry(conn, &pool, reversal)
+    let reversal = single_entry(conn, &pool, reversal)?;
+    let contribution = Contribution::from_row(find(conn, &row.id)?, &pool)?;
+    events::record(
+        conn,
+        &pool.collective_id,
+        EventType::EntryReversed,
+        &reversal,
+    )?;
+    events::record(
+        conn,
+        &pool.collective_id,
+        EventType::ContributionReversed,
+        &contribution,
+    )?;
+    Ok(reversal)
 }
 
 /// One entry with its postings.

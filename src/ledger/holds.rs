@@ -21,6 +21,7 @@ use crate::collectives::check_text;
 use crate::db::schema::{disbursements, holds};
 use crate::db::{write_tx, DbConnection};
 use crate::error::{known, Error, Result};
+use crate::events::{self, EventType};
 use crate::ids::{new_id, now, utc};
 use crate::money::{format_minor, Money};
 use crate::pagination::{Page, PageRequest};
@@ -425,6 +426,8 @@ pub fn place(
             &id,
             json!({"pool_id": pool.id, "amount_minor": amount.minor, "purpose": purpose.as_str()}),
         )?;
+        let hold = Hold::from_row(row.clone(), &pool)?;
+        events::record(conn, &pool.collective_id, EventType::HoldPlaced, &hold)?;
         Ok(row)
     })
 }
@@ -549,6 +552,12 @@ pub fn split(
             json!({"amounts_minor": amounts.iter().map(|m| m.minor).collect::<Vec<_>>(),
                    "children": children.iter().map(|c| c.id.clone()).collect::<Vec<_>>()}),
         )?;
+        let parent = Hold::from_row(find_hold(conn, hold_id)?, &pool)?;
+        events::record(conn, &pool.collective_id, EventType::HoldSplit, &parent)?;
+        for child in &children {
+            let child = Hold::from_row(child.clone(), &pool)?;
+            events::record(conn, &pool.collective_id, EventType::HoldPlaced, &child)?;
+        }
         Ok(children)
     })
 }
@@ -634,7 +643,10 @@ pub fn release(
             hold_id,
             json!({"amount_minor": amount, "covered_deficit_minor": cover}),
         )?;
-        find_hold(conn, hold_id)
+        let released = find_hold(conn, hold_id)?;
+        let hold = Hold::from_row(released.clone(), &pool)?;
+        events::record(conn, &pool.collective_id, EventType::HoldReleased, &hold)?;
+        Ok(released)
     })
 }
 
@@ -740,6 +752,13 @@ pub fn disburse(
             "disbursement",
             &row.id,
             json!({"hold_id": hold_id, "amount_minor": amount}),
+        )?;
+        let disbursement = Disbursement::from_row(row.clone(), &pool)?;
+        events::record(
+            conn,
+            &pool.collective_id,
+            EventType::DisbursementCreated,
+            &disbursement,
         )?;
         Ok(row)
     })
@@ -861,7 +880,14 @@ pub fn resolve(
             disbursement_id,
             json!({"amount_minor": amount}),
         )?;
-        find_disbursement(conn, disbursement_id)
+        let resolved = find_disbursement(conn, disbursement_id)?;
+        let happened = match outcome {
+            Outcome::Paid => EventType::DisbursementPaid,
+            Outcome::Failed => EventType::DisbursementFailed,
+        };
+        let disbursement = Disbursement::from_row(resolved.clone(), &pool)?;
+        events::record(conn, &pool.collective_id, happened, &disbursement)?;
+        Ok(resolved)
     })
 }
 

@@ -17,7 +17,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::store;
-use super::view::{horizon_seq, materialise, status_changed, terms, view};
+use super::view::{announce, horizon_seq, load_view, materialise, terms, view};
 use super::PledgeStatus;
 use crate::audit;
 use crate::auth::access::Actor;
@@ -25,6 +25,7 @@ use crate::db::schema::collectives;
 use crate::db::write_tx;
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
+use crate::events::EventType;
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +33,8 @@ pub struct Sweep {
     pub checked: usize,
     pub materialised: usize,
     pub lapsed: usize,
+    /// Installments announced as fallen due.
+    pub announced: usize,
 }
 
 /// Sweeps every running pledge as of `now`.
@@ -54,6 +57,7 @@ pub fn sweep(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Sweep> {
         done.checked += 1;
         done.materialised += swept.materialised;
         done.lapsed += usize::from(swept.lapsed);
+        done.announced += swept.announced;
     }
     Ok(done)
 }
@@ -63,6 +67,7 @@ pub fn sweep(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Sweep> {
 pub struct Swept {
     pub materialised: usize,
     pub lapsed: bool,
+    pub announced: usize,
 }
 
 /// The scheduled task's work on one pledge, in its own transaction: store
@@ -87,6 +92,7 @@ pub fn sweep_one(
         let (installments, materialised) =
             materialise(conn, &row, horizon_seq(&terms(&row)?, today))?;
         let current = view(row, &installments, today)?;
+        let announced = super::due::announce_due(conn, &current)?;
         let lapsed = PledgeStatus::parse(&current.row.status) == Some(PledgeStatus::Active)
             && current.status == PledgeStatus::Lapsed
             && store::mark_lapsed(conn, id)?;
@@ -99,9 +105,12 @@ pub fn sweep_one(
                 id,
                 json!({"from": "active", "to": "lapsed", "as_of": today}),
             )?;
-            status_changed(conn, &current.row, "active", "lapsed")?;
+            let lapsed = store::find(conn, id)?.ok_or(Error::NotFound { what: "pledge" })?;
+            let lapsed = load_view(conn, lapsed, today)?;
+            announce(conn, &lapsed, EventType::PledgeLapsed)?;
         }
         Ok(Swept {
+            announced,
             materialised,
             lapsed,
         })

@@ -8,6 +8,7 @@
 //! lapsed are pure functions in [`schedule`], shared by the API (on read) and
 //! by the scheduled task in [`lapses`] (on write).
 
+pub mod due;
 pub mod http;
 pub mod lapses;
 pub mod payments;

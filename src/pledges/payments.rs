@@ -12,6 +12,7 @@ use crate::audit;
 use crate::auth::access::Actor;
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
+use crate::events::EventType;
 use crate::pools::store::PoolRow;
 
 /// Checks that a contribution to `pool` may be applied to the pledge, and
@@ -72,7 +73,8 @@ pub fn apply_payment(
         &parts,
         Way::Apply,
     )?;
-    save(conn, actor, &row, current.stance, today)?;
+    let happened = (applied > 0).then_some(EventType::PledgePaymentApplied);
+    save(conn, actor, &row, current.stance, today, happened)?;
     Ok(applied)
 }
 
@@ -113,7 +115,8 @@ pub fn take_back_payment(
     if taken == 0 {
         return Ok(0);
     }
-    save(conn, actor, &row, stance(&row), today)?;
+    let happened = Some(EventType::PledgePaymentTakenBack);
+    save(conn, actor, &row, stance(&row), today, happened)?;
     Ok(taken)
 }
 

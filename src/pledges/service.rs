@@ -9,7 +9,7 @@ use serde_json::json;
 use super::schedule::{self, Stance, MAX_INSTALLMENTS};
 use super::store::{self, PledgeFilter, PledgeRow};
 use super::view::{
-    horizon_seq, load_view, materialise, save, terms, today_of, view, views_of, View,
+    announce, horizon_seq, load_view, materialise, save, terms, today_of, view, views_of, View,
 };
 use super::*;
 use crate::audit;
@@ -18,6 +18,7 @@ use crate::auth::policy::Permission;
 use crate::collectives::{check_email, check_if_match, check_text};
 use crate::db::{write_tx, DbConnection};
 use crate::error::{Error, Result};
+use crate::events::EventType;
 use crate::ids::{new_id, now};
 use crate::money::{Currency, Money, MAX_MINOR};
 use crate::pagination::{Page, PageRequest};
@@ -227,17 +228,19 @@ pub fn create(
         row.status = view(row.clone(), &[], today)?.status.as_str().into();
         store::insert(conn, &row)?;
         let (installments, _) = materialise(conn, &row, horizon_seq(&terms(&row)?, today))?;
-        audit::record_and_announce(
+        audit::record(
             conn,
             &actor,
             "pledge.created",
-            ("pledge", &row.id),
+            "pledge",
+            &row.id,
             json!({"pool_id": row.pool_id, "member_id": row.member_id, "amount_minor": amount,
                    "frequency": row.frequency, "installments": count, "starts_on": starts_on,
                    "grace_days": grace_days, "status": row.status}),
-            json!({"pledge_id": row.id, "pool_id": row.pool_id, "status": row.status}),
         )?;
-        Ok(view(row, &installments, today)?.to_pledge(currency, true))
+        let created = view(row, &installments, today)?;
+        announce(conn, &created, EventType::PledgeCreated)?;
+        Ok(created.to_pledge(currency, true))
     })
 }
 
@@ -347,30 +350,30 @@ pub fn update(
         };
         let terms = terms(&row)?;
         let (stance, action, waived) = match change {
-            Change::Pause => (Stance::Paused { since: today }, "pledge.paused", 0),
+            Change::Pause => (Stance::Paused { since: today }, EventType::PledgePaused, 0),
             Change::Resume => {
                 // What fell due while paused is forgiven; what is due today is not.
                 materialise(conn, &row, horizon_seq(&terms, today))?;
                 let waived = store::waive_open(conn, id, row.paused_on, Some(today))?;
-                (Stance::Active, "pledge.resumed", waived)
+                (Stance::Active, EventType::PledgeResumed, waived)
             }
             Change::Cancel => {
                 // Nothing more falls due; what was already due stays missed.
                 materialise(conn, &row, terms.count)?;
                 let tomorrow = today.checked_add_days(Days::new(1));
                 let waived = store::waive_open(conn, id, tomorrow, None)?;
-                (Stance::Cancelled, "pledge.cancelled", waived)
+                (Stance::Cancelled, EventType::PledgeCancelled, waived)
             }
         };
         audit::record(
             conn,
             &actor,
-            action,
+            action.name(),
             "pledge",
             id,
             json!({"from": current.status.as_str(), "waived_installments": waived, "as_of": today}),
         )?;
-        Ok(save(conn, &actor, &row, stance, today)?.to_pledge(currency, true))
+        Ok(save(conn, &actor, &row, stance, today, Some(action))?.to_pledge(currency, true))
     })
 }
 

@@ -21,6 +21,7 @@ use crate::audit;
 use crate::auth::access::Actor;
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
+use crate::events::{self, EventType};
 use crate::ids::{new_id, now, utc};
 use crate::money::{format_minor, Currency};
 
@@ -227,13 +228,16 @@ pub fn materialise(
 
 /// Stores the status a pledge has after a change, with its stance, and
 /// audits what the installments brought about (lapsed, fulfilled,
-/// reinstated). `row` is the locked row as read before the change.
+/// reinstated). `row` is the locked row as read before the change;
+/// `happened`, if any, is announced with the pledge as it is after it,
+/// before what the installments brought about.
 pub fn save(
     conn: &mut DbConnection,
     actor: &Actor,
     row: &PledgeRow,
     stance: Stance,
     today: NaiveDate,
+    happened: Option<EventType>,
 ) -> Result<View> {
     let mut next = row.clone();
     next.paused_on = match stance {
@@ -248,10 +252,10 @@ pub fn save(
     let before = PledgeStatus::parse(&row.status);
     let derived = match (before, after.status) {
         (b, a) if b == Some(a) => None,
-        (_, PledgeStatus::Lapsed) => Some("pledge.lapsed"),
-        (_, PledgeStatus::Fulfilled) => Some("pledge.fulfilled"),
+        (_, PledgeStatus::Lapsed) => Some(EventType::PledgeLapsed),
+        (_, PledgeStatus::Fulfilled) => Some(EventType::PledgeFulfilled),
         (Some(PledgeStatus::Lapsed | PledgeStatus::Fulfilled), PledgeStatus::Active) => {
-            Some("pledge.reinstated")
+            Some(EventType::PledgeReinstated)
         }
         _ => None,
     };
@@ -259,33 +263,29 @@ pub fn save(
         audit::record(
             conn,
             actor,
-            action,
+            action.name(),
             "pledge",
             &row.id,
             json!({"from": row.status, "to": after.status.as_str(), "as_of": today}),
         )?;
     }
-    if before != Some(after.status) {
-        status_changed(conn, row, &row.status, after.status.as_str())?;
-    }
     let fresh = store::find(conn, &row.id)?.ok_or(Error::NotFound { what: "pledge" })?;
-    load_view(conn, fresh, today)
+    let fresh = load_view(conn, fresh, today)?;
+    for event in happened.into_iter().chain(derived) {
+        announce(conn, &fresh, event)?;
+    }
+    Ok(fresh)
 }
 
-/// Tells partner apps (the events outbox) that a pledge's status changed.
-/// Ids and statuses only: no pledger, no amounts.
-pub fn status_changed(
-    conn: &mut DbConnection,
-    row: &PledgeRow,
-    from: &str,
-    to: &str,
-) -> Result<()> {
-    crate::events::record(
+/// Records `happened` with the pledge as its GET shows it.
+pub fn announce(conn: &mut DbConnection, view: &View, happened: EventType) -> Result<()> {
+    let currency = crate::pools::store::find(conn, &view.row.pool_id)?
+        .ok_or(Error::NotFound { what: "pool" })?
+        .currency()?;
+    events::record(
         conn,
-        &row.collective_id,
-        "pledge.status_changed",
-        "pledge",
-        &row.id,
-        json!({"pledge_id": row.id, "pool_id": row.pool_id, "from": from, "to": to}),
+        &view.row.collective_id,
+        happened,
+        &view.to_pledge(currency, true),
     )
 }

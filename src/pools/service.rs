@@ -11,6 +11,7 @@ use crate::auth::policy::Permission;
 use crate::collectives::{check_if_match, check_text, etag};
 use crate::db::schema::pools;
 use crate::db::{write_tx, DbConnection};
+use crate::events::{self, EventType};
 use crate::ids::{new_id, now};
 use crate::money::{Currency, Money};
 use crate::pagination::{Page, PageRequest};
@@ -146,7 +147,9 @@ pub fn create(
             &row.id,
             json!({"name": row.name, "currency": row.currency, "goal_minor": row.goal_minor}),
         )?;
-        Pool::try_from(row)
+        let pool = Pool::try_from(row)?;
+        events::record(conn, collective_id, EventType::PoolCreated, &pool)?;
+        Ok(pool)
     })
 }
 
@@ -246,6 +249,14 @@ pub fn update(
             id,
             json!({"goal_minor": goal_minor}),
         )?;
-        Pool::try_from(store::find(conn, id)?.ok_or(Error::NotFound { what: "pool" })?)
+        let updated =
+            Pool::try_from(store::find(conn, id)?.ok_or(Error::NotFound { what: "pool" })?)?;
+        events::record(
+            conn,
+            &updated.collective_id,
+            EventType::PoolUpdated,
+            &updated,
+        )?;
+        Ok(updated)
     })
 }

@@ -16,6 +16,7 @@ use crate::collectives::{check_if_match, check_text, etag};
 use crate::db::schema::{aid_requests, request_approvals, request_comments, request_conflicts};
 use crate::db::{is_unique_violation, write_tx, DbConnection};
 use crate::error::{Error, Result};
+use crate::events::{self, EventType};
 use crate::ids::{new_id, now, utc};
 use crate::ledger::holds::{
     self, Disbursement, DisbursementRow, HoldRow, NewDisbursement, Purpose,
@@ -57,14 +58,16 @@ fn state_of(row: &RequestRow) -> Result<State> {
 }
 
 /// Writes `changes` (and the state after `event`, if any), guarded by the
-/// version read, and records the audit entry and the event.
+/// version read, and records the audit entry and the event `happened`
+/// (with the request as it now is; drafts are nobody's business but their
+/// author's, so they are not announced).
 fn apply(
     conn: &mut DbConnection,
     actor: &Actor,
     row: &RequestRow,
     event: Option<Event>,
     mut changes: Changes,
-    action: &str,
+    happened: EventType,
     details: Value,
 ) -> Result<RequestRow> {
     let from = state_of(row)?;
@@ -87,15 +90,21 @@ fn apply(
             current_etag: etag(row.version + 1),
         });
     }
-    audit::record_and_announce(
-        conn,
-        actor,
-        &format!("request.{action}"),
-        ("request", &row.id),
-        details,
-        json!({"request_id": row.id, "pool_id": row.pool_id, "from": from.as_str(), "to": to.as_str()}),
-    )?;
-    store::find(conn, &row.id)?.ok_or(Error::NotFound { what: "request" })
+    audit::record(conn, actor, happened.name(), "request", &row.id, details)?;
+    let fresh = store::find(conn, &row.id)?.ok_or(Error::NotFound { what: "request" })?;
+    announce(conn, happened, &fresh)?;
+    Ok(fresh)
+}
+
+/// Records `happened` with the request as its GET shows it, unless it is a
+/// draft.
+fn announce(conn: &mut DbConnection, happened: EventType, row: &RequestRow) -> Result<()> {
+    if state_of(row)? == State::Draft {
+        return Ok(());
+    }
+    let pool = pool_store::find(conn, &row.pool_id)?.ok_or(Error::NotFound { what: "pool" })?;
+    let snapshot = view(conn, row.clone(), &pool, true)?;
+    events::record(conn, &row.collective_id, happened, &snapshot)
 }
 
 /// The user id of the member the request is for, if it is for a member.
@@ -372,14 +381,15 @@ pub fn create(
         diesel::insert_into(aid_requests::table)
             .values(&row)
             .execute(conn)?;
-        audit::record_and_announce(
+        audit::record(
             conn,
             &actor,
             "request.created",
-            ("request", &row.id),
+            "request",
+            &row.id,
             json!({"pool_id": row.pool_id, "amount_minor": amount, "state": row.state, "on_behalf": on_behalf}),
-            json!({"request_id": row.id, "pool_id": row.pool_id, "to": row.state}),
         )?;
+        announce(conn, EventType::RequestSubmitted, &row)?;
         view(conn, row, &pool, true)
     })
 }
@@ -581,7 +591,7 @@ pub fn amend(
             &row,
             Some(Event::Amend),
             changes,
-            "amended",
+            EventType::RequestAmended,
             json!({"approvals_cleared": clears}),
         )?;
         view(conn, row, &pool, true)
@@ -608,7 +618,7 @@ pub fn submit(
             &row,
             Some(Event::Submit),
             changes,
-            "submitted",
+            EventType::RequestSubmitted,
             json!({}),
         )?;
         view(conn, row, &pool, true)
@@ -684,9 +694,9 @@ pub fn take(
             ..Default::default()
         };
         let action = if reassigning {
-            "reassigned"
+            EventType::RequestReassigned
         } else {
-            "taken_into_review"
+            EventType::RequestTakenIntoReview
         };
         let row = apply(
             conn,
@@ -809,7 +819,7 @@ pub fn approve(
                 &row,
                 Some(Event::Approve),
                 changes,
-                "approved",
+                EventType::RequestApproved,
                 details,
             )?
         } else {
@@ -819,7 +829,7 @@ pub fn approve(
                 &row,
                 None,
                 Changes::default(),
-                "approval_given",
+                EventType::RequestApprovalGiven,
                 details,
             )?
         };
@@ -850,7 +860,7 @@ pub fn reject(
             &row,
             Some(Event::Reject),
             changes,
-            "rejected",
+            EventType::RequestRejected,
             json!({}),
         )?;
         view(conn, row, &pool, true)
@@ -904,7 +914,7 @@ pub fn withdraw(
             &row,
             Some(Event::Withdraw),
             changes,
-            "withdrawn",
+            EventType::RequestWithdrawn,
             details,
         )?;
         view(conn, row, &pool, true)
@@ -931,7 +941,7 @@ pub fn cancel(
             &row,
             Some(Event::Cancel),
             Changes::default(),
-            "cancelled",
+            EventType::RequestCancelled,
             json!({"reason": reason}),
         )?;
         view(conn, row, &pool, true)
@@ -981,7 +991,7 @@ pub fn declare_conflict(
             &row,
             None,
             Changes::default(),
-            "conflict_declared",
+            EventType::RequestConflictDeclared,
             json!({}),
         )?;
         view(conn, row, &pool, true)
@@ -1073,9 +1083,9 @@ pub fn payment_settled(
         ..Default::default()
     };
     let action = if event == Event::PayRest {
-        "paid"
+        EventType::RequestPaid
     } else {
-        "partially_paid"
+        EventType::RequestPartiallyPaid
     };
     apply(
         conn,
@@ -1139,7 +1149,14 @@ pub fn comment(
             &row.id,
             json!({"visibility": comment.visibility}),
         )?;
-        Ok(to_comment(comment))
+        let comment = to_comment(comment);
+        events::record(
+            conn,
+            &row.collective_id,
+            EventType::RequestCommented,
+            &comment,
+        )?;
+        Ok(comment)
     })
 }
 
@@ -1210,7 +1227,7 @@ pub fn settle_vote(
                 round_id: Some(Some(round_id.clone())),
                 ..Default::default()
             },
-            "in_vote",
+            EventType::RequestInVote,
             json!({"round_id": round_id}),
         ),
         VoteOutcome::Leave => (
@@ -1219,7 +1236,7 @@ pub fn settle_vote(
                 round_id: Some(None),
                 ..Default::default()
             },
-            "vote_cancelled",
+            EventType::RequestVoteCancelled,
             json!({"round_id": row.round_id}),
         ),
         VoteOutcome::Funded {
@@ -1233,7 +1250,7 @@ pub fn settle_vote(
                 decided_at: Some(Some(now())),
                 ..Default::default()
             },
-            "approved",
+            EventType::RequestApproved,
             json!({"round_id": row.round_id, "amount_minor": amount_minor, "by_vote": true}),
         ),
         VoteOutcome::NotFunded => (
@@ -1242,7 +1259,7 @@ pub fn settle_vote(
                 decided_at: Some(Some(now())),
                 ..Default::default()
             },
-            "not_funded",
+            EventType::RequestNotFunded,
             json!({"round_id": row.round_id}),
         ),
     };

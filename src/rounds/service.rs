@@ -21,6 +21,7 @@ use crate::auth::policy::{MembershipStatus, Permission};
 use crate::collectives::{check_if_match, check_text, etag};
 use crate::db::{write_tx, Db, DbConnection};
 use crate::error::{Error, Result};
+use crate::events::{self, EventType};
 use crate::ids::{new_id, now, utc};
 use crate::ledger::holds::{self, Purpose};
 use crate::money::{format_minor, Money};
@@ -103,7 +104,7 @@ fn transition(
     row: &RoundRow,
     step: Step,
     mut changes: RoundChanges,
-    action: &str,
+    happened: EventType,
     details: Value,
 ) -> Result<RoundRow> {
     let from = phase_of(row)?;
@@ -116,15 +117,21 @@ fn transition(
             current_etag: etag(row.version + 1),
         });
     }
-    audit::record_and_announce(
-        conn,
-        actor,
-        &format!("round.{action}"),
-        ("round", &row.id),
-        details,
-        json!({"round_id": row.id, "pool_id": row.pool_id, "from": from.as_str(), "to": to.as_str()}),
-    )?;
-    store::find(conn, &row.id)?.ok_or(Error::NotFound { what: "round" })
+    audit::record(conn, actor, happened.name(), "round", &row.id, details)?;
+    let fresh = store::find(conn, &row.id)?.ok_or(Error::NotFound { what: "round" })?;
+    announce(conn, happened, &fresh)?;
+    Ok(fresh)
+}
+
+/// Records `happened` with the round as its GET shows it (its results,
+/// once tallied).
+fn announce(conn: &mut DbConnection, happened: EventType, row: &RoundRow) -> Result<()> {
+    if happened == EventType::RoundTallied {
+        return events::record(conn, &row.collective_id, happened, &stored_result(row)?);
+    }
+    let pool = pool_of(conn, row)?;
+    let snapshot = view(conn, row.clone(), &pool)?;
+    events::record(conn, &row.collective_id, happened, &snapshot)
 }
 
 fn parse_rule(text: Option<&str>) -> Result<Rule> {
@@ -240,16 +247,17 @@ pub fn create(
         };
         store::insert(conn, &row)?;
         store::set_candidates(conn, &row.collective_id, &row.id, &input.candidates)?;
-        audit::record_and_announce(
+        audit::record(
             conn,
             &actor,
             "round.created",
-            ("round", &row.id),
+            "round",
+            &row.id,
             json!({"pool_id": row.pool_id, "budget_minor": budget, "rule": row.rule,
                    "ballot": input.ballot, "policy": policy, "candidates": input.candidates,
                    "min_support": min_support}),
-            json!({"round_id": row.id, "pool_id": row.pool_id, "to": row.phase}),
         )?;
+        announce(conn, EventType::RoundCreated, &row)?;
         view(conn, row, &pool)
     })
 }
@@ -329,7 +337,15 @@ pub fn update(
         let details = json!({"title": patch.title, "budget": patch.budget, "rule": patch.rule,
                              "ballot": patch.ballot, "policy": patch.policy, "candidates": patch.candidates,
                              "min_support": patch.min_support});
-        let row = transition(conn, &actor, &row, Step::Edit, changes, "changed", details)?;
+        let row = transition(
+            conn,
+            &actor,
+            &row,
+            Step::Edit,
+            changes,
+            EventType::RoundUpdated,
+            details,
+        )?;
         view(conn, row, &pool)
     })
 }
@@ -385,7 +401,7 @@ pub fn open(
             &row,
             Step::Open,
             changes,
-            "opened",
+            EventType::RoundOpened,
             json!({"hold_id": hold.id, "budget_minor": row.budget_minor}),
         )?;
         let pool = pool_of(conn, &row)?;
@@ -460,7 +476,7 @@ pub fn close(
             &row,
             Step::Close,
             changes,
-            "closed",
+            EventType::RoundClosed,
             json!({"ballots_counted": counted, "ballots_set_aside": set_aside}),
         )?;
         view(conn, row, &pool)
@@ -538,7 +554,7 @@ pub fn store_tally(
             &row,
             Step::Tally,
             changes,
-            "tallied",
+            EventType::RoundTallied,
             json!({"selected": result.selected.iter().map(|f| f.request_id.clone()).collect::<Vec<_>>(),
                    "spent": result.spent}),
         )?;
@@ -645,7 +661,7 @@ pub fn enact(
             &row,
             Step::Enact,
             changes,
-            "enacted",
+            EventType::RoundEnacted,
             json!({"funded": funded.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
                    "released_minor": released.released_minor}),
         )?;
@@ -686,7 +702,7 @@ pub fn cancel(
             &row,
             Step::Cancel,
             changes,
-            "cancelled",
+            EventType::RoundCancelled,
             json!({"from": phase.as_str()}),
         )?;
         let pool = pool_of(conn, &row)?;

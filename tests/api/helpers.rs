@@ -412,6 +412,34 @@ impl TestApp {
         (token, id, secret)
     }
 
+    /// The events recorded about an object, in feed order: type and data
+    /// (public part only), read from the database.
+    pub async fn events_about(&self, object_id: &str) -> Vec<(String, Value)> {
+        use diesel::sql_types::Text;
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            kind: String,
+            #[diesel(sql_type = Text)]
+            data: String,
+        }
+        let db = self.db.clone();
+        let id = object_id.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.get().expect("a connection");
+            diesel::sql_query(format!(
+                "SELECT kind, data FROM events WHERE object_id = '{id}' ORDER BY seq"
+            ))
+            .load::<Row>(&mut *conn)
+            .expect("events")
+            .into_iter()
+            .map(|r| (r.kind, serde_json::from_str(&r.data).expect("JSON data")))
+            .collect()
+        })
+        .await
+        .unwrap()
+    }
+
     /// Rows in a table, to show that a refused request changed nothing.
     pub async fn count(&self, table: &'static str) -> i64 {
         use diesel::sql_types::BigInt;

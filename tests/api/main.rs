@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod collectives;
 mod errors;
+mod events;
 mod ledger;
 mod ledger_concurrency;
 mod ledger_properties;

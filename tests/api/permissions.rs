@@ -1036,6 +1036,17 @@ fn rows() -> Vec<Row> {
                 )
             },
         },
+        Row {
+            operation: "list_events",
+            access: Collective(Role::Admin, &["events:read"]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/collectives/{}/events", w.collective),
+                    None,
+                )
+            },
+        },
     ]
 }
 

@@ -91,34 +91,22 @@ async fn stored_status(app: &TestApp, pledge_id: &str) -> String {
     .unwrap()
 }
 
-/// The `to` of every `pledge.status_changed` event about a pledge, in order.
+/// The status each status-change event about a pledge showed, in order.
 async fn status_events(app: &TestApp, pledge_id: &str) -> Vec<String> {
-    use diesel::prelude::*;
-    use diesel::sql_types::Text;
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = Text)]
-        payload: String,
-    }
-    let db = app.db.clone();
-    let id = pledge_id.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let mut conn = db.get().unwrap();
-        diesel::sql_query(format!(
-            "SELECT payload FROM events WHERE kind = 'pledge.status_changed' \
-             AND object_id = '{id}' ORDER BY id"
-        ))
-        .load::<Row>(&mut *conn)
-        .unwrap()
+    const STATUS_CHANGES: [&str; 6] = [
+        "pledge.paused",
+        "pledge.resumed",
+        "pledge.cancelled",
+        "pledge.lapsed",
+        "pledge.fulfilled",
+        "pledge.reinstated",
+    ];
+    app.events_about(pledge_id)
+        .await
         .into_iter()
-        .map(|r| {
-            let payload: Value = serde_json::from_str(&r.payload).unwrap();
-            payload["to"].as_str().unwrap().to_owned()
-        })
+        .filter(|(kind, _)| STATUS_CHANGES.contains(&kind.as_str()))
+        .map(|(_, data)| data["status"].as_str().unwrap().to_owned())
         .collect()
-    })
-    .await
-    .unwrap()
 }
 
 async fn sweep(app: &TestApp) -> commonpot::pledges::lapses::Sweep {

@@ -286,7 +286,7 @@ async fn an_open_round_cannot_change_and_draft_changes_are_audited() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|r| r["action"] == "round.changed"));
+        .any(|r| r["action"] == "round.updated"));
     s.step(&round, "open").await.expect(200);
     s.app
         .patch(

@@ -1,0 +1,11 @@
+DROP TABLE event_sequences;
+DROP INDEX events_object;
+DROP INDEX events_occurred;
+DROP INDEX events_unnumbered;
+DROP INDEX events_feed;
+DELETE FROM events WHERE seq IS NULL;
+ALTER TABLE events DROP COLUMN private_data;
+ALTER TABLE events DROP COLUMN seq;
+ALTER TABLE events RENAME COLUMN occurred_at TO created_at;
+ALTER TABLE events RENAME COLUMN data TO payload;
+CREATE INDEX events_feed ON events (collective_id, id);

@@ -1,0 +1,1 @@
+ALTER TABLE pledge_installments DROP COLUMN due_announced;

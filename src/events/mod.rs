@@ -1,0 +1,269 @@
+//! Events: everything that happens in a collective that a partner app could
+//! care about, written to the outbox in the same transaction as the change,
+//! so an event exists exactly when its change does. The feed
+//! (`GET /collectives/{id}/events`) and webhook delivery read from here.
+//!
+//! * **One vocabulary**: every type, its `data` shape and who may read it are
+//!   in [`types`].
+//! * **Snapshots**: an event carries its object as the API's GET shows it,
+//!   taken in the write transaction. Its private fields are stored apart
+//!   (`private_data`) and added back only for readers allowed them, at every
+//!   read or delivery ([`reveal`]).
+//! * **Commit order**: an event is written unnumbered; just before the
+//!   transaction commits, [`number_pending`] gives it the collective's next
+//!   number (`seq`) under the lock of the collective's row in
+//!   `event_sequences`, held until commit. A transaction that numbers events
+//!   after another therefore commits after it, so a reader that follows
+//!   `seq` never skips an event that commits late (as ids made before commit
+//!   would on PostgreSQL). Numbering last also means a transaction holds that
+//!   lock only while it commits, never while it waits for another lock.
+
+pub mod feed;
+pub mod http;
+pub mod openapi;
+pub mod types;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+pub use types::{EventType, Snapshot};
+
+use crate::auth::access::Actor;
+use crate::db::schema::{event_sequences, events};
+use crate::db::{is_unique_violation, DbConnection};
+use crate::error::{Error, Result};
+use crate::ids::{new_id, now, utc};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = events)]
+pub struct EventRow {
+    pub collective_id: String,
+    pub id: String,
+    pub seq: Option<i64>,
+    pub kind: String,
+    pub object_kind: String,
+    pub object_id: String,
+    pub data: String,
+    pub private_data: Option<String>,
+    pub occurred_at: NaiveDateTime,
+}
+
+/// Records that `event` happened to the object `snapshot` shows, in the
+/// caller's transaction (which must be a `db::write_tx`, so the event is
+/// numbered when it commits).
+pub fn record<T: Snapshot>(
+    conn: &mut DbConnection,
+    collective_id: &str,
+    event: EventType,
+    snapshot: &T,
+) -> Result<()> {
+    if event.shape() != T::name() {
+        return Err(Error::Internal(format!(
+            "{} carries {}, not {}",
+            event.name(),
+            event.shape(),
+            T::name()
+        )));
+    }
+    let Value::Object(mut data) = serde_json::to_value(snapshot)
+        .map_err(|e| Error::Internal(format!("snapshot of {}: {e}", event.name())))?
+    else {
+        return Err(Error::Internal(format!(
+            "{}: a snapshot is an object",
+            event.name()
+        )));
+    };
+    let object_id = data
+        .get(T::SUBJECT)
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Internal(format!("{}: no {} in snapshot", event.name(), T::SUBJECT)))?
+        .to_owned();
+    let mut private = Map::new();
+    for (field, _) in T::PRIVATE {
+        if let Some(value) = data.remove(*field) {
+            private.insert((*field).to_owned(), value);
+        }
+    }
+    diesel::insert_into(events::table)
+        .values((
+            events::collective_id.eq(collective_id),
+            events::id.eq(new_id()),
+            events::seq.eq(None::<i64>),
+            events::kind.eq(event.name()),
+            events::object_kind.eq(event.object_kind()),
+            events::object_id.eq(object_id),
+            events::data.eq(Value::Object(data).to_string()),
+            events::private_data
+                .eq((!private.is_empty()).then(|| Value::Object(private).to_string())),
+            events::occurred_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Numbers the events this transaction wrote, in the order it wrote them.
+/// Called by `db::write_tx` just before it commits; collectives are taken in
+/// id order, so two transactions numbering for the same collectives cannot
+/// deadlock.
+pub fn number_pending(conn: &mut DbConnection) -> QueryResult<()> {
+    // Only this transaction's own unnumbered rows are visible to it.
+    let pending: Vec<(String, String)> = events::table
+        .filter(events::seq.is_null())
+        .order((events::collective_id.asc(), events::id.asc()))
+        .select((events::collective_id, events::id))
+        .load(conn)?;
+    let mut rest = pending.as_slice();
+    while let Some((collective_id, _)) = rest.first() {
+        let count = rest.iter().take_while(|(c, _)| c == collective_id).count();
+        let (batch, after) = rest.split_at(count);
+        let last = take_numbers(conn, collective_id, count as i64)?;
+        for (seq, (_, id)) in (last - count as i64 + 1..).zip(batch) {
+            // Guarded, so a row another transaction numbered meanwhile (one
+            // written outside `write_tx`, found by two at once) keeps its
+            // number; this one's number is then simply unused.
+            diesel::update(
+                events::table
+                    .filter(events::collective_id.eq(collective_id))
+                    .filter(events::id.eq(id))
+                    .filter(events::seq.is_null()),
+            )
+            .set(events::seq.eq(seq))
+            .execute(conn)?;
+        }
+        rest = after;
+    }
+    Ok(())
+}
+
+/// Takes `count` numbers from the collective's sequence and returns the
+/// last. The update locks the collective's row until commit.
+fn take_numbers(conn: &mut DbConnection, collective_id: &str, count: i64) -> QueryResult<i64> {
+    let bump = |conn: &mut DbConnection| {
+        diesel::update(event_sequences::table.find(collective_id))
+            .set(event_sequences::last_seq.eq(event_sequences::last_seq + count))
+            .execute(conn)
+    };
+    if bump(conn)? == 0 {
+        // The collective's first event. Two first events at once: the one
+        // that loses the insert waits for the other and then bumps.
+        let inserted = conn.transaction(|conn| {
+            diesel::insert_into(event_sequences::table)
+                .values((
+                    event_sequences::collective_id.eq(collective_id),
+                    event_sequences::last_seq.eq(count),
+                    event_sequences::purged_through.eq(0),
+                ))
+                .execute(conn)
+        });
+        match inserted {
+            Ok(_) => return Ok(count),
+            Err(e) if is_unique_violation(&e) => {
+                bump(conn)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    event_sequences::table
+        .find(collective_id)
+        .select(event_sequences::last_seq)
+        .first(conn)
+}
+
+/// The event's `data` as `reader` may see it: the public snapshot, with each
+/// private field whose permission the reader has.
+pub fn reveal(event: EventType, row: &EventRow, reader: &Actor) -> Value {
+    let mut data: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
+    let private: Map<String, Value> = row
+        .private_data
+        .as_deref()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default();
+    if let Value::Object(map) = &mut data {
+        for (field, permission) in event.private_fields() {
+            if let Some(value) = private.get(*field).filter(|_| reader.may(*permission)) {
+                map.insert((*field).to_owned(), value.clone());
+            }
+        }
+    }
+    data
+}
+
+/// One event, as the feed shows it and webhooks send it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Event {
+    /// Unique; also the `webhook-id` of its webhook messages.
+    pub id: String,
+    /// Its place in the collective's feed, in commit order; read on with
+    /// `after=<seq>`.
+    pub seq: i64,
+    /// One of the types in the OpenAPI document's `webhooks`, e.g.
+    /// `request.approved`.
+    #[serde(rename = "type")]
+    #[schema(example = "request.approved")]
+    pub kind: String,
+    /// When it happened.
+    pub timestamp: DateTime<Utc>,
+    /// The object as its GET showed it at that moment, without what the
+    /// reader may not see.
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+impl Event {
+    /// The event as `reader` may see it; `None` if they may not see it at
+    /// all (or it is of a type this version no longer knows).
+    pub fn for_reader(row: &EventRow, reader: &Actor) -> Option<Self> {
+        let event = EventType::parse(&row.kind)?;
+        if !reader.may(event.reader()) {
+            return None;
+        }
+        Some(Self {
+            id: row.id.clone(),
+            seq: row.seq?,
+            kind: row.kind.clone(),
+            timestamp: utc(row.occurred_at),
+            data: reveal(event, row, reader),
+        })
+    }
+}
+
+/// Deletes the events that happened before `cutoff`, each collective's up
+/// to the newest such one, and remembers how far it went so a reader with
+/// an older cursor learns that it missed events.
+pub fn purge_before(conn: &mut DbConnection, cutoff: NaiveDateTime) -> Result<usize> {
+    use diesel::dsl::max;
+    let reach: Vec<(String, Option<i64>)> = events::table
+        .filter(events::occurred_at.lt(cutoff))
+        .filter(events::seq.is_not_null())
+        .group_by(events::collective_id)
+        .select((events::collective_id, max(events::seq)))
+        .load(conn)?;
+    let mut purged = 0;
+    for (collective_id, through) in reach {
+        let Some(through) = through else { continue };
+        purged += crate::db::write_tx(conn, |conn| -> Result<usize> {
+            diesel::update(
+                event_sequences::table
+                    .find(&collective_id)
+                    .filter(event_sequences::purged_through.lt(through)),
+            )
+            .set(event_sequences::purged_through.eq(through))
+            .execute(conn)?;
+            Ok(diesel::delete(
+                events::table
+                    .filter(events::collective_id.eq(&collective_id))
+                    .filter(events::seq.le(through)),
+            )
+            .execute(conn)?)
+        })?;
+    }
+    Ok(purged)
+}
+
+/// `purge_before` for events older than `days` days.
+pub fn purge_expired(conn: &mut DbConnection, days: u32) -> Result<usize> {
+    purge_before(conn, now() - chrono::TimeDelta::days(i64::from(days)))
+}
