@@ -115,6 +115,7 @@ pub async fn list_requests(
         updated_since: q.updated_since.map(|t| t.naive_utc()),
         awaiting_my_approval: q.awaiting_my_approval.unwrap_or(false),
         mine: false,
+        unowned: false,
     };
     Ok(web::Json(
         state

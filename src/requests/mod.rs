@@ -6,6 +6,7 @@ pub mod http;
 pub mod service;
 pub mod state;
 pub mod store;
+pub mod timeline;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};

@@ -409,6 +409,8 @@ pub struct Query {
     pub urgency: Option<Urgency>,
     /// A user id, or `me`.
     pub owner: Option<String>,
+    /// Only requests nobody owns yet.
+    pub unowned: bool,
     pub needed_by_before: Option<NaiveDate>,
     pub updated_since: Option<NaiveDateTime>,
     pub awaiting_my_approval: bool,
@@ -445,6 +447,7 @@ pub fn list(
         category: query.category.map(|c| c.trim().to_lowercase()),
         urgency: query.urgency.map(|u| u.as_str().to_owned()),
         owner_user_id: owner,
+        unowned: query.unowned,
         needed_by_before: query.needed_by_before,
         updated_since: query.updated_since,
         visible_drafts_of: Some(Some(actor.id().to_owned())),

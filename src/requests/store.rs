@@ -104,6 +104,8 @@ pub struct Filter {
     pub category: Option<String>,
     pub urgency: Option<String>,
     pub owner_user_id: Option<String>,
+    /// Only requests nobody owns yet.
+    pub unowned: bool,
     pub needed_by_before: Option<NaiveDate>,
     pub updated_since: Option<NaiveDateTime>,
     /// Drafts are shown only to whoever wrote them: this user's id, or
@@ -138,6 +140,9 @@ pub fn list(
     }
     if let Some(v) = &filter.owner_user_id {
         query = query.filter(aid_requests::owner_user_id.eq(v.clone()));
+    }
+    if filter.unowned {
+        query = query.filter(aid_requests::owner_user_id.is_null());
     }
     if let Some(v) = filter.needed_by_before {
         query = query.filter(aid_requests::needed_by.le(v));

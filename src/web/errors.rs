@@ -137,7 +137,12 @@ fn capitalise(text: &str) -> String {
 
 impl ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
-        self.status()
+        match self {
+            // Answered as a redirect (below); reported as 401 so request
+            // logs count it as a refusal, not a failure of ours.
+            Self::SignIn { .. } => StatusCode::UNAUTHORIZED,
+            other => other.status(),
+        }
     }
 
     fn error_response(&self) -> HttpResponse {

@@ -253,3 +253,281 @@ async fn sign_in_sends_back_only_to_pages_of_this_site() {
         .await;
     assert_eq!(page.location.as_deref(), Some("/"));
 }
+
+/// A collective with a pool holding 1000.00, its admin and a member, each
+/// signed in to the API.
+async fn pool_with_money(
+    app: &TestApp,
+) -> (
+    String,
+    String,
+    crate::helpers::Person,
+    crate::helpers::Person,
+) {
+    let (collective, admin) = app.bootstrap("Northside").await;
+    let pool = app.pool(&collective, &admin.token, "EUR").await;
+    app.contribute(&pool, &admin.token, "1000.00")
+        .await
+        .expect(201);
+    let member = app.join(&collective, &admin, "member").await;
+    (collective, pool, admin, member)
+}
+
+fn field<'a>(html: &'a str, marker: &str) -> &'a str {
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} not in {html}"));
+    &html[start..(start + 400).min(html.len())]
+}
+
+#[actix_rt::test]
+async fn asking_for_help_with_bad_input_names_the_field_and_saves_nothing() {
+    let app = TestApp::spawn().await;
+    let (_, pool, _, member) = pool_with_money(&app).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&member.email).await;
+    let ask = format!("/pools/{pool}/ask");
+    let page = browser
+        .submit(
+            &ask,
+            &ask,
+            &[
+                ("amount", "12.345"),
+                ("category", "rent"),
+                ("public_summary", "Rent for December"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        field(&page.html, r#"id="e-amount""#).contains("more decimals than EUR allows"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains(r#"value="12.345""#),
+        "what was typed is kept"
+    );
+    let page = browser
+        .submit(
+            &ask,
+            &ask,
+            &[
+                ("amount", "100.00"),
+                ("category", ""),
+                ("public_summary", &"x".repeat(501)),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.html.contains(r#"id="e-category""#));
+    assert_eq!(app.count("aid_requests").await, 0);
+}
+
+#[actix_rt::test]
+async fn a_request_shows_its_private_fields_to_its_requester_and_coordinators_only() {
+    let app = TestApp::spawn().await;
+    let (collective, pool, admin, member) = pool_with_money(&app).await;
+    let other = app.join(&collective, &admin, "member").await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&member.email).await;
+    let ask = format!("/pools/{pool}/ask");
+    let sent = browser
+        .submit(
+            &ask,
+            &ask,
+            &[
+                ("amount", "250.00"),
+                ("category", "rent"),
+                ("urgency", "standard"),
+                ("public_summary", "Help with December rent"),
+                ("private_details", "Landlord threatens eviction on the 3rd"),
+                ("payout_reference", "DE89 3704 0044 0532 0130 00"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.html);
+    let location = sent.location.unwrap();
+    let mine = browser.get(&location).await.expect(200);
+    assert!(mine.html.contains("Landlord threatens eviction"));
+    assert!(mine.html.contains("Asked for help"), "the timeline starts");
+
+    let mut neighbour = Browser::new(&app);
+    neighbour.sign_in(&other.email).await;
+    let theirs = neighbour.get(&location).await.expect(200);
+    assert!(theirs.html.contains("Help with December rent"));
+    for secret in ["Landlord", "DE89", "eviction"] {
+        assert!(
+            !theirs.html.contains(secret),
+            "{secret} leaked: {}",
+            theirs.html
+        );
+    }
+
+    let mut coordinator = Browser::new(&app);
+    coordinator.sign_in(&admin.email).await;
+    let seen = coordinator.get(&location).await.expect(200);
+    assert!(seen.html.contains("DE89 3704"));
+    assert!(seen.html.contains("Take it into review"));
+}
+
+#[actix_rt::test]
+async fn coordinators_review_approve_less_and_pay_in_parts_from_the_request_page() {
+    let app = TestApp::spawn().await;
+    let (collective, pool, admin, member) = pool_with_money(&app).await;
+    let second = app.join(&collective, &admin, "coordinator").await;
+    let request = app
+        .post(
+            &format!("/api/v1/pools/{pool}/requests"),
+            &member.token,
+            serde_json::json!({"amount": "300.00", "category": "rent", "urgency": "standard", "public_summary": "Rent"}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let page = format!("/requests/{request}");
+    let mut ada = Browser::new(&app);
+    ada.sign_in(&admin.email).await;
+    ada.submit(&page, &format!("{page}/review"), &[]).await;
+    let form = ada.get(&page).await;
+    let once = field(&form.html, r#"name="once" value=""#)[r#"name="once" value=""#.len()..][..36]
+        .to_owned();
+    let approved = ada
+        .post(
+            &format!("{page}/approve"),
+            &[
+                ("csrf", &form.csrf()),
+                ("once", &once),
+                ("amount", "200.00"),
+            ],
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.html);
+    // The same form sent twice (a double click) approves once.
+    let again = ada
+        .post(
+            &format!("{page}/approve"),
+            &[
+                ("csrf", &form.csrf()),
+                ("once", &once),
+                ("amount", "200.00"),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    let mut bo = Browser::new(&app);
+    bo.sign_in(&second.email).await;
+    let form = bo.get(&page).await;
+    assert!(form.html.contains("approvals 1 of 2"), "{}", form.html);
+    bo.submit(
+        &page,
+        &format!("{page}/approve"),
+        &[("once", &uuid::Uuid::new_v4().to_string())],
+    )
+    .await;
+    let state = app
+        .get(&format!("/api/v1/requests/{request}"), &admin.token)
+        .await
+        .expect(200);
+    assert_eq!(state.body["state"], "approved");
+    assert_eq!(state.body["amount_approved"], "200.00");
+
+    // Paying more than is held is refused beside the field.
+    let too_much = bo
+        .submit(
+            &page,
+            &format!("{page}/pay"),
+            &[
+                ("once", &uuid::Uuid::new_v4().to_string()),
+                ("pay_amount", "250.00"),
+            ],
+        )
+        .await;
+    assert_eq!(too_much.status.as_u16(), 409, "{}", too_much.html);
+    for amount in ["120.00", "80.00"] {
+        let paid = bo
+            .submit(
+                &page,
+                &format!("{page}/pay"),
+                &[
+                    ("once", &uuid::Uuid::new_v4().to_string()),
+                    ("pay_amount", amount),
+                ],
+            )
+            .await;
+        assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.html);
+    }
+    let payments = app
+        .get(
+            &format!("/api/v1/requests/{request}/disbursements"),
+            &admin.token,
+        )
+        .await
+        .expect(200);
+    for payment in payments.body.as_array().unwrap() {
+        let id = payment["id"].as_str().unwrap();
+        let done = bo
+            .submit(
+                &page,
+                &format!("{page}/payments/{id}"),
+                &[
+                    ("once", &uuid::Uuid::new_v4().to_string()),
+                    ("outcome", "paid"),
+                ],
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    }
+    let state = app
+        .get(&format!("/api/v1/requests/{request}"), &admin.token)
+        .await
+        .expect(200);
+    assert_eq!(state.body["state"], "paid");
+    assert_eq!(state.body["paid"], "200.00");
+    let mut requester = Browser::new(&app);
+    requester.sign_in(&member.email).await;
+    let timeline = requester.get(&page).await.expect(200);
+    assert!(timeline.html.contains("Paid in full"), "{}", timeline.html);
+    assert!(app.verify().await.is_clean());
+}
+
+#[actix_rt::test]
+async fn a_member_gets_a_readable_403_for_the_queue_and_none_of_its_data() {
+    let app = TestApp::spawn().await;
+    let (collective, pool, _, member) = pool_with_money(&app).await;
+    app.post(
+        &format!("/api/v1/pools/{pool}/requests"),
+        &member.token,
+        serde_json::json!({"amount": "30.00", "category": "food", "urgency": "standard", "public_summary": "Groceries for the week"}),
+    )
+    .await
+    .expect(201);
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&member.email).await;
+    let page = browser.get(&format!("/c/{collective}/queue")).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(page.html.contains("Not allowed"));
+    assert!(!page.html.contains("Groceries"));
+}
+
+#[actix_rt::test]
+async fn a_suspended_member_is_refused_at_their_next_click() {
+    let app = TestApp::spawn().await;
+    let (collective, _, admin, member) = pool_with_money(&app).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&member.email).await;
+    browser.get(&format!("/c/{collective}")).await.expect(200);
+    app.patch(
+        &format!(
+            "/api/v1/collectives/{collective}/members/{}",
+            member.membership_id
+        ),
+        &admin.token,
+        serde_json::json!({"status": "suspended"}),
+    )
+    .await
+    .expect(200);
+    let page = browser.get(&format!("/c/{collective}")).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(page.html.contains("suspended"));
+}

@@ -4,10 +4,20 @@
 //! and renders a template from `templates/` compiled into the binary.
 //!
 //! * [`account`]: sign in, sign out, accept an invitation;
-//! * [`home`]: a member's collectives, pools, requests, pledges, rounds.
+//! * [`home`]: a member's collectives, pools, requests, pledges, rounds;
+//! * [`requests`]: ask for help, a request and its timeline, amend, withdraw;
+//! * [`pledges`], [`affectedness`], [`rounds`] (ballots and results);
+//! * [`queue`] and [`review`]: the coordinators' queue, and what they do on
+//!   a request's page (review, approve, reject, pay).
 
 pub mod account;
+pub mod affectedness;
 pub mod home;
+pub mod pledges;
+pub mod queue;
+pub mod requests;
+pub mod review;
+pub mod rounds;
 
 use std::collections::BTreeMap;
 
@@ -174,4 +184,59 @@ where
 pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
     home::configure(cfg);
+    requests::configure(cfg);
+    pledges::configure(cfg);
+    affectedness::configure(cfg);
+    rounds::configure(cfg);
+    queue::configure(cfg);
+    review::configure(cfg);
+}
+
+/// A fresh key for the forms of a page that move money (`once`).
+pub fn once_key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Runs a money-moving form's work at most once. The form carries the key
+/// its page was shown with (hidden field `once`); a second post with the
+/// same key and fields — a double click, a resent form — does nothing
+/// more, through the same idempotency store as the API's `Idempotency-Key`.
+/// A refusal is not stored: the form can be corrected and sent again.
+pub fn once(
+    conn: &mut DbConnection,
+    session: &Session,
+    action: &str,
+    fields: &super::extract::Fields,
+    work: impl FnOnce(&mut DbConnection) -> Result<()>,
+) -> Result<()> {
+    let key = fields.get("once").trim();
+    if key.is_empty() || key.len() > 255 {
+        return Err(Error::invalid(
+            "once",
+            "this form is missing its key; reload the page and try again",
+        ));
+    }
+    let mut body: Vec<&(String, String)> = fields
+        .0
+        .iter()
+        .filter(|(k, _)| k != "csrf" && k != "once")
+        .collect();
+    body.sort();
+    let request = crate::idempotency::Request {
+        caller: format!("user:{}", session.user_id),
+        endpoint: format!("web {action}"),
+        key: key.to_owned(),
+        body_hash: crate::auth::password::digest(
+            &serde_urlencoded::to_string(&body).unwrap_or_default(),
+        ),
+    };
+    crate::idempotency::run(conn, &request, |conn| {
+        work(conn)?;
+        Ok(crate::idempotency::Answer {
+            status: 303,
+            body: String::new(),
+            replayed: false,
+        })
+    })
+    .map(drop)
 }
