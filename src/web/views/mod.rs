@@ -8,12 +8,18 @@
 //! * [`requests`]: ask for help, a request and its timeline, amend, withdraw;
 //! * [`pledges`], [`affectedness`], [`rounds`] (ballots and results);
 //! * [`queue`] and [`review`]: the coordinators' queue, and what they do on
-//!   a request's page (review, approve, reject, pay).
+//!   a request's page (review, approve, reject, pay); [`money`]: money
+//!   received, refunds, statements;
+//! * [`admin`]: members, pools, partner apps; [`public`]: a public pool's
+//!   summary, without signing in.
 
 pub mod account;
+pub mod admin;
 pub mod affectedness;
 pub mod home;
+pub mod money;
 pub mod pledges;
+pub mod public;
 pub mod queue;
 pub mod requests;
 pub mod review;
@@ -190,6 +196,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     rounds::configure(cfg);
     queue::configure(cfg);
     review::configure(cfg);
+    money::configure(cfg);
+    admin::configure(cfg);
+    public::configure(cfg);
 }
 
 /// A fresh key for the forms of a page that move money (`once`).

@@ -592,7 +592,8 @@ async fn amend(
             needed_by,
             public_summary: Some(input.public_summary.clone()),
             private_details: Some(input.private_details.clone()),
-            payout_reference: Some(input.payout_reference.clone()),
+            // An empty field keeps the reference given before.
+            payout_reference: Some(input.payout_reference.clone()).filter(|p| !p.is_empty()),
         };
         match service::amend(conn, &principal, &id, patch, None) {
             Ok(_) => Ok(Outcome::Done(format!("/requests/{id}"))),

@@ -1,0 +1,515 @@
+//! What admins do: members (invite — the invitation link is shown to pass
+//! on —, change roles, suspend and reinstate), pools and their rules, and
+//! partner apps (register with scopes, rotate the secret — shown once —,
+//! disable). Every action goes through the service the API uses, so the
+//! same permission table decides (coordinators may invite members; only
+//! admins change roles, pools' rules are for coordinators, apps for admins).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::{db, ok, render, see_other, Chrome, FieldErrors};
+use crate::auth::policy::{MembershipStatus, Role, Scope};
+use crate::clients::{self, ClientPatch, ClientStatus, NewClient};
+use crate::collectives::store::MemberFilter;
+use crate::collectives::{self, MembershipPatch, NewInvitation};
+use crate::db::DbConnection;
+use crate::error::{Error, Result};
+use crate::http::AppState;
+use crate::pagination::PageRequest;
+use crate::pools::{self, NewPool, PoolRules, Requesters};
+use crate::web::errors::PageError;
+use crate::web::extract::{Fields, Form, Session, SignedIn};
+use crate::web::format::money;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/c/{collective}/members", web::get().to(members_page))
+        .route("/c/{collective}/members", web::post().to(invite))
+        .route(
+            "/c/{collective}/members/{id}",
+            web::post().to(change_member),
+        )
+        .route("/c/{collective}/pools", web::get().to(pools_page))
+        .route("/c/{collective}/pools", web::post().to(create_pool))
+        .route("/c/{collective}/apps", web::get().to(apps_page))
+        .route("/c/{collective}/apps", web::post().to(register_app))
+        .route("/c/{collective}/apps/{id}", web::post().to(change_app));
+}
+
+fn all() -> PageRequest {
+    PageRequest {
+        limit: 200,
+        after: None,
+    }
+}
+
+pub struct MemberLine {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub status: String,
+    pub active: bool,
+    pub suspended: bool,
+}
+
+#[derive(Template)]
+#[template(path = "members.html")]
+struct MembersPage {
+    chrome: Chrome,
+    collective_id: String,
+    members: Vec<MemberLine>,
+    /// The link of the invitation just made: shown this once.
+    invitation_link: Option<String>,
+    invited_email: String,
+    errors: FieldErrors,
+}
+
+fn members(
+    conn: &mut DbConnection,
+    session: &Session,
+    collective_id: &str,
+    invitation_link: Option<String>,
+    invited_email: String,
+    errors: FieldErrors,
+) -> Result<MembersPage> {
+    let list = collectives::service::list_members(
+        conn,
+        &session.principal(),
+        collective_id,
+        MemberFilter::default(),
+        &all(),
+    )?;
+    Ok(MembersPage {
+        chrome: Chrome::load(conn, session, "Members")?,
+        collective_id: collective_id.to_owned(),
+        members: list
+            .items
+            .into_iter()
+            .map(|m| MemberLine {
+                active: m.status == MembershipStatus::Active,
+                suspended: m.status == MembershipStatus::Suspended,
+                id: m.id,
+                name: m.display_name,
+                email: m.email.unwrap_or_default(),
+                role: m.role.as_str().to_owned(),
+                status: m.status.as_str().to_owned(),
+            })
+            .collect(),
+        invitation_link,
+        invited_email,
+        errors,
+    })
+}
+
+async fn members_page(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let session = signed_in.0;
+    let id = path.into_inner();
+    let page = db(&state, move |conn| {
+        members(
+            conn,
+            &session,
+            &id,
+            None,
+            String::new(),
+            FieldErrors::default(),
+        )
+    })
+    .await?;
+    ok(&page)
+}
+
+fn role(text: &str) -> Result<Role> {
+    Role::parse(text).ok_or_else(|| Error::invalid("role", "choose member, coordinator or admin"))
+}
+
+/// The address people open, as this request reached the service.
+fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+async fn invite(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: Form,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let session = form.signed_in()?.clone();
+    let collective_id = path.into_inner();
+    let f = form.fields.clone();
+    let base = base_url(&req);
+    let page = db(&state, move |conn| {
+        let input = NewInvitation {
+            email: f.get("email").trim().to_owned(),
+            display_name: f.get("display_name").trim().to_owned(),
+            role: Some(role(f.get("role")).unwrap_or(Role::Member)),
+        };
+        let email = input.email.clone();
+        match collectives::service::invite(conn, &session.principal(), &collective_id, input) {
+            Ok(invitation) => {
+                let link = format!(
+                    "{base}/invitations/accept?{}",
+                    serde_urlencoded::to_string([("token", invitation.invitation_token)])
+                        .unwrap_or_default()
+                );
+                Ok((
+                    StatusCode::OK,
+                    members(
+                        conn,
+                        &session,
+                        &collective_id,
+                        Some(link),
+                        email,
+                        FieldErrors::default(),
+                    )?,
+                ))
+            }
+            Err(error) => {
+                let errors = FieldErrors::from_error(error)?;
+                Ok((
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    members(conn, &session, &collective_id, None, email, errors)?,
+                ))
+            }
+        }
+    })
+    .await?;
+    render(page.0, &page.1)
+}
+
+async fn change_member(
+    state: web::Data<AppState>,
+    form: Form,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let session = form.signed_in()?.clone();
+    let (collective_id, id) = path.into_inner();
+    let f = form.fields.clone();
+    let back = format!("/c/{collective_id}/members");
+    db(&state, move |conn| {
+        let patch = MembershipPatch {
+            role: match f.get("role") {
+                "" => None,
+                r => Some(role(r)?),
+            },
+            status: match f.get("status") {
+                "active" => Some(MembershipStatus::Active),
+                "suspended" => Some(MembershipStatus::Suspended),
+                "" => None,
+                _ => return Err(Error::invalid("status", "choose active or suspended")),
+            },
+        };
+        collectives::service::update_member(
+            conn,
+            &session.principal(),
+            &collective_id,
+            &id,
+            patch,
+            None,
+        )
+        .map(drop)
+    })
+    .await?;
+    Ok(see_other(&back))
+}
+
+pub struct PoolLine {
+    pub name: String,
+    pub currency: String,
+    pub available: String,
+    pub goal: String,
+    pub rules: String,
+    pub public: bool,
+    pub id: String,
+}
+
+#[derive(Template)]
+#[template(path = "pools_admin.html")]
+struct PoolsPage {
+    chrome: Chrome,
+    collective_id: String,
+    pools: Vec<PoolLine>,
+    errors: FieldErrors,
+    form: Fields,
+}
+
+fn pools_list(
+    conn: &mut DbConnection,
+    session: &Session,
+    collective_id: &str,
+    errors: FieldErrors,
+    form: Fields,
+) -> Result<PoolsPage> {
+    let list = pools::service::list(conn, &session.principal(), collective_id, &all())?;
+    Ok(PoolsPage {
+        chrome: Chrome::load(conn, session, "Pools")?,
+        collective_id: collective_id.to_owned(),
+        pools: list
+            .items
+            .into_iter()
+            .map(|p| PoolLine {
+                available: money(&p.balances.available, &p.currency),
+                goal: p
+                    .goal
+                    .as_deref()
+                    .map(|g| money(g, &p.currency))
+                    .unwrap_or_else(|| "none".into()),
+                rules: format!(
+                    "largest request {}; {} approvals; emergencies up to {} need one; {} may ask",
+                    p.rules
+                        .max_request
+                        .as_deref()
+                        .map(|m| money(m, &p.currency))
+                        .unwrap_or_else(|| "no limit".into()),
+                    p.rules.approvals_needed.unwrap_or(2),
+                    p.rules
+                        .fast_track_limit
+                        .as_deref()
+                        .map(|m| money(m, &p.currency))
+                        .unwrap_or_else(|| "—".into()),
+                    p.rules.requesters.map(|r| r.as_str()).unwrap_or("members"),
+                ),
+                public: p.public,
+                currency: p.currency,
+                name: p.name,
+                id: p.id,
+            })
+            .collect(),
+        errors,
+        form,
+    })
+}
+
+async fn pools_page(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let session = signed_in.0;
+    let id = path.into_inner();
+    let page = db(&state, move |conn| {
+        // The form is for those who may manage pools; the list for members too.
+        pools_list(
+            conn,
+            &session,
+            &id,
+            FieldErrors::default(),
+            Fields::default(),
+        )
+    })
+    .await?;
+    ok(&page)
+}
+
+async fn create_pool(
+    state: web::Data<AppState>,
+    form: Form,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let session = form.signed_in()?.clone();
+    let collective_id = path.into_inner();
+    let f = form.fields.clone();
+    let outcome = db(&state, move |conn| {
+        let approvals = match f.opt("approvals_needed") {
+            None => None,
+            Some(n) => Some(n.parse::<i32>().map_err(|_| {
+                Error::invalid("approvals_needed", "give a whole number from 1 to 10")
+            })),
+        };
+        let result = approvals.transpose().and_then(|approvals_needed| {
+            let input = NewPool {
+                name: f.get("name").to_owned(),
+                description: f.get("description").to_owned(),
+                currency: f.get("currency").trim().to_uppercase(),
+                goal: f.opt("goal"),
+                rules: Some(PoolRules {
+                    max_request: f.opt("max_request"),
+                    approvals_needed,
+                    fast_track_limit: f.opt("fast_track_limit"),
+                    requesters: Some(if f.get("requesters") == "coordinators" {
+                        Requesters::Coordinators
+                    } else {
+                        Requesters::Members
+                    }),
+                }),
+                public: f.checked("public"),
+            };
+            pools::service::create(conn, &session.principal(), &collective_id, input)
+        });
+        match result {
+            Ok(_) => Ok(Ok(format!("/c/{collective_id}/pools"))),
+            Err(error) => {
+                let errors = FieldErrors::from_error(error)?;
+                Ok(Err(pools_list(conn, &session, &collective_id, errors, f)?))
+            }
+        }
+    })
+    .await?;
+    match outcome {
+        Ok(location) => Ok(see_other(&location)),
+        Err(page) => render(StatusCode::UNPROCESSABLE_ENTITY, &page),
+    }
+}
+
+pub struct AppLine {
+    pub id: String,
+    pub name: String,
+    pub scopes: String,
+    pub active: bool,
+}
+
+pub struct ScopeChoice {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "apps.html")]
+struct AppsPage {
+    chrome: Chrome,
+    collective_id: String,
+    apps: Vec<AppLine>,
+    scopes: Vec<ScopeChoice>,
+    /// A secret just issued: shown this once, with its app's id.
+    secret: Option<(String, String)>,
+    errors: FieldErrors,
+}
+
+fn apps(
+    conn: &mut DbConnection,
+    session: &Session,
+    collective_id: &str,
+    secret: Option<(String, String)>,
+    errors: FieldErrors,
+) -> Result<AppsPage> {
+    let list = clients::service::list(conn, &session.principal(), collective_id, &all())?;
+    Ok(AppsPage {
+        chrome: Chrome::load(conn, session, "Partner apps")?,
+        collective_id: collective_id.to_owned(),
+        apps: list
+            .items
+            .into_iter()
+            .map(|c| AppLine {
+                active: c.status == ClientStatus::Active,
+                scopes: c.scopes.join(", "),
+                id: c.id,
+                name: c.name,
+            })
+            .collect(),
+        scopes: Scope::ALL
+            .iter()
+            .map(|s| ScopeChoice {
+                name: s.as_str(),
+                description: s.description(),
+            })
+            .collect(),
+        secret,
+        errors,
+    })
+}
+
+async fn apps_page(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let session = signed_in.0;
+    let id = path.into_inner();
+    let page = db(&state, move |conn| {
+        apps(conn, &session, &id, None, FieldErrors::default())
+    })
+    .await?;
+    ok(&page)
+}
+
+async fn register_app(
+    state: web::Data<AppState>,
+    form: Form,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let session = form.signed_in()?.clone();
+    let collective_id = path.into_inner();
+    let f = form.fields.clone();
+    let (status, page) = db(&state, move |conn| {
+        let input = NewClient {
+            name: f.get("name").to_owned(),
+            scopes: f.all("scope"),
+        };
+        match clients::service::register(conn, &session.principal(), &collective_id, input) {
+            Ok(c) => Ok((
+                StatusCode::OK,
+                apps(
+                    conn,
+                    &session,
+                    &collective_id,
+                    Some((c.client.id, c.client_secret)),
+                    FieldErrors::default(),
+                )?,
+            )),
+            Err(error) => {
+                let errors = FieldErrors::from_error(error)?;
+                Ok((
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    apps(conn, &session, &collective_id, None, errors)?,
+                ))
+            }
+        }
+    })
+    .await?;
+    render(status, &page)
+}
+
+async fn change_app(
+    state: web::Data<AppState>,
+    form: Form,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let session = form.signed_in()?.clone();
+    let (collective_id, id) = path.into_inner();
+    let action = form.fields.get("action").to_owned();
+    let page = db(&state, move |conn| {
+        let principal = session.principal();
+        let secret = match action.as_str() {
+            "rotate" => {
+                let c = clients::service::rotate_secret(conn, &principal, &collective_id, &id)?;
+                Some((c.client.id, c.client_secret))
+            }
+            "disable" | "enable" => {
+                let status = if action == "disable" {
+                    ClientStatus::Disabled
+                } else {
+                    ClientStatus::Active
+                };
+                clients::service::update(
+                    conn,
+                    &principal,
+                    &collective_id,
+                    &id,
+                    ClientPatch {
+                        name: None,
+                        scopes: None,
+                        status: Some(status),
+                    },
+                    None,
+                )?;
+                None
+            }
+            _ => return Err(Error::invalid("action", "choose rotate, disable or enable")),
+        };
+        apps(
+            conn,
+            &session,
+            &collective_id,
+            secret,
+            FieldErrors::default(),
+        )
+    })
+    .await?;
+    ok(&page)
+}
