@@ -102,6 +102,7 @@ test("a member amends a request and withdraws it with a reason", async () => {
   await page.fill("#f-reason", "A friend lent me the money");
   await submit(page, "button:has-text('Withdraw the request')");
   assert.match(await page.textContent(".state"), /withdrawn/);
+  assert.match(await page.textContent(".private"), /Withdrawn because: A friend lent me the money/);
 });
 
 test("a member pledges monthly and sees the installments due", async () => {

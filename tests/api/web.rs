@@ -531,3 +531,164 @@ async fn a_suspended_member_is_refused_at_their_next_click() {
     assert_eq!(page.status, StatusCode::FORBIDDEN);
     assert!(page.html.contains("suspended"));
 }
+
+#[actix_rt::test]
+async fn a_coordinator_records_a_card_contribution_and_a_chargeback_and_the_statement_agrees() {
+    let app = TestApp::spawn().await;
+    let (_, pool, admin, _) = pool_with_money(&app).await;
+    let mut ada = Browser::new(&app);
+    ada.sign_in(&admin.email).await;
+    let money = format!("/pools/{pool}/money");
+    let key = uuid::Uuid::new_v4().to_string();
+    let form = [
+        ("once", key.as_str()),
+        ("amount", "100.00"),
+        ("fee", "3.20"),
+        ("method", "card"),
+        ("from", "donor"),
+        ("donor_name", "Bakery on the corner"),
+    ];
+    let sent = ada
+        .submit(&money, &format!("/pools/{pool}/contributions"), &form)
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.html);
+    // The same form again (a resend) records nothing more.
+    ada.submit(&money, &format!("/pools/{pool}/contributions"), &form)
+        .await;
+    let balances = app.balances(&pool, &admin.token).await;
+    assert_eq!(balances["available"], "1096.80");
+    let contributions = app
+        .get(&format!("/api/v1/pools/{pool}/contributions"), &admin.token)
+        .await
+        .expect(200);
+    let card = contributions.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["method"] == "card")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let back = ada
+        .submit(
+            &money,
+            &format!("/pools/{pool}/contributions/{card}/refund"),
+            &[
+                ("once", &uuid::Uuid::new_v4().to_string()),
+                ("refund_amount", "100.00"),
+                ("kind", "chargeback"),
+                ("dispute_fee", "15.00"),
+            ],
+        )
+        .await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.html);
+    let balances = app.balances(&pool, &admin.token).await;
+    let statement = ada
+        .get(&format!("/pools/{pool}/statement"))
+        .await
+        .expect(200);
+    let available = commonpot::web::format::money(balances["available"].as_str().unwrap(), "EUR");
+    assert!(
+        statement
+            .html
+            .contains(&format!("data-closing-available>{available}<")),
+        "{available}: {}",
+        statement.html
+    );
+    let csv = ada
+        .get(&format!("/pools/{pool}/statement.csv"))
+        .await
+        .expect(200);
+    assert!(csv.content_type.starts_with("text/csv"));
+    assert!(csv.html.contains("chargeback"), "{}", csv.html);
+    assert!(app.verify().await.is_clean());
+}
+
+#[actix_rt::test]
+async fn an_admin_invites_with_a_link_shown_once_and_registers_an_app_whose_secret_is_shown_once() {
+    let app = TestApp::spawn().await;
+    let (collective, admin) = app.bootstrap("Northside").await;
+    let mut ada = Browser::new(&app);
+    ada.sign_in(&admin.email).await;
+    let members = format!("/c/{collective}/members");
+    let invited = ada
+        .submit(
+            &members,
+            &members,
+            &[
+                ("email", "new@example.org"),
+                ("display_name", "Nia"),
+                ("role", "member"),
+            ],
+        )
+        .await
+        .expect(200);
+    assert!(
+        invited.html.contains("/invitations/accept?token=cpi_"),
+        "{}",
+        invited.html
+    );
+    assert!(
+        !ada.get(&members).await.html.contains("token=cpi_"),
+        "the link is shown once"
+    );
+
+    let apps = format!("/c/{collective}/apps");
+    let registered = ada
+        .submit(
+            &apps,
+            &apps,
+            &[("name", "Card processor"), ("scope", "contributions:write")],
+        )
+        .await
+        .expect(200);
+    assert!(
+        registered.html.contains("data-client-secret>"),
+        "{}",
+        registered.html
+    );
+    assert!(
+        !ada.get(&apps).await.html.contains("data-client-secret"),
+        "the secret is shown once"
+    );
+    let bad = ada
+        .submit(
+            &apps,
+            &apps,
+            &[("name", "Nothing"), ("scope", "admin:everything")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[actix_rt::test]
+async fn a_public_pool_summary_is_readable_without_signing_in_and_names_nobody() {
+    let app = TestApp::spawn().await;
+    let (collective, admin) = app.bootstrap("Northside").await;
+    let public = app
+        .post(
+            &format!("/api/v1/collectives/{collective}/pools"),
+            &admin.token,
+            serde_json::json!({"name": "Open fund", "currency": "EUR", "goal": "2000.00", "public": true}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let private = app.pool(&collective, &admin.token, "EUR").await;
+    app.contribute(&public, &admin.token, "500.00")
+        .await
+        .expect(201);
+    let mut anyone = Browser::new(&app);
+    let page = anyone
+        .get(&format!("/public/pools/{public}"))
+        .await
+        .expect(200);
+    assert!(page.html.contains("Open fund"));
+    assert!(page.html.contains("€500.00"));
+    assert!(!page.html.contains("Ada"), "no names");
+    // A pool that is not public is for members: sign in first.
+    let hidden = anyone.get(&format!("/public/pools/{private}")).await;
+    assert_eq!(hidden.status, StatusCode::SEE_OTHER);
+    assert!(hidden.location.unwrap().starts_with("/sign-in"));
+}

@@ -316,12 +316,10 @@ async fn create_pool(
     let collective_id = path.into_inner();
     let f = form.fields.clone();
     let outcome = db(&state, move |conn| {
-        let approvals = match f.opt("approvals_needed") {
-            None => None,
-            Some(n) => Some(n.parse::<i32>().map_err(|_| {
-                Error::invalid("approvals_needed", "give a whole number from 1 to 10")
-            })),
-        };
+        let approvals = f.opt("approvals_needed").map(|n| {
+            n.parse::<i32>()
+                .map_err(|_| Error::invalid("approvals_needed", "give a whole number from 1 to 10"))
+        });
         let result = approvals.transpose().and_then(|approvals_needed| {
             let input = NewPool {
                 name: f.get("name").to_owned(),

@@ -294,6 +294,7 @@ pub struct RequestView {
     pub private_details: Option<String>,
     pub payout_reference: Option<String>,
     pub beneficiary: Option<String>,
+    pub withdrawal_reason: Option<String>,
     pub submitted: String,
     pub version: i64,
     /// What the reader may see and do.
@@ -464,6 +465,7 @@ pub fn request_view(
         submitted: datetime(r.submitted_at.unwrap_or(r.created_at), zone),
         private_details: r.private.as_ref().map(|p| p.private_details.clone()),
         payout_reference: r.private.as_ref().and_then(|p| p.payout_reference.clone()),
+        withdrawal_reason: r.private.as_ref().and_then(|p| p.withdrawal_reason.clone()),
         beneficiary: r
             .private
             .as_ref()
@@ -656,9 +658,10 @@ async fn withdraw(
                 reason,
             )?));
         }
-        // The reason is required here; it reaches the service once requests
-        // keep a withdrawal reason (#27's sibling change in `requests`).
-        match service::withdraw(conn, &session.principal(), &id, None) {
+        let input = requests::OptionalReason {
+            reason: Some(reason.clone()),
+        };
+        match service::withdraw(conn, &session.principal(), &id, input, None) {
             Ok(_) => Ok(Ok(format!("/requests/{id}"))),
             Err(error) => {
                 let errors = FieldErrors::from_error(error)?;
