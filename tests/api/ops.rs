@@ -61,6 +61,34 @@ async fn metrics_count_requests_by_route_and_show_the_pool() {
 }
 
 #[actix_rt::test]
+async fn made_up_methods_do_not_become_metric_series() {
+    let app = TestApp::spawn().await;
+    for method in ["BREW", "XYZZY-1", "PROPFIND"] {
+        let answer = app
+            .raw(Method::from_bytes(method.as_bytes()).unwrap(), "/healthz")
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_client_error(), "{method}: {answer:?}");
+    }
+    let text = app
+        .raw(Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for method in ["BREW", "XYZZY-1", "PROPFIND"] {
+        assert!(!text.contains(method), "{method} became a label: {text}");
+    }
+    assert!(
+        text.contains(r#"http_requests_total{method="other",route="/healthz",status="405"} 3"#),
+        "{text}"
+    );
+}
+
+#[actix_rt::test]
 async fn served_openapi_document_matches_the_committed_one() {
     let app = TestApp::spawn().await;
     let served = app
