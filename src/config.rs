@@ -47,6 +47,11 @@ pub struct Settings {
     /// `X-Forwarded-For` (for per-address login throttling). Only turn this
     /// on when the proxy sets that header; otherwise callers could forge it.
     pub trust_forwarded_for: bool,
+    /// How many reverse proxies, each appending to `X-Forwarded-For`, stand
+    /// in front of the service: the client is the entry this many places
+    /// from the right (1: the rightmost). Read only with
+    /// `trust_forwarded_for`.
+    pub trusted_proxies: u32,
     /// Days an installment may be late before its pledge lapses, unless a
     /// coordinator set another grace period on the pledge.
     pub pledge_grace_days: u32,
@@ -81,6 +86,7 @@ impl Default for Settings {
             login_max_failures: 5,
             login_window_secs: 15 * 60,
             trust_forwarded_for: false,
+            trusted_proxies: 1,
             pledge_grace_days: 14,
             pledge_sweep_interval_secs: 15 * 60,
             summary_min_group: 3,
@@ -106,6 +112,7 @@ const KEYS: &[&str] = &[
     "login_max_failures",
     "login_window_secs",
     "trust_forwarded_for",
+    "trusted_proxies",
     "pledge_grace_days",
     "pledge_sweep_interval_secs",
     "summary_min_group",

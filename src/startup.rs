@@ -16,6 +16,7 @@ pub struct Application {
     port: u16,
     server: Server,
     db: Db,
+    settings: Arc<Settings>,
     pledge_sweep_every: std::time::Duration,
     events_retention_days: u32,
 }
@@ -34,9 +35,10 @@ impl Application {
         let pledge_sweep_every =
             std::time::Duration::from_secs(settings.pledge_sweep_interval_secs.max(1));
         let events_retention_days = settings.events_retention_days.max(1);
+        let settings = Arc::new(settings);
         let state = web::Data::new(AppState {
             db: db.clone(),
-            settings: Arc::new(settings),
+            settings: settings.clone(),
             keys,
         });
         let metrics = web::Data::new(Metrics::new());
@@ -50,6 +52,7 @@ impl Application {
             port,
             server,
             db,
+            settings,
             pledge_sweep_every,
             events_retention_days,
         })
@@ -68,6 +71,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let db = self.db.clone();
         let retention_days = self.events_retention_days;
+        let settings = self.settings.clone();
         let housekeeping = actix_web::rt::spawn(async move {
             let mut every_hour =
                 actix_web::rt::time::interval(std::time::Duration::from_secs(3600));
@@ -92,6 +96,21 @@ impl Application {
                     Ok(n) if n > 0 => tracing::info!(purged = n, "expired events removed"),
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "events housekeeping failed"),
+                }
+                let settings = settings.clone();
+                let purged = db
+                    .run(move |conn| {
+                        crate::auth::service::purge_expired(conn, &settings, crate::ids::now())
+                    })
+                    .await;
+                match purged {
+                    Ok(p) if p.throttle_counters > 0 || p.refresh_tokens > 0 => tracing::info!(
+                        throttle_counters = p.throttle_counters,
+                        refresh_tokens = p.refresh_tokens,
+                        "expired sign-in counters and refresh tokens removed"
+                    ),
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "sign-in housekeeping failed"),
                 }
             }
         });

@@ -11,8 +11,10 @@ use utoipa::ToSchema;
 
 use super::access::Principal;
 use super::service::{self, Issued};
+use super::throttle;
 use super::tokens::Subject;
 use crate::clients;
+use crate::config::Settings;
 use crate::error::Error;
 use crate::http::extract;
 use crate::http::problem::{ApiResult, Problem, ProblemDocument};
@@ -170,21 +172,24 @@ async fn token_request(req: &HttpRequest, body: web::Bytes) -> Result<TokenReque
     }
 }
 
-/// The caller's address for throttling: the TCP peer, or behind a trusted
-/// reverse proxy the client it names in `X-Forwarded-For`.
-pub(crate) fn address_of(req: &HttpRequest, trust_forwarded_for: bool) -> String {
-    let forwarded = trust_forwarded_for
-        .then(|| req.headers().get("x-forwarded-for"))
-        .flatten()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty());
-    forwarded.unwrap_or_else(|| {
-        req.peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".into())
-    })
+/// The caller's address for throttling: the TCP peer, or behind trusted
+/// reverse proxies the address the outermost of them saw (see
+/// [`throttle::client_address`]). The web app's sign-in uses it too.
+pub fn address_of(req: &HttpRequest, settings: &Settings) -> String {
+    let hops: Vec<&str> = if settings.trust_forwarded_for {
+        req.headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let proxies = if settings.trust_forwarded_for {
+        settings.trusted_proxies
+    } else {
+        0
+    };
+    throttle::client_address(req.peer_addr().map(|a| a.ip()), &hops, proxies)
 }
 
 /// Issue tokens: password, refresh-token and client-credentials grants.
@@ -208,35 +213,49 @@ pub async fn issue_token(
     state: web::Data<AppState>,
 ) -> ApiResult<web::Json<TokenResponse>> {
     let request = token_request(&req, body).await?;
-    let address = address_of(&req, state.settings.trust_forwarded_for);
+    let address = address_of(&req, &state.settings);
     let shared = state.clone();
-    let issued = state
-        .db
-        .run(move |conn| {
-            let (keys, settings) = (&shared.keys, &shared.settings);
-            match request {
-                TokenRequest::Password { username, password } => {
-                    service::password_grant(conn, keys, settings, &username, &password, &address)
-                }
-                TokenRequest::RefreshToken { refresh_token } => {
-                    service::refresh_grant(conn, keys, settings, &refresh_token)
-                }
-                TokenRequest::ClientCredentials {
-                    client_id,
-                    client_secret,
-                    scope,
-                } => service::client_credentials_grant(
-                    conn,
-                    keys,
-                    settings,
-                    &client_id,
-                    &client_secret,
-                    scope.as_deref(),
-                    &address,
-                ),
-            }
-        })
-        .await?;
+    let issued = match request {
+        TokenRequest::Password { username, password } => {
+            let user_id =
+                service::authenticate(&state.db, &state.settings, &username, password, &address)
+                    .await?;
+            state
+                .db
+                .run(move |conn| {
+                    service::issue_tokens(conn, &shared.keys, &shared.settings, &user_id)
+                })
+                .await?
+        }
+        TokenRequest::RefreshToken { refresh_token } => {
+            state
+                .db
+                .run(move |conn| {
+                    service::refresh_grant(conn, &shared.keys, &shared.settings, &refresh_token)
+                })
+                .await?
+        }
+        TokenRequest::ClientCredentials {
+            client_id,
+            client_secret,
+            scope,
+        } => {
+            state
+                .db
+                .run(move |conn| {
+                    service::client_credentials_grant(
+                        conn,
+                        &shared.keys,
+                        &shared.settings,
+                        &client_id,
+                        &client_secret,
+                        scope.as_deref(),
+                        &address,
+                    )
+                })
+                .await?
+        }
+    };
     Ok(web::Json(issued.into()))
 }
 

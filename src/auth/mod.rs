@@ -6,8 +6,10 @@
 //!   collective, reading role and status from the database at each request.
 //! * [`tokens`] — JWT access tokens (HS256 only; `exp`, `iss`, `aud` required).
 //! * [`password`] — argon2 hashes, and the random secrets we hand out.
-//! * [`service`] — the grants: password, refresh (rotating), client
-//!   credentials; revocation; login throttling.
+//! * [`service`] — signing in, the grants: password, refresh (rotating),
+//!   client credentials; revocation; purging what expired.
+//! * [`throttle`] — sign-in attempts claimed before any secret is checked,
+//!   shared by every replica; the caller's address behind proxies.
 //! * [`http`] — the token endpoints and the bearer-token extractor.
 
 pub mod access;
@@ -15,4 +17,5 @@ pub mod http;
 pub mod password;
 pub mod policy;
 pub mod service;
+pub mod throttle;
 pub mod tokens;

@@ -38,6 +38,43 @@ pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
         && real
 }
 
+/// Password checks in flight at once are bounded: each argon2 computation
+/// takes ~19 MiB and a core for tens of milliseconds, so under a flood of
+/// sign-ins more of them wait their turn rather than exhaust memory.
+/// Waiting here holds no database connection.
+pub fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(hashing_slot_count()))
+}
+
+/// How many password checks may run at once: two per core.
+pub fn hashing_slot_count() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 2
+}
+
+/// Runs slow password work on the blocking thread pool, holding no
+/// database connection: a flood of bogus sign-ins then costs CPU, never the
+/// connections every other request needs.
+async fn off_connection<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    let _slot = hashing_slots()
+        .acquire()
+        .await
+        .expect("the hashing semaphore is never closed");
+    tokio::task::spawn_blocking(work)
+        .await
+        .expect("password hashing does not panic")
+}
+
+/// [`hash_password`], off any database connection.
+pub async fn hash_off_connection(password: String) -> String {
+    off_connection(move || hash_password(&password)).await
+}
+
+/// [`verify_password`], off any database connection.
+pub async fn verify_off_connection(password: String, stored: Option<String>) -> bool {
+    off_connection(move || verify_password(&password, stored.as_deref())).await
+}
+
 pub fn random_bytes(n: usize) -> Vec<u8> {
     let mut bytes = vec![0u8; n];
     rand::rngs::OsRng.fill_bytes(&mut bytes);

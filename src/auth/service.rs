@@ -1,4 +1,5 @@
-//! The grants that hand out tokens, revocation, and login throttling.
+//! Signing in, the grants that hand out tokens, revocation, and the
+//! housekeeping of what they leave behind.
 //!
 //! Refresh tokens rotate: each use marks the token rotated and issues a new
 //! one in the same family. Presenting a rotated token again means it was
@@ -7,13 +8,14 @@
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 
-use super::password::{digest, digests_match, new_secret, verify_password};
+use super::password::{digest, digests_match, new_secret, verify_off_connection};
 use super::policy::Scope;
+use super::throttle::{self, Limit};
 use super::tokens::{Keys, Subject};
 use crate::clients::ClientStatus;
 use crate::config::Settings;
-use crate::db::schema::{login_throttle, refresh_tokens, users};
-use crate::db::{is_unique_violation, write_tx, DbConnection};
+use crate::db::schema::{refresh_tokens, users};
+use crate::db::{write_tx, Db, DbConnection};
 use crate::error::{Error, Result};
 use crate::ids::{new_id, now};
 use crate::{clients, collectives};
@@ -34,69 +36,57 @@ fn invalid_grant(message: &str) -> Error {
     }
 }
 
-/// Password grant: an email and password for an access and refresh token.
-pub fn password_grant(
-    conn: &mut DbConnection,
-    keys: &Keys,
+/// Checks a person's email and password — the API's password grant and the
+/// web app's sign-in form both come here — and answers their user id.
+///
+/// The attempt is claimed against the throttle before anything is checked
+/// (see [`throttle`]); the password is verified off any database connection.
+/// Unknown accounts are checked against a dummy hash and counted alike, so
+/// neither the answer nor its timing tells whether the account exists.
+pub async fn authenticate(
+    db: &Db,
     settings: &Settings,
     email: &str,
-    password: &str,
-    address: &str,
-) -> Result<Issued> {
-    let user_id = authenticate(conn, settings, email, password, address)?;
-    write_tx(conn, |conn| {
-        issue_for_user(conn, keys, settings, &user_id, &new_id())
-    })
-}
-
-/// Checks an email and password under the sign-in throttle and answers the
-/// user id. The token endpoint and the web app's sign-in page both sign in
-/// through here, so one throttle covers both.
-pub fn authenticate(
-    conn: &mut DbConnection,
-    settings: &Settings,
-    email: &str,
-    password: &str,
+    password: String,
     address: &str,
 ) -> Result<String> {
     let email = collectives::normalise_email(email);
-    let account_key = format!("account:{email}");
-    let address_key = format!("address:{address}");
-    let at = now();
-    let limits = [
-        (account_key.as_str(), settings.login_max_failures),
-        (
-            address_key.as_str(),
-            settings.login_max_failures.saturating_mul(4),
-        ),
-    ];
-    if let Some(wait) = locked_for(conn, &limits, at)? {
-        return Err(locked_out(wait));
-    }
-    let user: Option<(String, Option<String>)> = users::table
-        .filter(users::email.eq(&email))
-        .select((users::id, users::password_hash))
-        .first(conn)
-        .optional()?;
-    let hash = user.as_ref().and_then(|(_, hash)| hash.as_deref());
-    // Unknown accounts are checked against a dummy hash, so both cost alike.
-    let verified = verify_password(password, hash);
-    match (user, verified) {
-        (Some((user_id, _)), true) => {
-            write_tx(conn, |conn| clear_failures(conn, &account_key))?;
+    let limits = Limit::for_account(&email, address, settings.login_max_failures);
+    let window = settings.login_window_secs;
+    let (claim, user) = db
+        .run(move |conn| {
+            let claim = throttle::claim(conn, &limits, window, now())?;
+            let user: Option<(String, Option<String>)> = users::table
+                .filter(users::email.eq(&email))
+                .select((users::id, users::password_hash))
+                .first(conn)
+                .optional()?;
+            Ok((claim, user))
+        })
+        .await?;
+    let hash = user.as_ref().and_then(|(_, hash)| hash.clone());
+    let verified = verify_off_connection(password, hash).await;
+    match user {
+        Some((user_id, _)) if verified => {
+            db.run(move |conn| throttle::give_back(conn, claim)).await?;
             Ok(user_id)
         }
-        _ => {
-            // The failure is counted and committed before it is reported.
-            write_tx(conn, |conn| {
-                for (key, max) in limits {
-                    record_failure(conn, key, max, settings.login_window_secs, at)?;
-                }
-                Ok::<_, Error>(())
-            })?;
-            Err(invalid_grant("the email or password is wrong"))
-        }
+        // The claim stays counted: that is the failure.
+        _ => Err(invalid_grant("the email or password is wrong")),
     }
+}
+
+/// A new sign-in (a new family of refresh tokens) for a person whose
+/// credentials were checked.
+pub fn issue_tokens(
+    conn: &mut DbConnection,
+    keys: &Keys,
+    settings: &Settings,
+    user_id: &str,
+) -> Result<Issued> {
+    write_tx(conn, |conn| {
+        issue_for_user(conn, keys, settings, user_id, &new_id())
+    })
 }
 
 fn issue_for_user(
@@ -233,33 +223,20 @@ pub fn client_credentials_grant(
     requested: Option<&str>,
     address: &str,
 ) -> Result<Issued> {
-    let at = now();
-    let limits = [
-        (&*format!("client:{client_id}"), settings.login_max_failures),
-        (
-            &*format!("address:{address}"),
-            settings.login_max_failures.saturating_mul(4),
-        ),
-    ];
-    if let Some(wait) = locked_for(conn, &limits, at)? {
-        return Err(locked_out(wait));
-    }
+    let limits = Limit::for_client(client_id, address, settings.login_max_failures);
+    let claim = throttle::claim(conn, &limits, settings.login_window_secs, now())?;
     let client = clients::store::find(conn, client_id)?;
     let valid = client.as_ref().is_some_and(|c| {
         c.status() == ClientStatus::Active && digests_match(&c.secret_hash, &digest(secret))
     });
     let Some(client) = client.filter(|_| valid) else {
-        write_tx(conn, |conn| {
-            for (key, max) in limits {
-                record_failure(conn, key, max, settings.login_window_secs, at)?;
-            }
-            Ok::<_, Error>(())
-        })?;
+        // The claim stays counted: that is the failure.
         return Err(Error::Unauthenticated {
             code: "invalid_client",
             message: "unknown or disabled client, or wrong secret".into(),
         });
     };
+    throttle::give_back(conn, claim)?;
     let held = clients::parse_scopes(&client.scopes);
     let scopes: Vec<Scope> = match requested {
         None => held,
@@ -293,90 +270,27 @@ pub fn client_credentials_grant(
     })
 }
 
-fn locked_out(wait_secs: u64) -> Error {
-    Error::RateLimited {
-        code: "too_many_attempts",
-        message: "too many failed sign-in attempts from this account or address; try again later"
-            .into(),
-        retry_after_secs: wait_secs.max(1),
-    }
-}
-
-/// Seconds until the longest lock among `keys` ends, if any is locked.
-fn locked_for(
+/// Deletes what no longer says anything: throttle counters whose window is
+/// over, and refresh tokens past their expiry (expired, they are refused
+/// whatever else is recorded about them). Run now and then by `serve`.
+pub fn purge_expired(
     conn: &mut DbConnection,
-    limits: &[(&str, u32)],
+    settings: &Settings,
     at: NaiveDateTime,
-) -> Result<Option<u64>> {
-    let keys: Vec<&str> = limits.iter().map(|(k, _)| *k).collect();
-    let locks: Vec<Option<NaiveDateTime>> = login_throttle::table
-        .filter(login_throttle::key.eq_any(keys))
-        .select(login_throttle::locked_until)
-        .load(conn)?;
-    Ok(locks
-        .into_iter()
-        .flatten()
-        .filter(|until| *until > at)
-        .map(|until| (until - at).num_seconds().max(1) as u64)
-        .max())
-}
-
-/// Counts a failure against `key`, locking it once `max` failures fall in
-/// one window. Each step is a guarded update, so concurrent failures all
-/// count on both databases.
-fn record_failure(
-    conn: &mut DbConnection,
-    key: &str,
-    max: u32,
-    window_secs: u64,
-    at: NaiveDateTime,
-) -> Result<()> {
-    let window = TimeDelta::seconds(window_secs as i64);
-    let counted = diesel::update(
-        login_throttle::table
-            .filter(login_throttle::key.eq(key))
-            .filter(login_throttle::window_started_at.gt(at - window)),
-    )
-    .set(login_throttle::failures.eq(login_throttle::failures + 1))
-    .execute(conn)?;
-    if counted == 0 {
-        let restarted = diesel::update(login_throttle::table.filter(login_throttle::key.eq(key)))
-            .set((
-                login_throttle::failures.eq(1),
-                login_throttle::window_started_at.eq(at),
-                login_throttle::locked_until.eq(None::<NaiveDateTime>),
-            ))
+) -> Result<Purged> {
+    let throttle_counters = throttle::purge(conn, settings.login_window_secs, at)?;
+    let refresh_tokens =
+        diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.le(at)))
             .execute(conn)?;
-        if restarted == 0 {
-            let inserted = conn.transaction(|conn| {
-                diesel::insert_into(login_throttle::table)
-                    .values((
-                        login_throttle::key.eq(key),
-                        login_throttle::failures.eq(1),
-                        login_throttle::window_started_at.eq(at),
-                    ))
-                    .execute(conn)
-            });
-            match inserted {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => {
-                    return record_failure(conn, key, max, window_secs, at)
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-    diesel::update(
-        login_throttle::table
-            .filter(login_throttle::key.eq(key))
-            .filter(login_throttle::failures.ge(max as i32)),
-    )
-    .set(login_throttle::locked_until.eq(at + window))
-    .execute(conn)?;
-    Ok(())
+    Ok(Purged {
+        throttle_counters,
+        refresh_tokens,
+    })
 }
 
-fn clear_failures(conn: &mut DbConnection, key: &str) -> Result<()> {
-    diesel::delete(login_throttle::table.filter(login_throttle::key.eq(key))).execute(conn)?;
-    Ok(())
+/// What [`purge_expired`] deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub throttle_counters: usize,
+    pub refresh_tokens: usize,
 }

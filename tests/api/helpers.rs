@@ -16,7 +16,12 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub enum TestDb {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { server_url: String, name: String },
+    Postgres {
+        server_url: String,
+        name: String,
+    },
+    /// Another replica's: the first one owns (and drops) it.
+    Shared,
 }
 
 impl Drop for TestDb {
@@ -153,6 +158,12 @@ impl TestApp {
         let mut settings = test_settings(url);
         configure(&mut settings);
         Self::spawn_with(settings, database)
+    }
+
+    /// Another instance of the service on this app's database, as a second
+    /// replica behind a load balancer would be.
+    pub fn replica(&self) -> TestApp {
+        Self::spawn_with(self.settings.clone(), TestDb::Shared)
     }
 
     fn spawn_with(settings: Settings, database: TestDb) -> TestApp {

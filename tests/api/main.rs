@@ -17,4 +17,5 @@ mod reports;
 mod requests;
 mod rounds;
 mod rounds_support;
+mod sign_in;
 mod web;

@@ -117,15 +117,15 @@ async fn sign_in(
             String::new(),
         );
     }
-    let address = crate::auth::http::address_of(&req, state.settings.trust_forwarded_for);
-    let settings = state.settings.clone();
-    let ttl = settings.session_ttl_secs;
-    let who = email.clone();
-    let signed_in = db(&state, move |conn| {
-        let user_id = authenticate(conn, &settings, &who, &password, &address)?;
-        session::start(conn, &user_id, ttl)
-    })
-    .await;
+    let address = crate::auth::http::address_of(&req, &state.settings);
+    let ttl = state.settings.session_ttl_secs;
+    // The password is checked off the database connection (see
+    // `auth::service::authenticate`), then the session starts.
+    let signed_in = match authenticate(&state.db, &state.settings, &email, password, &address).await
+    {
+        Ok(user_id) => db(&state, move |conn| session::start(conn, &user_id, ttl)).await,
+        Err(error) => Err(PageError::from(error)),
+    };
     match signed_in {
         Ok((cookie, _)) => {
             // A fresh session id at every sign-in: no session fixation.
