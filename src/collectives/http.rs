@@ -9,9 +9,10 @@ use uuid::Uuid;
 use super::store::MemberFilter;
 use super::*;
 use crate::auth::access::Principal;
+use crate::auth::http::MaybePrincipal;
 use crate::auth::policy::{MembershipStatus, Role};
 use crate::http::extract::{with_etag, IfMatch, Json};
-use crate::http::problem::ApiResult;
+use crate::http::problem::{ApiResult, ProblemDocument};
 use crate::http::AppState;
 use crate::pagination::{Page, PageQuery};
 
@@ -240,23 +241,33 @@ pub async fn update_member(
     Ok(with_etag(StatusCode::OK, &membership, version))
 }
 
-/// Accept an invitation with its token. Needs no access token: a new
-/// account sets its password here, an existing one confirms it.
+/// Accept an invitation with its token. A person without an account sends
+/// the password of their new account; a person who has one accepts while
+/// signed in as that account (bearer token), without a password.
 #[utoipa::path(
     tag = "members",
     request_body = AcceptInvitation,
-    responses((status = 200, body = Membership), (status = 409, description = "`invitation_expired`"))
+    responses(
+        (status = 200, body = Membership),
+        (status = 401, description = "`unauthenticated`: the invitation is for an existing account; sign in as it first", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: signed in as another account; `users_only`: a partner app's token", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such invitation", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "`invitation_expired`", body = ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security((), ("bearer" = []))
 )]
 #[post("/invitations/accept")]
 pub async fn accept_invitation(
     state: web::Data<AppState>,
+    principal: MaybePrincipal,
     body: Json<AcceptInvitation>,
 ) -> ApiResult<web::Json<Membership>> {
+    let signed_in = match &principal.0 {
+        Some(principal) => Some(principal.require_user()?.to_owned()),
+        None => None,
+    };
     Ok(web::Json(
-        state
-            .db
-            .run(move |conn| service::accept(conn, body.0))
-            .await?,
+        service::accept_invitation(&state.db, signed_in, body.0).await?,
     ))
 }
 

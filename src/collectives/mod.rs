@@ -46,7 +46,11 @@ impl From<CollectiveRow> for Collective {
 pub struct Membership {
     pub id: String,
     pub collective_id: String,
-    pub user_id: String,
+    /// The person's account; absent while the membership is an invitation
+    /// (which looks the same whether or not the email has an account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The person's name; for an invitation, the name the inviter gave.
     pub display_name: String,
     /// Shown to coordinators and to the member themselves only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,16 +65,26 @@ pub struct Membership {
 
 impl Membership {
     /// `show_contact`: whether the reader may see the email address.
+    ///
+    /// An invitation shows only what the inviter gave (email, name): the
+    /// account behind it, if the email had one, is not theirs to see.
     pub fn from_rows(membership: MembershipRow, user: UserRow, show_contact: bool) -> Result<Self> {
+        let status = MembershipStatus::parse(&membership.status)
+            .ok_or_else(|| Error::Internal(format!("stored status {:?}", membership.status)))?;
+        let (user_id, display_name) = match status {
+            MembershipStatus::Invited => {
+                (None, membership.invited_name.unwrap_or(user.display_name))
+            }
+            _ => (Some(user.id), user.display_name),
+        };
         Ok(Self {
             role: Role::parse(&membership.role)
                 .ok_or_else(|| Error::Internal(format!("stored role {:?}", membership.role)))?,
-            status: MembershipStatus::parse(&membership.status)
-                .ok_or_else(|| Error::Internal(format!("stored status {:?}", membership.status)))?,
+            status,
             id: membership.id,
             collective_id: membership.collective_id,
-            user_id: user.id,
-            display_name: user.display_name,
+            user_id,
+            display_name,
             email: show_contact.then_some(user.email),
             joined_at: membership.joined_at.map(utc),
             created_at: utc(membership.created_at),
@@ -180,7 +194,8 @@ pub struct CollectivePatch {
 #[serde(deny_unknown_fields)]
 pub struct NewInvitation {
     pub email: String,
-    /// Used if the person has no account yet.
+    /// Shown for the invitation until it is accepted; the name of a new
+    /// account.
     pub display_name: String,
     /// Defaults to `member`. Only admins may invite coordinators and admins.
     pub role: Option<Role>,
@@ -195,13 +210,15 @@ pub struct Invitation {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Accepting an invitation. For an email that has no account yet, the
+/// password of the new account; an existing account accepts while signed in
+/// as itself (`Authorization: Bearer`), without a password.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptInvitation {
     pub invitation_token: String,
-    /// Sets the password of a new account; for an existing account it must
-    /// be that account's password.
-    pub password: String,
+    /// The new account's password. Leave it out when signed in.
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -8,10 +8,12 @@ use super::store::{self, CollectiveRow, MemberFilter, MembershipRow, UserRow};
 use super::*;
 use crate::audit;
 use crate::auth::access::{authorize, Actor, Principal};
-use crate::auth::password::{digest, hash_password, new_secret, verify_password};
+use crate::auth::password::{
+    digest, hash_off_connection, hash_password, new_secret, verify_password,
+};
 use crate::auth::policy::{MembershipStatus, Permission, Role};
 use crate::db::schema::{collectives, memberships, users};
-use crate::db::{is_unique_violation, write_tx, DbConnection};
+use crate::db::{is_unique_violation, write_tx, Db, DbConnection};
 use crate::error::{Error, Result};
 use crate::events::{self, EventType};
 use crate::ids::{new_id, now, utc};
@@ -68,6 +70,7 @@ pub fn insert_collective_with_admin(
         created_at: at,
         updated_at: at,
         version: 1,
+        invited_name: None,
     };
     diesel::insert_into(memberships::table)
         .values(&membership)
@@ -180,7 +183,7 @@ pub fn update(
 }
 
 /// Invites a person by email. Creates their account (without a password)
-/// if they have none.
+/// if they have none. The answer is the same whether or not they had one.
 pub fn invite(
     conn: &mut DbConnection,
     principal: &Principal,
@@ -190,6 +193,12 @@ pub fn invite(
     let email = check_email("email", &input.email)?;
     let display_name = check_text("display_name", &input.display_name, 100)?;
     let role = input.role.unwrap_or(Role::Member);
+    let already_member = || {
+        Error::conflict(
+            "already_member",
+            "this person already has a membership of the collective",
+        )
+    };
     write_tx(conn, |conn| {
         let actor = authorize(
             conn,
@@ -203,30 +212,11 @@ pub fn invite(
                 "only admins may invite coordinators and admins",
             ));
         }
-        let at = now();
-        let user = match store::find_user_by_email(conn, &email)? {
-            Some(user) => user,
-            None => {
-                let user = UserRow {
-                    id: new_id(),
-                    email: email.clone(),
-                    display_name,
-                    password_hash: None,
-                    created_at: at,
-                    updated_at: at,
-                };
-                diesel::insert_into(users::table)
-                    .values(&user)
-                    .execute(conn)?;
-                user
-            }
-        };
+        let user = store::find_or_create_user(conn, &email, &display_name)?;
         if store::membership_of(conn, collective_id, &user.id)?.is_some() {
-            return Err(Error::conflict(
-                "already_member",
-                "this person already has a membership of the collective",
-            ));
+            return Err(already_member());
         }
+        let at = now();
         let token = new_secret("cpi");
         let expires_at = at + TimeDelta::days(INVITATION_DAYS);
         let membership = MembershipRow {
@@ -242,26 +232,28 @@ pub fn invite(
             created_at: at,
             updated_at: at,
             version: 1,
+            invited_name: Some(display_name),
         };
-        match diesel::insert_into(memberships::table)
-            .values(&membership)
-            .execute(conn)
-        {
-            Err(e) if is_unique_violation(&e) => {
-                return Err(Error::conflict(
-                    "already_member",
-                    "this person already has a membership of the collective",
-                ))
-            }
+        // The same person invited twice at once: one wins the unique key, in
+        // a savepoint so the loser answers cleanly.
+        let inserted = conn.transaction(|conn| {
+            diesel::insert_into(memberships::table)
+                .values(&membership)
+                .execute(conn)
+        });
+        match inserted {
+            Err(e) if is_unique_violation(&e) => return Err(already_member()),
             other => other?,
         };
+        // Who was invited is the membership; the account behind it is not
+        // the inviter's to learn.
         audit::record(
             conn,
             &actor,
             "membership.invited",
             "membership",
             &membership.id,
-            json!({"user_id": user.id, "role": role.as_str()}),
+            json!({"role": role.as_str()}),
         )?;
         let membership = Membership::from_rows(membership, user, true)?;
         events::record(
@@ -278,68 +270,124 @@ pub fn invite(
     })
 }
 
-/// Accepts an invitation with its token. A new account gets the password;
-/// an existing account proves itself with it.
-pub fn accept(conn: &mut DbConnection, input: AcceptInvitation) -> Result<Membership> {
-    let hash = digest(input.invitation_token.trim());
+/// An invitation that can still be accepted, and the account it is for.
+fn pending_invitation(conn: &mut DbConnection, token: &str) -> Result<(MembershipRow, UserRow)> {
+    let hash = digest(token.trim());
     let found: Option<(MembershipRow, UserRow)> = memberships::table
         .inner_join(users::table)
         .filter(memberships::invitation_hash.eq(&hash))
         .select((MembershipRow::as_select(), UserRow::as_select()))
         .first(conn)
         .optional()?;
-    let unknown = || Error::NotFound { what: "invitation" };
-    let (membership, user) = found.ok_or_else(unknown)?;
+    let (membership, user) = found.ok_or(Error::NotFound { what: "invitation" })?;
     if membership.status != MembershipStatus::Invited.as_str()
         || membership
             .invitation_expires_at
             .is_some_and(|at| at <= now())
     {
-        return Err(Error::conflict(
-            "invitation_expired",
-            "this invitation has expired or was already used; ask for a new one",
+        return Err(invitation_expired());
+    }
+    Ok((membership, user))
+}
+
+fn invitation_expired() -> Error {
+    Error::conflict(
+        "invitation_expired",
+        "this invitation has expired or was already used; ask for a new one",
+    )
+}
+
+fn sign_in_to_accept() -> Error {
+    Error::Unauthenticated {
+        code: "unauthenticated",
+        message: "this invitation is for an existing account: sign in as that account, \
+                  then accept it with your access token"
+            .into(),
+    }
+}
+
+/// Accepts an invitation with its token — the API's and the web app's way.
+///
+/// An account that already has a password accepts only while signed in as
+/// itself (`signed_in`, the person's user id) and never by a password: a
+/// password checked here would be an unthrottled oracle for anyone who can
+/// invite. A new account sets its password here (hashed off any database
+/// connection).
+pub async fn accept_invitation(
+    db: &Db,
+    signed_in: Option<String>,
+    input: AcceptInvitation,
+) -> Result<Membership> {
+    let token = input.invitation_token;
+    let (membership, user) = db.run(move |conn| pending_invitation(conn, &token)).await?;
+    if signed_in.as_ref().is_some_and(|id| *id != user.id) {
+        return Err(Error::forbidden(
+            "this invitation is for another account; sign out, or sign in as that account",
         ));
     }
-    let new_hash = match &user.password_hash {
-        Some(existing) => {
-            if !verify_password(&input.password, Some(existing)) {
-                return Err(Error::Unauthenticated {
-                    code: "invalid_grant",
-                    message: "the password does not match this account".into(),
-                });
-            }
-            None
+    let new_hash = match (&user.password_hash, &signed_in, input.password) {
+        (Some(_), None, _) => return Err(sign_in_to_accept()),
+        (Some(_), Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                "password",
+                "your account has its password already; accept without one",
+            ))
         }
-        None => {
-            check_password("password", &input.password)?;
-            Some(hash_password(&input.password))
+        (Some(_), Some(_), None) => None,
+        (None, _, None) => {
+            return Err(Error::invalid(
+                "password",
+                "set a password for your new account",
+            ))
+        }
+        (None, _, Some(password)) => {
+            check_password("password", &password)?;
+            Some(hash_off_connection(password).await)
         }
     };
+    db.run(move |conn| complete_acceptance(conn, &membership, &user, new_hash))
+        .await
+}
+
+fn complete_acceptance(
+    conn: &mut DbConnection,
+    membership: &MembershipRow,
+    user: &UserRow,
+    new_hash: Option<String>,
+) -> Result<Membership> {
     write_tx(conn, |conn| {
         let at = now();
         let accepted = diesel::update(
             memberships::table
                 .filter(memberships::id.eq(&membership.id))
-                .filter(memberships::status.eq(MembershipStatus::Invited.as_str())),
+                .filter(memberships::status.eq(MembershipStatus::Invited.as_str()))
+                .filter(memberships::invitation_expires_at.gt(at)),
         )
         .set((
             memberships::status.eq(MembershipStatus::Active.as_str()),
             memberships::invitation_hash.eq(None::<String>),
+            memberships::invited_name.eq(None::<String>),
             memberships::joined_at.eq(Some(at)),
             memberships::updated_at.eq(at),
             memberships::version.eq(memberships::version + 1),
         ))
         .execute(conn)?;
         if accepted == 0 {
-            return Err(Error::conflict(
-                "invitation_expired",
-                "this invitation was already used",
-            ));
+            return Err(invitation_expired());
         }
         if let Some(hash) = &new_hash {
-            diesel::update(users::table.find(&user.id))
-                .set((users::password_hash.eq(hash), users::updated_at.eq(at)))
-                .execute(conn)?;
+            // Another invitation of this new account may have set its
+            // password meanwhile: then it is an existing account.
+            let set = diesel::update(
+                users::table
+                    .filter(users::id.eq(&user.id))
+                    .filter(users::password_hash.is_null()),
+            )
+            .set((users::password_hash.eq(hash), users::updated_at.eq(at)))
+            .execute(conn)?;
+            if set == 0 {
+                return Err(sign_in_to_accept());
+            }
         }
         let actor = Actor {
             collective_id: membership.collective_id.clone(),
@@ -357,7 +405,8 @@ pub fn accept(conn: &mut DbConnection, input: AcceptInvitation) -> Result<Member
             &membership.id,
             json!({}),
         )?;
-        let (row, user) = store::find_membership(conn, &membership.id)?.ok_or_else(unknown)?;
+        let (row, user) = store::find_membership(conn, &membership.id)?
+            .ok_or(Error::NotFound { what: "invitation" })?;
         let joined = Membership::from_rows(row, user, true)?;
         events::record(
             conn,
@@ -451,6 +500,9 @@ pub fn update_member(
             Permission::ManageMembers,
             "collective",
         )?;
+        // Changes are checked against the collective's admins as a whole:
+        // one at a time, so two demotions cannot both count the other.
+        store::lock_collective(conn, collective_id)?;
         let (row, _) = load_membership(conn, id)?;
         if row.collective_id != collective_id {
             return Err(Error::NotFound { what: "membership" });

@@ -45,6 +45,8 @@ pub struct MembershipRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
+    /// The name the inviter gave, shown until the invitation is accepted.
+    pub invited_name: Option<String>,
 }
 
 impl MembershipRow {
@@ -160,6 +162,57 @@ pub fn list_members(
         .limit(page.limit + 1)
         .select((MembershipRow::as_select(), UserRow::as_select()))
         .load(conn)?)
+}
+
+/// Takes the collective's row lock until the transaction ends, so that
+/// changes checked against the collective as a whole (the last active admin)
+/// are made one after the other: on PostgreSQL under read committed two
+/// transactions could otherwise each count, then each change another row.
+/// (A no-op guarded update, as `FOR UPDATE` is outside the shared subset; on
+/// SQLite the write transaction already serialises.)
+pub fn lock_collective(conn: &mut DbConnection, id: &str) -> Result<bool> {
+    let locked = diesel::update(collectives::table.filter(collectives::id.eq(id)))
+        .set(collectives::version.eq(collectives::version))
+        .execute(conn)?;
+    Ok(locked > 0)
+}
+
+/// The user with this email, creating them (without a password) if there is
+/// none. Safe when several invitations of one new email run at once: the
+/// insert runs in a savepoint, and whoever loses the unique key reads the
+/// winner's row.
+pub fn find_or_create_user(
+    conn: &mut DbConnection,
+    email: &str,
+    display_name: &str,
+) -> Result<UserRow> {
+    for _ in 0..3 {
+        if let Some(user) = find_user_by_email(conn, email)? {
+            return Ok(user);
+        }
+        let at = crate::ids::now();
+        let user = UserRow {
+            id: crate::ids::new_id(),
+            email: email.to_owned(),
+            display_name: display_name.to_owned(),
+            password_hash: None,
+            created_at: at,
+            updated_at: at,
+        };
+        let inserted = conn.transaction(|conn| {
+            diesel::insert_into(users::table)
+                .values(&user)
+                .execute(conn)
+        });
+        match inserted {
+            Ok(_) => return Ok(user),
+            Err(e) if crate::db::is_unique_violation(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(crate::error::Error::Internal(format!(
+        "no user row for {email} after three tries"
+    )))
 }
 
 pub fn count_active_admins(conn: &mut DbConnection, collective_id: &str) -> Result<i64> {

@@ -426,3 +426,275 @@ async fn every_change_is_in_the_audit_trail_for_coordinators_only() {
     .await
     .expect_problem(403, "forbidden");
 }
+
+/// Someone with an account elsewhere, and another person who runs a
+/// collective of their own and invites them.
+async fn invited_elsewhere(
+    app: &TestApp,
+) -> (
+    crate::helpers::Person,
+    String,
+    crate::helpers::Person,
+    String,
+) {
+    let (_, ada) = app.bootstrap("Northside").await;
+    let (collective, inviter) = app.bootstrap("Somewhere else").await;
+    let invited = app
+        .post(
+            &format!("/api/v1/collectives/{collective}/members"),
+            &inviter.token,
+            json!({"email": ada.email, "display_name": "Ada"}),
+        )
+        .await
+        .expect(201);
+    let token = invited.body["invitation_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (ada, collective, inviter, token)
+}
+
+async fn accept(
+    app: &TestApp,
+    bearer: Option<&str>,
+    body: serde_json::Value,
+) -> crate::helpers::Answer {
+    app.send(
+        Method::POST,
+        "/api/v1/invitations/accept",
+        bearer,
+        Some(body),
+    )
+    .await
+}
+
+#[actix_rt::test]
+async fn accepting_never_checks_the_password_of_an_existing_account() {
+    let app = TestApp::spawn().await;
+    let (ada, collective, inviter, token) = invited_elsewhere(&app).await;
+    // Whoever holds the token learns nothing about Ada's password, however
+    // often they try: the right one and wrong ones answer alike.
+    let right = accept(
+        &app,
+        None,
+        json!({"invitation_token": token, "password": PASSWORD}),
+    )
+    .await
+    .expect_problem(401, "unauthenticated");
+    for i in 0..app.settings.login_max_failures + 3 {
+        let wrong = accept(
+            &app,
+            None,
+            json!({"invitation_token": token, "password": format!("guess number {i}")}),
+        )
+        .await
+        .expect_problem(401, "unauthenticated");
+        assert_eq!(wrong.body["detail"], right.body["detail"]);
+    }
+    let members = app
+        .get(
+            &format!("/api/v1/collectives/{collective}/members?status=invited"),
+            &inviter.token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        members.body["items"].as_array().unwrap().len(),
+        1,
+        "still invited"
+    );
+
+    // Signed in as someone else: not theirs to accept.
+    accept(
+        &app,
+        Some(&inviter.token),
+        json!({"invitation_token": token}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    // Signed in as Ada: accepted, no password asked (and none taken).
+    let extra = accept(
+        &app,
+        Some(&ada.token),
+        json!({"invitation_token": token, "password": PASSWORD}),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    assert_eq!(extra.body["field"], "password");
+    let accepted = accept(&app, Some(&ada.token), json!({"invitation_token": token}))
+        .await
+        .expect(200);
+    assert_eq!(accepted.body["status"], "active");
+    assert_eq!(accepted.body["user_id"], ada.user_id.as_str());
+    app.get(&format!("/api/v1/collectives/{collective}"), &ada.token)
+        .await
+        .expect(200);
+    // Ada's password still signs her in: nothing about it changed.
+    app.login(&ada.email, PASSWORD).await.expect(200);
+}
+
+#[actix_rt::test]
+async fn a_new_account_sets_its_password_when_it_accepts() {
+    let app = TestApp::spawn().await;
+    let (collective, admin) = app.bootstrap("Northside").await;
+    let token = app
+        .post(
+            &format!("/api/v1/collectives/{collective}/members"),
+            &admin.token,
+            json!({"email": "new@example.org", "display_name": "New"}),
+        )
+        .await
+        .expect(201)
+        .body["invitation_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let missing = accept(&app, None, json!({"invitation_token": token}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(missing.body["field"], "password");
+    // A partner app's token cannot accept for anyone.
+    let (partner, _, _) = app.partner(&collective, &admin, &["collective:read"]).await;
+    accept(
+        &app,
+        Some(&partner),
+        json!({"invitation_token": token, "password": PASSWORD}),
+    )
+    .await
+    .expect_problem(403, "users_only");
+    accept(
+        &app,
+        None,
+        json!({"invitation_token": token, "password": PASSWORD}),
+    )
+    .await
+    .expect(200);
+    app.login("new@example.org", PASSWORD).await.expect(200);
+}
+
+#[actix_rt::test]
+async fn an_invitation_looks_the_same_whether_or_not_the_email_has_an_account() {
+    let app = TestApp::spawn().await;
+    let (_, ada) = app.bootstrap("Northside").await;
+    let (collective, inviter) = app.bootstrap("Somewhere else").await;
+    let invite = |email: String| {
+        let (app, path, token) = (
+            &app,
+            format!("/api/v1/collectives/{collective}/members"),
+            inviter.token.clone(),
+        );
+        async move {
+            app.post(
+                &path,
+                &token,
+                json!({"email": email, "display_name": "Someone"}),
+            )
+            .await
+            .expect(201)
+        }
+    };
+    let existing = invite(ada.email.clone()).await;
+    let new = invite("nobody-yet@example.org".into()).await;
+    let shape = |answer: &crate::helpers::Answer| {
+        let membership = answer.body["membership"].as_object().unwrap().clone();
+        let mut keys: Vec<String> = membership.keys().cloned().collect();
+        keys.sort();
+        (
+            keys,
+            membership["display_name"].clone(),
+            membership.get("user_id").cloned(),
+        )
+    };
+    let (existing_keys, existing_name, existing_user) = shape(&existing);
+    let (new_keys, new_name, new_user) = shape(&new);
+    assert_eq!(existing_keys, new_keys);
+    assert_eq!(
+        existing_name, "Someone",
+        "the name the inviter gave, not Ada's own"
+    );
+    assert_eq!(new_name, "Someone");
+    assert_eq!(
+        (existing_user, new_user),
+        (None, None),
+        "no account id in an invitation"
+    );
+    let body = existing.body.to_string();
+    assert!(
+        !body.contains(&ada.user_id) && !body.contains("Ada Admin"),
+        "{body}"
+    );
+
+    // Nor do the member list, the membership and the audit trail tell.
+    for path in [
+        format!("/api/v1/collectives/{collective}/members?status=invited"),
+        format!(
+            "/api/v1/collectives/{collective}/members/{}",
+            existing.body["membership"]["id"].as_str().unwrap()
+        ),
+        format!("/api/v1/audit?collective_id={collective}"),
+    ] {
+        let seen = app
+            .get(&path, &inviter.token)
+            .await
+            .expect(200)
+            .body
+            .to_string();
+        assert!(
+            !seen.contains(&ada.user_id) && !seen.contains("Ada Admin"),
+            "{path}: {seen}"
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn concurrent_demotions_never_remove_the_last_admin() {
+    let app = TestApp::spawn().await;
+    let (collective, first) = app.bootstrap("Northside").await;
+    let mut admins = vec![first.clone()];
+    for _ in 0..4 {
+        admins.push(app.join(&collective, &first, "admin").await);
+    }
+    let members = format!("/api/v1/collectives/{collective}/members");
+    for round in 0..4 {
+        // Every admin steps down at once: at least one must stay.
+        let demotions = admins.iter().map(|admin| {
+            let path = format!("{members}/{}", admin.membership_id);
+            let (app, token) = (&app, admin.token.clone());
+            async move { app.patch(&path, &token, json!({"role": "member"})).await }
+        });
+        let answers = futures::future::join_all(demotions).await;
+        for answer in &answers {
+            assert!(
+                answer.status == 200 || answer.body["code"] == "last_admin",
+                "{}: {}",
+                answer.status,
+                answer.body
+            );
+        }
+        let survivors: Vec<&crate::helpers::Person> = admins
+            .iter()
+            .zip(&answers)
+            .filter(|(_, a)| a.status != 200)
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(
+            survivors.len(),
+            1,
+            "round {round}: exactly one admin must remain, {} did",
+            survivors.len()
+        );
+        // The survivor makes everyone an admin again for the next round.
+        let survivor = survivors[0];
+        for admin in &admins {
+            if admin.membership_id != survivor.membership_id {
+                app.patch(
+                    &format!("{members}/{}", admin.membership_id),
+                    &survivor.token,
+                    json!({"role": "admin"}),
+                )
+                .await
+                .expect(200);
+            }
+        }
+    }
+}

@@ -347,7 +347,9 @@ impl TestApp {
             collective.id,
             Person {
                 email,
-                user_id: membership.user_id,
+                user_id: membership
+                    .user_id
+                    .expect("an active membership shows its user"),
                 membership_id: membership.id,
                 token,
             },

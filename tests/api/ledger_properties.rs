@@ -215,7 +215,9 @@ fn random_operation_sequences_keep_every_invariant() {
     )
     .unwrap();
     let who = Principal::User {
-        user_id: membership.user_id,
+        user_id: membership
+            .user_id
+            .expect("an active membership shows its user"),
     };
     let conn = std::cell::RefCell::new(conn);
     let cases = if crate::helpers::postgres_url().is_some() {

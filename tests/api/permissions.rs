@@ -15,6 +15,9 @@ use crate::helpers::{Person, TestApp};
 enum Access {
     /// Anyone, no token (health, sign-in …).
     Public,
+    /// Anyone without a token, or a signed-in person; a token that is sent
+    /// must be a valid one of a person (accepting an invitation).
+    PublicOrPerson,
     /// Any signed-in person, whatever their memberships; no partner app.
     AnyPerson,
     /// Members of the collective with at least this role, and partner apps
@@ -159,7 +162,7 @@ fn rows() -> Vec<Row> {
         },
         Row {
             operation: "accept_invitation",
-            access: Public,
+            access: PublicOrPerson,
             // An unknown token: public, so the answer is 404 for everyone alike.
             call: |_, _, _| {
                 (
@@ -1054,6 +1057,11 @@ fn rows() -> Vec<Row> {
 fn expected(access: Access, caller: Caller) -> Result<(), u16> {
     match access {
         Access::Public => Ok(()),
+        Access::PublicOrPerson => match caller {
+            Caller::Expired => Err(401),
+            Caller::PartnerWithScope | Caller::PartnerWithoutScope => Err(403),
+            _ => Ok(()),
+        },
         Access::AnyPerson => match caller {
             Caller::Expired | Caller::Anonymous => Err(401),
             Caller::PartnerWithScope | Caller::PartnerWithoutScope => Err(403),
@@ -1411,7 +1419,9 @@ async fn every_operation_admits_exactly_the_callers_its_rule_names() {
                 // may still refuse its input (404 for an unknown invitation).
                 Ok(()) => {
                     answer.status.is_success()
-                        || (matches!(row.access, Access::Public) && status != 401 && status != 403)
+                        || (matches!(row.access, Access::Public | Access::PublicOrPerson)
+                            && status != 401
+                            && status != 403)
                 }
                 Err(refusal) => status == refusal,
             };
