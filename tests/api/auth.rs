@@ -242,29 +242,12 @@ async fn one_address_cannot_try_many_accounts_without_limit() {
         .expect_problem(429, "too_many_attempts");
 }
 
-async fn login_from(
-    app: &TestApp,
-    forwarded_for: &str,
-    email: &str,
-    password: &str,
-) -> crate::helpers::Answer {
-    let response = app
-        .raw(Method::POST, "/api/v1/auth/token")
-        .header("x-forwarded-for", forwarded_for)
-        .json(&json!({"grant_type": "password", "username": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    TestApp::answer(response).await
-}
-
 #[actix_rt::test]
 async fn behind_a_trusted_proxy_addresses_come_from_x_forwarded_for() {
     let app = TestApp::spawn_configured(|s| s.trust_forwarded_for = true).await;
     let (_, admin) = app.bootstrap("Northside").await;
     for i in 0..app.settings.login_max_failures * 4 {
-        login_from(
-            &app,
+        app.login_via(
             "203.0.113.7",
             &format!("guess{i}@example.org"),
             "wrong password!",
@@ -272,11 +255,11 @@ async fn behind_a_trusted_proxy_addresses_come_from_x_forwarded_for() {
         .await
         .expect_problem(401, "invalid_grant");
     }
-    login_from(&app, "203.0.113.7", &admin.email, PASSWORD)
+    app.login_via("203.0.113.7", &admin.email, PASSWORD)
         .await
         .expect_problem(429, "too_many_attempts");
     // Everyone else behind the same proxy still signs in.
-    login_from(&app, "198.51.100.2, 10.0.0.1", &admin.email, PASSWORD)
+    app.login_via("198.51.100.2, 10.0.0.1", &admin.email, PASSWORD)
         .await
         .expect(200);
 }
@@ -286,8 +269,7 @@ async fn an_untrusted_x_forwarded_for_is_ignored() {
     let app = TestApp::spawn().await;
     let (_, admin) = app.bootstrap("Northside").await;
     for i in 0..app.settings.login_max_failures * 4 {
-        login_from(
-            &app,
+        app.login_via(
             &format!("192.0.2.{i}"),
             &format!("guess{i}@example.org"),
             "wrong password!",
@@ -295,7 +277,7 @@ async fn an_untrusted_x_forwarded_for_is_ignored() {
         .await
         .expect_problem(401, "invalid_grant");
     }
-    login_from(&app, "192.0.2.250", &admin.email, PASSWORD)
+    app.login_via("192.0.2.250", &admin.email, PASSWORD)
         .await
         .expect_problem(429, "too_many_attempts");
 }

@@ -320,6 +320,18 @@ impl TestApp {
         .await
     }
 
+    /// Signs in through a proxy that says the caller is `forwarded_for`.
+    pub async fn login_via(&self, forwarded_for: &str, email: &str, password: &str) -> Answer {
+        let response = self
+            .raw(Method::POST, "/api/v1/auth/token")
+            .header("x-forwarded-for", forwarded_for)
+            .json(&json!({"grant_type": "password", "username": email, "password": password}))
+            .send()
+            .await
+            .expect("the request is sent");
+        Self::answer(response).await
+    }
+
     /// Bootstraps a collective with a fresh admin, as the command line does.
     pub async fn bootstrap(&self, collective: &str) -> (String, Person) {
         let email = format!("admin-{}@example.org", uuid::Uuid::new_v4().simple());

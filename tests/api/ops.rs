@@ -26,6 +26,11 @@ async fn health_and_readiness_answer() {
     assert_eq!(ready.body["database"], expected);
 }
 
+async fn metrics_text(app: &TestApp) -> String {
+    let response = app.raw(Method::GET, "/metrics").send().await.unwrap();
+    response.text().await.unwrap()
+}
+
 #[actix_rt::test]
 async fn metrics_count_requests_by_route_and_show_the_pool() {
     let app = TestApp::spawn().await;
@@ -40,14 +45,7 @@ async fn metrics_count_requests_by_route_and_show_the_pool() {
     )
     .await
     .expect(401);
-    let text = app
-        .raw(Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&app).await;
     assert!(
         text.contains(r#"http_requests_total{method="GET",route="/healthz",status="200"} 1"#),
         "{text}"
@@ -71,14 +69,7 @@ async fn made_up_methods_do_not_become_metric_series() {
             .unwrap();
         assert!(answer.status().is_client_error(), "{method}: {answer:?}");
     }
-    let text = app
-        .raw(Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&app).await;
     for method in ["BREW", "XYZZY-1", "PROPFIND"] {
         assert!(!text.contains(method), "{method} became a label: {text}");
     }

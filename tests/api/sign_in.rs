@@ -138,17 +138,6 @@ async fn checking_passwords_holds_no_database_connection() {
     assert_eq!(finished.load(Ordering::SeqCst), 16);
 }
 
-async fn login_via(app: &TestApp, forwarded_for: &str, email: &str, password: &str) -> Answer {
-    let response = app
-        .raw(Method::POST, "/api/v1/auth/token")
-        .header("x-forwarded-for", forwarded_for)
-        .json(&json!({"grant_type": "password", "username": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    TestApp::answer(response).await
-}
-
 #[actix_rt::test]
 async fn behind_a_proxy_the_address_it_saw_counts_not_what_the_client_wrote() {
     let app = TestApp::spawn_configured(|s| s.trust_forwarded_for = true).await;
@@ -156,8 +145,7 @@ async fn behind_a_proxy_the_address_it_saw_counts_not_what_the_client_wrote() {
     // The client forges a new leftmost entry each time; the proxy appends
     // the address it really saw.
     for i in 0..app.settings.login_max_failures * 4 {
-        login_via(
-            &app,
+        app.login_via(
             &format!("198.51.100.{i}, 203.0.113.7"),
             &format!("guess{i}@example.org"),
             "wrong password!",
@@ -165,11 +153,11 @@ async fn behind_a_proxy_the_address_it_saw_counts_not_what_the_client_wrote() {
         .await
         .expect_problem(401, "invalid_grant");
     }
-    login_via(&app, "192.0.2.99, 203.0.113.7", &admin.email, PASSWORD)
+    app.login_via("192.0.2.99, 203.0.113.7", &admin.email, PASSWORD)
         .await
         .expect_problem(429, "too_many_attempts");
     // Someone else behind the same proxy is not held up.
-    login_via(&app, "203.0.113.7, 198.51.100.250", &admin.email, PASSWORD)
+    app.login_via("203.0.113.7, 198.51.100.250", &admin.email, PASSWORD)
         .await
         .expect(200);
 }
@@ -183,8 +171,7 @@ async fn behind_two_proxies_the_outer_ones_view_counts() {
     .await;
     let (_, admin) = app.bootstrap("Northside").await;
     for i in 0..app.settings.login_max_failures * 4 {
-        login_via(
-            &app,
+        app.login_via(
             &format!("198.51.100.{i}, 203.0.113.7, 10.0.0.{i}"),
             &format!("guess{i}@example.org"),
             "wrong password!",
@@ -192,10 +179,10 @@ async fn behind_two_proxies_the_outer_ones_view_counts() {
         .await
         .expect_problem(401, "invalid_grant");
     }
-    login_via(&app, "203.0.113.7, 10.0.0.1", &admin.email, PASSWORD)
+    app.login_via("203.0.113.7, 10.0.0.1", &admin.email, PASSWORD)
         .await
         .expect_problem(429, "too_many_attempts");
-    login_via(&app, "203.0.113.8, 10.0.0.1", &admin.email, PASSWORD)
+    app.login_via("203.0.113.8, 10.0.0.1", &admin.email, PASSWORD)
         .await
         .expect(200);
 }
