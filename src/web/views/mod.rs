@@ -10,12 +10,15 @@
 //! * [`queue`] and [`review`]: the coordinators' queue, and what they do on
 //!   a request's page (review, approve, reject, pay); [`money`]: money
 //!   received, refunds, statements;
+//! * [`affectedness_review`]: coordinators verify declarations;
+//!   [`round_admin`]: create, open, close, tally, enact or cancel a round;
 //! * [`admin`]: members, pools, partner apps; [`public`]: a public pool's
 //!   summary, without signing in.
 
 pub mod account;
 pub mod admin;
 pub mod affectedness;
+pub mod affectedness_review;
 pub mod home;
 pub mod money;
 pub mod pledges;
@@ -23,6 +26,7 @@ pub mod public;
 pub mod queue;
 pub mod requests;
 pub mod review;
+pub mod round_admin;
 pub mod rounds;
 
 use std::collections::BTreeMap;
@@ -199,6 +203,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     money::configure(cfg);
     admin::configure(cfg);
     public::configure(cfg);
+    affectedness_review::configure(cfg);
+    round_admin::configure(cfg);
 }
 
 /// A fresh key for the forms of a page that move money (`once`).

@@ -91,6 +91,9 @@ struct RoundPage {
     result: Option<ResultView>,
     errors: FieldErrors,
     saved: bool,
+    /// Coordinators run the round from here.
+    manager: bool,
+    once: String,
 }
 
 /// What each verdict means, in words a member can check against the numbers.
@@ -311,7 +314,17 @@ fn load(
     } else {
         None
     };
+    let manager = crate::auth::access::authorize(
+        conn,
+        &principal,
+        &round.collective_id,
+        crate::auth::policy::Permission::ManageRounds,
+        "round",
+    )
+    .is_ok();
     Ok(RoundPage {
+        manager,
+        once: super::once_key(),
         chrome: Chrome::load(conn, session, &round.title)?,
         id: round.id,
         title: round.title,
