@@ -65,7 +65,30 @@ async fn run() {
     actix_web::rt::spawn(app.run_until_stopped());
 
     let seeded = Instant::now();
-    let (collective, pool, member_email) = tokio::task::spawn_blocking(move || seed(&db))
+    let seed_db = db.clone();
+    let (collective, ada, pool, invitations) =
+        tokio::task::spawn_blocking(move || invite_everyone(&seed_db))
+            .await
+            .unwrap();
+    // Accepted over HTTP, as people do: a new account sets its password.
+    let http = reqwest::Client::new();
+    let mut members = Vec::new();
+    for (email, token) in invitations {
+        let accepted: serde_json::Value = http
+            .post(format!("{base}/api/v1/invitations/accept"))
+            .json(&serde_json::json!({"invitation_token": token, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let user_id = accepted["user_id"].as_str().expect("accepted").to_owned();
+        members.push((email, Principal::User { user_id }));
+    }
+    let member_email = members[7].0.clone();
+    let requests_pool = pool.clone();
+    tokio::task::spawn_blocking(move || ask_for_help(&db, &ada, &requests_pool, &members))
         .await
         .unwrap();
     eprintln!(
@@ -134,7 +157,6 @@ async fn run() {
             bytes + assets
         );
     }
-    let _ = pool;
     if let Some((server, name)) = pg {
         use diesel::{Connection, RunQueryDsl};
         let mut conn = diesel::PgConnection::establish(&server).unwrap();
@@ -184,12 +206,11 @@ async fn sign_in(client: &reqwest::Client, base: &str, email: &str) -> String {
         .to_owned()
 }
 
-/// An admin, 500 members (each signed up through an invitation), a pool
-/// with money, and 1,000 requests spread over the members and states.
-fn seed(db: &commonpot::db::Db) -> (String, String, String) {
-    use commonpot::collectives::{self, AcceptInvitation, NewInvitation};
+/// An admin, a pool with a goal, and an invitation for each of 500 members.
+fn invite_everyone(db: &commonpot::db::Db) -> (String, Principal, String, Vec<(String, String)>) {
+    use commonpot::collectives::{self, NewInvitation};
     let mut conn = db.get().unwrap();
-    let (collective, admin) = collectives::service::bootstrap(
+    let (collective, _) = collectives::service::bootstrap(
         &mut conn,
         "ada@example.org",
         "Ada",
@@ -199,7 +220,10 @@ fn seed(db: &commonpot::db::Db) -> (String, String, String) {
     )
     .unwrap();
     let ada = Principal::User {
-        user_id: admin.user_id.clone(),
+        user_id: collectives::store::find_user_by_email(&mut conn, "ada@example.org")
+            .unwrap()
+            .expect("the admin's account")
+            .id,
     };
     let pool = commonpot::pools::service::create(
         &mut conn,
@@ -211,7 +235,7 @@ fn seed(db: &commonpot::db::Db) -> (String, String, String) {
         .unwrap(),
     )
     .unwrap();
-    let mut members = Vec::new();
+    let mut invitations = Vec::new();
     for i in 0..MEMBERS {
         let email = format!("member{i}@example.org");
         let invitation = collectives::service::invite(
@@ -225,21 +249,19 @@ fn seed(db: &commonpot::db::Db) -> (String, String, String) {
             },
         )
         .unwrap();
-        let membership = collectives::service::accept(
-            &mut conn,
-            AcceptInvitation {
-                invitation_token: invitation.invitation_token,
-                password: PASSWORD.into(),
-            },
-        )
-        .unwrap();
-        members.push((
-            email,
-            Principal::User {
-                user_id: membership.user_id,
-            },
-        ));
+        invitations.push((email, invitation.invitation_token));
     }
+    (collective.id, ada, pool.id, invitations)
+}
+
+/// 1,000 requests spread over the members; a third taken into review.
+fn ask_for_help(
+    db: &commonpot::db::Db,
+    ada: &Principal,
+    pool: &str,
+    members: &[(String, Principal)],
+) {
+    let mut conn = db.get().unwrap();
     for i in 0..REQUESTS {
         let (_, who) = &members[i % MEMBERS];
         let category = ["rent", "food", "medicine", "transport"][i % 4];
@@ -253,14 +275,14 @@ fn seed(db: &commonpot::db::Db) -> (String, String, String) {
         let created = commonpot::requests::service::create(
             &mut conn,
             who,
-            &pool.id,
+            pool,
             serde_json::from_value(request).unwrap(),
         )
         .unwrap();
         if i % 3 == 0 {
             commonpot::requests::service::take(
                 &mut conn,
-                &ada,
+                ada,
                 &created.id,
                 Default::default(),
                 None,
@@ -268,5 +290,4 @@ fn seed(db: &commonpot::db::Db) -> (String, String, String) {
             .unwrap();
         }
     }
-    (collective.id, pool.id, members[7].0.clone())
 }
