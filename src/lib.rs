@@ -13,6 +13,7 @@ pub mod auth;
 pub mod calendar;
 pub mod cli;
 pub mod clients;
+pub mod clock;
 pub mod collectives;
 pub mod config;
 pub mod db;

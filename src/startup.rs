@@ -8,6 +8,7 @@ use actix_web::dev::Server;
 use actix_web::{web, HttpServer};
 
 use crate::auth::tokens::Keys;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{self, DatabaseUrl, Db};
 use crate::http::{self, metrics::Metrics, AppState};
@@ -25,10 +26,16 @@ impl Application {
     /// Opens (creating and migrating if needed) the database and binds the
     /// listener, without serving yet.
     pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Clock::system())
+    }
+
+    /// Like `build`, with the services reading the time from `clock` (tests
+    /// move a settable one to let installments fall due).
+    pub fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         let url = DatabaseUrl::parse(&settings.database_url)?;
         let keys = Keys::from_settings(&settings)?;
         let pool = db::open(&url, settings.db_pool_size)?;
-        let db = Db::new(pool, &url);
+        let db = Db::new(pool, &url).with_clock(clock);
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -122,7 +129,7 @@ impl Application {
             loop {
                 ticks.tick().await;
                 let swept = db
-                    .run(|conn| crate::pledges::lapses::sweep(conn, chrono::Utc::now()))
+                    .run(|conn| crate::pledges::lapses::sweep(conn, crate::clock::now_utc()))
                     .await;
                 match swept {
                     Ok(done) if done.lapsed > 0 || done.materialised > 0 || done.announced > 0 => {

@@ -354,20 +354,33 @@ mod tests {
     }
 }
 
-/// The database as the rest of the service sees it: a pool, and a way to run
-/// blocking diesel work off the async executor.
+/// The database as the rest of the service sees it: a pool, a way to run
+/// blocking diesel work off the async executor, and the clock that work
+/// reads the time from.
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
     backend: &'static str,
+    clock: crate::clock::Clock,
 }
 
 impl Db {
+    /// On the system clock.
     pub fn new(pool: DbPool, url: &DatabaseUrl) -> Self {
         Self {
             pool,
             backend: url.backend_name(),
+            clock: crate::clock::Clock::system(),
         }
+    }
+
+    /// The same database with work reading the time from `clock`.
+    pub fn with_clock(self, clock: crate::clock::Clock) -> Self {
+        Self { clock, ..self }
+    }
+
+    pub fn clock(&self) -> &crate::clock::Clock {
+        &self.clock
     }
 
     pub fn backend(&self) -> &'static str {
@@ -378,22 +391,25 @@ impl Db {
         self.pool.state()
     }
 
-    /// Runs `work` with a pooled connection on the blocking thread pool.
+    /// Runs `work` with a pooled connection on the blocking thread pool,
+    /// with this handle's clock in scope.
     pub async fn run<T, F>(&self, work: F) -> crate::error::Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> crate::error::Result<T> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let clock = self.clock.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
-            work(&mut conn)
+            clock.run(|| work(&mut conn))
         })
         .await
         .map_err(|e| crate::error::Error::Internal(format!("database task failed: {e}")))?
     }
 
-    /// A connection for synchronous callers (the command line).
+    /// A connection for synchronous callers (the command line); work on it
+    /// reads the time from this handle's clock only inside `clock().run`.
     pub fn get(&self) -> crate::error::Result<PooledConnection> {
         Ok(self.pool.get()?)
     }

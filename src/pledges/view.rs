@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate};
 use serde_json::json;
 
 use super::schedule::{self, Slot, Stance, Stored, Terms};
@@ -119,7 +119,7 @@ pub fn views_of(
 /// Today where the collective lives.
 pub fn today_of(conn: &mut DbConnection, collective_id: &str) -> Result<NaiveDate> {
     let tz = crate::collectives::store::time_zone(conn, collective_id)?;
-    Ok(crate::calendar::today(tz, Utc::now()))
+    Ok(crate::calendar::today(tz, crate::clock::now_utc()))
 }
 
 impl View {

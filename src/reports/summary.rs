@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Days, Months, NaiveDate, Utc};
+use chrono::{Days, Months, NaiveDate};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -180,7 +180,7 @@ pub fn summary(
     let currency = row.currency()?;
     let show = |m: i64| format_minor(m, currency);
     let tz = crate::collectives::store::time_zone(conn, &row.collective_id)?;
-    let today = calendar::today(tz, Utc::now());
+    let today = calendar::today(tz, crate::clock::now_utc());
 
     // Month by month, the last MONTHS months.
     let first_month = calendar::first_of_month(today)

@@ -160,6 +160,13 @@ impl TestApp {
         Self::spawn_with(settings, database)
     }
 
+    /// Like `spawn`, with the services reading the time from `clock` (move
+    /// it through `app.db.clock()`).
+    pub async fn spawn_at(clock: commonpot::clock::Clock) -> TestApp {
+        let (database, url) = fresh_database();
+        Self::spawn_clocked(test_settings(url), database, clock)
+    }
+
     /// Another instance of the service on this app's database, as a second
     /// replica behind a load balancer would be.
     pub fn replica(&self) -> TestApp {
@@ -167,7 +174,16 @@ impl TestApp {
     }
 
     fn spawn_with(settings: Settings, database: TestDb) -> TestApp {
-        let app = Application::build(settings.clone()).expect("the application starts");
+        Self::spawn_clocked(settings, database, commonpot::clock::Clock::system())
+    }
+
+    fn spawn_clocked(
+        settings: Settings,
+        database: TestDb,
+        clock: commonpot::clock::Clock,
+    ) -> TestApp {
+        let app =
+            Application::build_with_clock(settings.clone(), clock).expect("the application starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let db = app.db();
         actix_web::rt::spawn(app.run_until_stopped());

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod clock;
 mod collectives;
 mod errors;
 mod events;

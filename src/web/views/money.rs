@@ -116,7 +116,7 @@ fn page(
             .find(|m| m.id == id)
             .map(|m| m.display_name.clone())
     };
-    let today = crate::calendar::today(zone, chrono::Utc::now());
+    let today = crate::calendar::today(zone, crate::clock::now_utc());
     let contributions = list
         .items
         .into_iter()
@@ -377,7 +377,10 @@ async fn load_statement(
         let principal = session.principal();
         let pool = pools::service::get(conn, &principal, &pool_id)?;
         let zone = time_zone(conn, &pool.collective_id)?;
-        let (from, to) = period(&query, crate::calendar::today(zone, chrono::Utc::now()))?;
+        let (from, to) = period(
+            &query,
+            crate::calendar::today(zone, crate::clock::now_utc()),
+        )?;
         Ok((
             statement::statement(conn, &principal, &pool_id, from, to)?,
             pool.name,
