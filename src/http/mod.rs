@@ -3,6 +3,7 @@
 //! the route table, extractors, problem+json, OpenAPI, metrics — and builds
 //! the application.
 
+pub mod codes;
 pub mod extract;
 pub mod idempotent;
 pub mod metrics;
@@ -17,7 +18,6 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App};
-use utoipa::openapi::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -33,7 +33,7 @@ pub struct AppState {
 }
 
 /// The OpenAPI document of the routes the application serves.
-pub fn openapi_document() -> OpenApi {
+pub fn openapi_document() -> serde_json::Value {
     let (_, api) = App::new()
         .into_utoipa_app()
         .openapi(openapi::base())
@@ -111,6 +111,9 @@ async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
         return crate::web::not_found().await;
     }
     let problem = if req.resource_map().has_resource(req.path()) {
+        let allowed = openapi::allowed_methods(openapi_document_cached(), req.path())
+            .unwrap_or_default()
+            .join(", ");
         problem::Problem::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
@@ -119,6 +122,7 @@ async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
                 req.method()
             ),
         )
+        .with_header(actix_web::http::header::ALLOW, allowed)
     } else {
         problem::Problem::new(
             StatusCode::NOT_FOUND,
@@ -129,13 +133,18 @@ async fn not_found(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
     problem.error_response()
 }
 
+/// The document, made once per process (the 405 answer reads it for `Allow`).
+fn openapi_document_cached() -> &'static serde_json::Value {
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(openapi_document)
+}
+
 /// The OpenAPI document as served and as committed in `openapi/openapi.json`.
 pub struct OpenApiJson(pub String);
 
 impl OpenApiJson {
     pub fn generate() -> Self {
-        let mut json = openapi_document()
-            .to_pretty_json()
+        let mut json = serde_json::to_string_pretty(openapi_document_cached())
             .expect("the OpenAPI document serialises");
         json.push('\n');
         Self(json)

@@ -349,7 +349,7 @@ pub async fn cast_ballot(
 #[utoipa::path(
     tag = "rounds",
     params(("id" = Uuid, Path, description = "Round id")),
-    responses((status = 200, body = Ballot)),
+    responses((status = 200, body = Ballot), (status = 409, description = "`round_not_open`")),
     security(("bearer" = []))
 )]
 #[get("/rounds/{id}/ballots/me")]
@@ -405,7 +405,7 @@ pub struct ExportQuery {
 #[utoipa::path(
     tag = "rounds",
     params(("id" = Uuid, Path, description = "Round id"), ExportQuery),
-    responses((status = 200, content_type = "text/plain", body = String)),
+    responses((status = 200, content_type = "text/plain", body = String), (status = 409, description = "`round_not_closed`")),
     security(("bearer" = []))
 )]
 #[get("/rounds/{id}/export.pb")]

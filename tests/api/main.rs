@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod clock;
 mod collectives;
+mod contract;
 mod errors;
 mod events;
 mod ledger;
