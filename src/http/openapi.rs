@@ -101,6 +101,10 @@ const TAGS: &[(&str, &str)] = &[
     ("rounds", "Participatory budgeting rounds and ballots"),
     ("pledges", "Promises to contribute, once or on a schedule"),
     ("reports", "Statements and public summaries"),
+    (
+        "events",
+        "The feed of everything that happened in a collective, in commit order",
+    ),
     ("operations", "Health, readiness and metrics"),
 ];
 
@@ -197,6 +201,7 @@ pub const CONFLICT_FACTS: &[(&str, &str, &str)] = &[
     ("current_status", "string", "The status now (`pledge_closed`, `pledge_lapsed`, `disbursement_resolved`, `invalid_transition` of a membership)."),
     ("hold_status", "string", "The hold's status (a disbursement on a hold no longer open)."),
     ("kind", "string", "The kind of the entry that cannot be reversed (`not_reversible`)."),
+    ("purged_through", "integer", "The last event purged; read the feed without `after` (`cursor_expired`)."),
     ("owner_user_id", "uuid", "The coordinator who owns the request (`already_owned`)."),
 ];
 
@@ -233,6 +238,15 @@ pub fn finish(mut openapi: OpenApi) -> Value {
     let webhooks = crate::events::openapi::webhooks(components);
     let mut doc = serde_json::to_value(openapi).expect("the OpenAPI document is JSON");
     doc["webhooks"] = webhooks;
+    // The service sends these; the partner's endpoint decides how it is
+    // secured (see the event's description), so none is declared.
+    for (_, item) in doc["webhooks"].as_object_mut().into_iter().flatten() {
+        for (_, operation) in item.as_object_mut().into_iter().flatten() {
+            if let Some(operation) = operation.as_object_mut() {
+                operation.entry("security").or_insert_with(|| json!([]));
+            }
+        }
+    }
     doc["servers"] = json!([{
         "url": "http://127.0.0.1:8080",
         "description": "`commonpot serve` on its default address; use your deployment's"
@@ -401,6 +415,7 @@ fn problem_schema(status: Option<u16>, about: &str) -> Value {
             let schema = match *kind {
                 "money" => money_schema(description, false, MONEY_OUT),
                 "uuid" => json!({"type": "string", "format": "uuid", "description": description}),
+                "integer" => json!({"type": "integer", "description": description}),
                 _ => json!({"type": "string", "description": description}),
             };
             props.insert((*name).into(), schema);
@@ -761,4 +776,54 @@ pub fn allowed_methods(doc: &Value, path: &str) -> Option<Vec<String>> {
 /// The problem families as a map from status to schema name, for tests.
 pub fn families() -> BTreeMap<u16, &'static str> {
     FAMILIES.iter().map(|(s, n, _)| (*s, *n)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every fact a refusal adds (`extra: Some(json!({"name": …}))`) is a
+    /// member of the conflict problem's schema, so clients see it typed.
+    #[test]
+    fn every_fact_a_refusal_adds_is_in_the_conflict_schema() {
+        fn scan(dir: &std::path::Path, found: &mut Vec<(String, String)>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    scan(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && !path.ends_with("http/openapi.rs")
+                {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for (at, _) in text.match_indices("extra: Some(") {
+                        let rest = &text[at..];
+                        let end = rest.find("})").unwrap_or(rest.len());
+                        for part in rest[..end].split('"').skip(1).step_by(2) {
+                            let is_key = rest[..end]
+                                .split(&format!("\"{part}\""))
+                                .nth(1)
+                                .is_some_and(|after| after.trim_start().starts_with(':'));
+                            if is_key {
+                                found.push((part.to_owned(), path.display().to_string()));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        scan(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut found,
+        );
+        assert!(found.len() >= 10, "the scan found too little: {found:?}");
+        let missing: Vec<_> = found
+            .iter()
+            .filter(|(key, _)| !CONFLICT_FACTS.iter().any(|(name, ..)| name == key))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "add these to CONFLICT_FACTS with their schema: {missing:?}"
+        );
+    }
 }
