@@ -102,9 +102,9 @@ REFRESH=$(jq -r .refresh_token <<<"$TOKENS")
 NEW_REFRESH=$(curl -fsS "$API/auth/token" -H 'Content-Type: application/json' \
   -d '{"grant_type": "refresh_token", "refresh_token": "'"$REFRESH"'"}' | jq -r .refresh_token)
 CODE=$(curl -sS "$API/auth/token" -H 'Content-Type: application/json' \
-  -d '{"grant_type": "refresh_token", "refresh_token": "'"$REFRESH"'"}' | jq -r .code)
-echo "$CODE"   # refresh_token_reused (401); NEW_REFRESH is revoked with it
-expect "$CODE" refresh_token_reused
+  -d '{"grant_type": "refresh_token", "refresh_token": "'"$REFRESH"'"}' | jq -r .error)
+echo "$CODE"   # invalid_grant (400, "this refresh token was already used …"); NEW_REFRESH is revoked with it
+expect "$CODE" invalid_grant
 # Signing out: revoke a refresh token (200 whether or not it is known).
 curl -fsS "$API/auth/revoke" -H 'Content-Type: application/json' \
   -d '{"token": "'"$NEW_REFRESH"'"}'

@@ -4,12 +4,13 @@
 use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
-use actix_web::http::{header, StatusCode};
-use actix_web::{post, web, FromRequest, HttpMessage, HttpRequest};
+use actix_web::http::header;
+use actix_web::{post, web, FromRequest, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::access::Principal;
+use super::oauth::{self, OAuthError};
 use super::service::{self, Issued};
 use super::throttle;
 use super::tokens::Subject;
@@ -17,7 +18,7 @@ use crate::clients;
 use crate::config::Settings;
 use crate::error::Error;
 use crate::http::extract;
-use crate::http::problem::{ApiResult, Problem, ProblemDocument};
+use crate::http::problem::{ApiResult, Problem};
 use crate::http::AppState;
 
 impl FromRequest for Principal {
@@ -117,7 +118,12 @@ pub enum TokenRequest {
     RefreshToken { refresh_token: String },
     /// A partner app signs in with its id and secret.
     ClientCredentials {
+        /// The partner app's id; may instead be sent by HTTP Basic.
+        #[schema(required = false)]
         client_id: String,
+        /// The partner app's secret; may instead be sent by HTTP Basic
+        /// (one way, not both).
+        #[schema(required = false)]
         client_secret: String,
         /// Space-separated subset of the client's scopes (default: all).
         scope: Option<String>,
@@ -151,27 +157,6 @@ impl From<Issued> for TokenResponse {
     }
 }
 
-/// Reads the token request from JSON or `application/x-www-form-urlencoded`.
-async fn token_request(req: &HttpRequest, body: web::Bytes) -> Result<TokenRequest, Problem> {
-    let is_form = req
-        .mime_type()
-        .ok()
-        .flatten()
-        .is_some_and(|m| m.essence_str() == "application/x-www-form-urlencoded");
-    if is_form {
-        serde_urlencoded::from_bytes(&body).map_err(|e| {
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                e.to_string(),
-            )
-            .with_field("grant_type")
-        })
-    } else {
-        extract::parse(&body)
-    }
-}
-
 /// The caller's address for throttling: the TCP peer, or behind trusted
 /// reverse proxies the address the outermost of them saw (see
 /// [`throttle::client_address`]). The web app's sign-in uses it too.
@@ -194,25 +179,42 @@ pub fn address_of(req: &HttpRequest, settings: &Settings) -> String {
 
 /// Issue tokens: password, refresh-token and client-credentials grants.
 ///
+/// OAuth 2.0 (RFC 6749): the parameters as a form (or JSON); a partner app
+/// authenticates by HTTP Basic (`client_secret_basic`, what OAuth libraries
+/// send by default) or with `client_id` and `client_secret` in the body.
+/// Errors are RFC 6749 §5.2's `{"error", "error_description"}` — not
+/// problem documents, unlike every other operation.
+///
 /// Failed sign-ins are counted per account and per address; past the limit
 /// the answer is 429 with `Retry-After`, whether or not the account exists.
 #[utoipa::path(
     tag = "auth",
-    request_body(content = TokenRequest, content_type = "application/json",
-        description = "Also accepted as application/x-www-form-urlencoded (OAuth 2)."),
+    request_body(
+        description = "The grant's parameters, as an OAuth form or as JSON.",
+        content(
+            (TokenRequest = "application/x-www-form-urlencoded"),
+            (TokenRequest = "application/json"),
+        )
+    ),
     responses(
-        (status = 200, body = TokenResponse),
-        (status = 401, description = "`invalid_grant`, `invalid_client` or `refresh_token_reused`", body = ProblemDocument, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts`; see `Retry-After`", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 200, body = TokenResponse, headers(("Cache-Control" = String, description = "`no-store`: never cache tokens"))),
+        (status = 400, body = OAuthError, description = "`invalid_request`, `invalid_grant` (wrong email or password; unknown, revoked, expired or reused refresh token), `unsupported_grant_type` or `invalid_scope`"),
+        (status = 401, body = OAuthError, description = "`invalid_client`: unknown or disabled partner app, wrong secret, or no client authentication",
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"commonpot\"`"))),
+        (status = 429, body = OAuthError, description = "`temporarily_unavailable`: too many failed sign-ins",
+            headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = 500, body = OAuthError, description = "`server_error`: a bug, logged with the request id"),
+        (status = 503, body = OAuthError, description = "`temporarily_unavailable`: the database is briefly unavailable",
+            headers(("Retry-After" = String, description = "Seconds to wait"))),
     )
 )]
 #[post("/auth/token")]
 pub async fn issue_token(
     req: HttpRequest,
-    body: web::Bytes,
+    body: Result<web::Bytes, actix_web::Error>,
     state: web::Data<AppState>,
-) -> ApiResult<web::Json<TokenResponse>> {
-    let request = token_request(&req, body).await?;
+) -> Result<HttpResponse, OAuthError> {
+    let request: TokenRequest = oauth::token_request(&req, body)?;
     let address = address_of(&req, &state.settings);
     let shared = state.clone();
     let issued = match request {
@@ -256,7 +258,10 @@ pub async fn issue_token(
                 .await?
         }
     };
-    Ok(web::Json(issued.into()))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse::from(issued)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

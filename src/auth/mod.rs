@@ -14,6 +14,7 @@
 
 pub mod access;
 pub mod http;
+pub mod oauth;
 pub mod password;
 pub mod policy;
 pub mod service;

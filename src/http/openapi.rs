@@ -216,7 +216,6 @@ const FAMILIES: &[(u16, &str, &str)] = &[
     (413, "PayloadTooLargeProblem", "The body is larger than the service reads."),
     (415, "UnsupportedMediaTypeProblem", "The body is not `application/json`."),
     (422, "ValidationProblem", "A value breaks a rule; `field` names it."),
-    (429, "TooManyAttemptsProblem", "Too many attempts; wait `Retry-After` seconds."),
     (500, "InternalProblem", "A bug: no detail is given; the cause is logged with the request id (`x-request-id`)."),
     (503, "UnavailableProblem", "Briefly unavailable; nothing was changed; try again after `Retry-After` seconds."),
 ];
@@ -490,7 +489,9 @@ fn finish_operation(path: &str, method: &str, operation: &mut Value, versioned: 
             constrain_parameter(parameter);
         }
     }
-    let is_token_endpoint = false;
+    // OAuth 2.0's token endpoint answers RFC 6749 errors, declared by its
+    // handler (`auth::oauth`).
+    let is_token_endpoint = path.ends_with("/auth/token");
     let mut statuses: Vec<(u16, &str)> = Vec::new();
     if is_api && !is_token_endpoint {
         statuses.extend([

@@ -261,7 +261,13 @@ pub async fn problem_fallback(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    // JSON errors are the token endpoint's RFC 6749 answers (`auth::oauth`),
+    // which OAuth clients read as they are.
+    let is_oauth = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem || is_oauth {
         return Ok(response);
     }
     if status.is_server_error() {

@@ -36,12 +36,15 @@ async fn a_person_signs_in_and_wrong_passwords_and_unknown_accounts_look_alike()
     let wrong = app
         .login(&admin.email, "not the password")
         .await
-        .expect_problem(401, "invalid_grant");
+        .expect_oauth_error(400, "invalid_grant");
     let unknown = app
         .login("nobody@example.org", PASSWORD)
         .await
-        .expect_problem(401, "invalid_grant");
-    assert_eq!(wrong.body["detail"], unknown.body["detail"]);
+        .expect_oauth_error(400, "invalid_grant");
+    assert_eq!(
+        wrong.body["error_description"],
+        unknown.body["error_description"]
+    );
     // Emails are matched case-insensitively.
     app.login(&admin.email.to_uppercase(), PASSWORD)
         .await
@@ -64,10 +67,10 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_whole_family() {
     // r1 was rotated: presenting it again is theft, and signs out r2 too.
     token(&app, refresh(&r1))
         .await
-        .expect_problem(401, "refresh_token_reused");
+        .expect_oauth_error(400, "invalid_grant");
     token(&app, refresh(&r2))
         .await
-        .expect_problem(401, "invalid_grant");
+        .expect_oauth_error(400, "invalid_grant");
 
     // Another sign-in is a separate family and still works.
     let other = app.login(&admin.email, PASSWORD).await.expect(200);
@@ -75,7 +78,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_whole_family() {
     token(&app, refresh(&r3)).await.expect(200);
     token(&app, refresh("cpr_made_up"))
         .await
-        .expect_problem(401, "invalid_grant");
+        .expect_oauth_error(400, "invalid_grant");
 }
 
 #[actix_rt::test]
@@ -110,7 +113,7 @@ async fn revoking_a_refresh_token_signs_that_session_out() {
     .expect(200);
     token(&app, refresh(&r))
         .await
-        .expect_problem(401, "invalid_grant");
+        .expect_oauth_error(400, "invalid_grant");
     // Unknown tokens answer alike: revocation reveals nothing.
     app.send(
         Method::POST,
@@ -206,23 +209,23 @@ async fn repeated_failures_lock_the_account_without_revealing_whether_it_exists(
     for _ in 0..max {
         app.login(&admin.email, "wrong password!")
             .await
-            .expect_problem(401, "invalid_grant");
+            .expect_oauth_error(400, "invalid_grant");
         app.login("ghost@example.org", "wrong password!")
             .await
-            .expect_problem(401, "invalid_grant");
+            .expect_oauth_error(400, "invalid_grant");
     }
     let locked = app
         .login(&admin.email, PASSWORD)
         .await
-        .expect_problem(429, "too_many_attempts");
+        .expect_oauth_error(429, "temporarily_unavailable");
     let retry: u64 = locked.header("retry-after").unwrap().parse().unwrap();
     assert!(retry > 0 && retry <= app.settings.login_window_secs);
     let ghost = app
         .login("ghost@example.org", PASSWORD)
         .await
-        .expect_problem(429, "too_many_attempts");
+        .expect_oauth_error(429, "temporarily_unavailable");
     assert_eq!(
-        locked.body["detail"], ghost.body["detail"],
+        locked.body["error_description"], ghost.body["error_description"],
         "a locked-out answer does not tell real accounts apart"
     );
 }
@@ -235,11 +238,11 @@ async fn one_address_cannot_try_many_accounts_without_limit() {
     for i in 0..per_address {
         app.login(&format!("guess{i}@example.org"), "wrong password!")
             .await
-            .expect_problem(401, "invalid_grant");
+            .expect_oauth_error(400, "invalid_grant");
     }
     app.login(&admin.email, PASSWORD)
         .await
-        .expect_problem(429, "too_many_attempts");
+        .expect_oauth_error(429, "temporarily_unavailable");
 }
 
 #[actix_rt::test]
@@ -253,11 +256,11 @@ async fn behind_a_trusted_proxy_addresses_come_from_x_forwarded_for() {
             "wrong password!",
         )
         .await
-        .expect_problem(401, "invalid_grant");
+        .expect_oauth_error(400, "invalid_grant");
     }
     app.login_via("203.0.113.7", &admin.email, PASSWORD)
         .await
-        .expect_problem(429, "too_many_attempts");
+        .expect_oauth_error(429, "temporarily_unavailable");
     // Everyone else behind the same proxy still signs in.
     app.login_via("198.51.100.2, 10.0.0.1", &admin.email, PASSWORD)
         .await
@@ -275,11 +278,11 @@ async fn an_untrusted_x_forwarded_for_is_ignored() {
             "wrong password!",
         )
         .await
-        .expect_problem(401, "invalid_grant");
+        .expect_oauth_error(400, "invalid_grant");
     }
     app.login_via("192.0.2.250", &admin.email, PASSWORD)
         .await
-        .expect_problem(429, "too_many_attempts");
+        .expect_oauth_error(429, "temporarily_unavailable");
 }
 
 #[actix_rt::test]
@@ -322,8 +325,15 @@ async fn partner_apps_get_tokens_limited_to_their_scopes() {
             Some(json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret, "scope": "requests:read_private"})),
         )
         .await
-        .expect_problem(422, "validation_failed");
-    assert_eq!(unheld.body["field"], "scope");
+        .expect_oauth_error(400, "invalid_scope");
+    assert!(
+        unheld.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("requests:read_private"),
+        "{}",
+        unheld.body
+    );
     app.send(
         Method::POST,
         "/api/v1/auth/token",
@@ -331,7 +341,7 @@ async fn partner_apps_get_tokens_limited_to_their_scopes() {
         Some(json!({"grant_type": "client_credentials", "client_id": id, "client_secret": "cps_wrong"})),
     )
     .await
-    .expect_problem(401, "invalid_client");
+    .expect_oauth_error(401, "invalid_client");
 
     // The OAuth 2 form encoding works too.
     let form = app
@@ -364,7 +374,7 @@ async fn rotating_a_secret_and_disabling_a_client_take_effect_at_once() {
     let new_secret = rotated.body["client_secret"].as_str().unwrap().to_owned();
     self::token(&app, grant(secret))
         .await
-        .expect_problem(401, "invalid_client");
+        .expect_oauth_error(401, "invalid_client");
     self::token(&app, grant(new_secret.clone()))
         .await
         .expect(200);
@@ -381,7 +391,7 @@ async fn rotating_a_secret_and_disabling_a_client_take_effect_at_once() {
         .expect_problem(401, "invalid_token");
     self::token(&app, grant(new_secret))
         .await
-        .expect_problem(401, "invalid_client");
+        .expect_oauth_error(401, "invalid_client");
 
     let listed = app
         .get(

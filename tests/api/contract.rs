@@ -37,6 +37,9 @@ fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
 fn every_error_is_a_typed_problem_whose_codes_are_those_of_its_status() {
     let doc = document();
     for (path, method, operation) in operations(&doc) {
+        if path.ends_with("/auth/token") {
+            continue; // RFC 6749 errors: see below
+        }
         for (status, response) in operation["responses"].as_object().unwrap() {
             let status: u16 = status.parse().unwrap();
             if status < 400 {
@@ -72,6 +75,41 @@ fn every_error_is_a_typed_problem_whose_codes_are_those_of_its_status() {
 }
 
 #[test]
+fn the_token_endpoint_documents_rfc_6749_errors() {
+    let doc = document();
+    let token = &doc["paths"]["/api/v1/auth/token"]["post"];
+    assert!(token["requestBody"]["content"]["application/x-www-form-urlencoded"].is_object());
+    assert_eq!(token["security"], serde_json::json!([]));
+    for status in ["400", "401", "429", "500", "503"] {
+        assert_eq!(
+            token["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/OAuthError",
+            "{status}"
+        );
+    }
+    assert!(token["responses"]["401"]["headers"]["WWW-Authenticate"].is_object());
+    let error = resolve(
+        &doc,
+        &doc["components"]["schemas"]["OAuthError"]["properties"]["error"],
+    );
+    let codes: BTreeSet<&str> = error["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    for code in [
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unsupported_grant_type",
+        "invalid_scope",
+    ] {
+        assert!(codes.contains(code), "{code}");
+    }
+}
+
+#[test]
 fn the_conflict_problem_names_the_facts_a_partner_acts_on() {
     let doc = document();
     let conflict = &doc["components"]["schemas"]["ConflictProblem"]["properties"];
@@ -97,7 +135,7 @@ fn the_conflict_problem_names_the_facts_a_partner_acts_on() {
 fn operations_document_what_they_take_can_be_refused() {
     let doc = document();
     for (path, method, operation) in operations(&doc) {
-        if !path.starts_with("/api/") {
+        if !path.starts_with("/api/") || path.ends_with("/auth/token") {
             continue;
         }
         let responses = operation["responses"].as_object().unwrap();
@@ -272,4 +310,118 @@ async fn a_wrong_method_says_which_are_allowed() {
     methods.sort();
     assert_eq!(methods, ["GET", "PATCH"]);
     assert!(answer.headers().contains_key("x-request-id"));
+}
+
+/// The token endpoint, as a generic OAuth 2.0 client uses it (RFC 6749).
+mod token_endpoint {
+    use base64::Engine as _;
+    use reqwest::Method;
+
+    use crate::helpers::{Answer, TestApp};
+
+    async fn form(app: &TestApp, basic: Option<(&str, &str)>, body: &str) -> Answer {
+        let mut request = app
+            .raw(Method::POST, "/api/v1/auth/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned());
+        if let Some((id, secret)) = basic {
+            let encoded =
+                base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+            request = request.header("authorization", format!("Basic {encoded}"));
+        }
+        TestApp::answer(request.send().await.unwrap()).await
+    }
+
+    #[actix_rt::test]
+    async fn a_partner_app_authenticates_by_http_basic_and_errors_are_rfc_6749s() {
+        let app = TestApp::spawn().await;
+        let (collective, admin) = app.bootstrap("Northside").await;
+        let (_, id, secret) = app.partner(&collective, &admin, &["pools:read"]).await;
+
+        let ok = form(&app, Some((&id, &secret)), "grant_type=client_credentials")
+            .await
+            .expect(200);
+        assert_eq!(ok.body["token_type"], "Bearer");
+        assert_eq!(ok.body["scope"], "pools:read");
+        assert_eq!(ok.header("cache-control"), Some("no-store"));
+        let token = ok.body["access_token"].as_str().unwrap();
+        app.get(&format!("/api/v1/collectives/{collective}/pools"), token)
+            .await
+            .expect(200);
+
+        form(
+            &app,
+            Some((&id, "cps_wrong")),
+            "grant_type=client_credentials",
+        )
+        .await
+        .expect_oauth_error(401, "invalid_client");
+        form(&app, None, "grant_type=client_credentials")
+            .await
+            .expect_oauth_error(401, "invalid_client");
+        form(
+            &app,
+            Some(("not-an-app", &secret)),
+            "grant_type=client_credentials",
+        )
+        .await
+        .expect_oauth_error(401, "invalid_client");
+        let both = form(
+            &app,
+            Some((&id, &secret)),
+            &format!("grant_type=client_credentials&client_secret={secret}"),
+        )
+        .await
+        .expect_oauth_error(400, "invalid_request");
+        assert!(both.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("one way"));
+        form(
+            &app,
+            Some((&id, &secret)),
+            "grant_type=client_credentials&scope=rounds:read",
+        )
+        .await
+        .expect_oauth_error(400, "invalid_scope");
+        form(&app, None, "grant_type=authorization_code&code=x")
+            .await
+            .expect_oauth_error(400, "unsupported_grant_type");
+        form(&app, None, "username=a&password=b")
+            .await
+            .expect_oauth_error(400, "invalid_request");
+        form(
+            &app,
+            None,
+            "grant_type=password&grant_type=password&username=a&password=b",
+        )
+        .await
+        .expect_oauth_error(400, "invalid_request");
+        let missing = form(&app, None, "grant_type=password&username=someone")
+            .await
+            .expect_oauth_error(400, "invalid_request");
+        assert_eq!(missing.body["error_description"], "password is required");
+        form(
+            &app,
+            None,
+            "grant_type=refresh_token&refresh_token=cpr_made_up",
+        )
+        .await
+        .expect_oauth_error(400, "invalid_grant");
+        let not_json = app
+            .raw(Method::POST, "/api/v1/auth/token")
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        TestApp::answer(not_json)
+            .await
+            .expect_oauth_error(400, "invalid_request");
+
+        // Everywhere else, errors stay problem documents.
+        app.get(&format!("/api/v1/collectives/{collective}"), "not-a-token")
+            .await
+            .expect_problem(401, "invalid_token");
+    }
 }

@@ -123,6 +123,32 @@ impl Answer {
         self
     }
 
+    /// Asserts an RFC 6749 §5.2 error of the token endpoint: JSON with
+    /// `error` and `error_description`, never cached; 401 names the scheme
+    /// to authenticate with, 429 when to try again.
+    #[track_caller]
+    pub fn expect_oauth_error(self, status: u16, error: &str) -> Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        assert_eq!(self.body["error"], error, "unexpected error: {}", self.body);
+        assert!(self.body["error_description"].is_string(), "{}", self.body);
+        assert_eq!(self.header("cache-control"), Some("no-store"));
+        if status == 401 {
+            assert!(self
+                .header("www-authenticate")
+                .is_some_and(|v| v.starts_with("Basic")));
+        }
+        if status == 429 {
+            assert!(self.header("retry-after").is_some());
+        }
+        self
+    }
+
     /// Asserts a problem+json answer with this status and code.
     #[track_caller]
     pub fn expect_problem(self, status: u16, code: &str) -> Self {

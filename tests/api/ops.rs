@@ -116,7 +116,8 @@ async fn every_operation_has_a_unique_operation_id_and_documents_its_errors() {
                 .as_str()
                 .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
             assert!(seen.insert(id.to_owned()), "operationId {id} is used twice");
-            if path.starts_with("/api/") {
+            // The token endpoint answers RFC 6749 errors: see contract.rs.
+            if path.starts_with("/api/") && !path.ends_with("/auth/token") {
                 let responses = operation["responses"].as_object().unwrap();
                 for status in ["400", "404", "422", "500"] {
                     assert!(

@@ -14,7 +14,7 @@ use crate::helpers::{Answer, TestApp, PASSWORD};
 
 fn statuses(answers: &[Answer]) -> (usize, usize, usize, usize) {
     let count = |code: u16| answers.iter().filter(|a| a.status == code).count();
-    let (ok, wrong, refused) = (count(200), count(401), count(429));
+    let (ok, wrong, refused) = (count(200), count(400), count(429));
     (ok, wrong, refused, answers.len() - ok - wrong - refused)
 }
 
@@ -34,7 +34,7 @@ async fn a_burst_of_parallel_guesses_gets_no_more_checks_than_the_limit() {
     });
     let answers = join_all(attempts).await;
     let (ok, wrong, refused, other) = statuses(&answers);
-    assert_eq!(other, 0, "only 200, 401 and 429: {answers:?}");
+    assert_eq!(other, 0, "only 200, 400 and 429: {answers:?}");
     assert!(
         wrong <= max,
         "{wrong} wrong passwords were checked; the limit is {max}"
@@ -44,7 +44,7 @@ async fn a_burst_of_parallel_guesses_gets_no_more_checks_than_the_limit() {
     // The account is locked now, even for the right password.
     app.login(&admin.email, PASSWORD)
         .await
-        .expect_problem(429, "too_many_attempts");
+        .expect_oauth_error(429, "temporarily_unavailable");
 }
 
 #[actix_rt::test]
@@ -74,7 +74,7 @@ async fn replicas_sharing_a_database_share_one_throttle() {
         instance
             .login(&admin.email, PASSWORD)
             .await
-            .expect_problem(429, "too_many_attempts");
+            .expect_oauth_error(429, "temporarily_unavailable");
     }
 }
 
@@ -92,7 +92,7 @@ async fn people_signing_in_correctly_from_one_address_never_lock_it() {
     // A typo counts, and does not stop anyone else.
     app.login(&member.email, "a typo in the password")
         .await
-        .expect_problem(401, "invalid_grant");
+        .expect_oauth_error(400, "invalid_grant");
     app.login(&admin.email, PASSWORD).await.expect(200);
 }
 
@@ -114,7 +114,7 @@ async fn checking_passwords_holds_no_database_connection() {
         async move {
             app.login(&format!("nobody{i}@example.org"), "not anyone's password")
                 .await
-                .expect_problem(401, "invalid_grant");
+                .expect_oauth_error(400, "invalid_grant");
             finished.fetch_add(1, Ordering::SeqCst);
         }
     });
@@ -151,11 +151,11 @@ async fn behind_a_proxy_the_address_it_saw_counts_not_what_the_client_wrote() {
             "wrong password!",
         )
         .await
-        .expect_problem(401, "invalid_grant");
+        .expect_oauth_error(400, "invalid_grant");
     }
     app.login_via("192.0.2.99, 203.0.113.7", &admin.email, PASSWORD)
         .await
-        .expect_problem(429, "too_many_attempts");
+        .expect_oauth_error(429, "temporarily_unavailable");
     // Someone else behind the same proxy is not held up.
     app.login_via("203.0.113.7, 198.51.100.250", &admin.email, PASSWORD)
         .await
@@ -177,11 +177,11 @@ async fn behind_two_proxies_the_outer_ones_view_counts() {
             "wrong password!",
         )
         .await
-        .expect_problem(401, "invalid_grant");
+        .expect_oauth_error(400, "invalid_grant");
     }
     app.login_via("203.0.113.7, 10.0.0.1", &admin.email, PASSWORD)
         .await
-        .expect_problem(429, "too_many_attempts");
+        .expect_oauth_error(429, "temporarily_unavailable");
     app.login_via("203.0.113.8, 10.0.0.1", &admin.email, PASSWORD)
         .await
         .expect(200);
@@ -193,10 +193,10 @@ async fn throttle_counters_and_expired_refresh_tokens_are_purged() {
     let (_, admin) = app.bootstrap("Northside").await;
     app.login("ghost@example.org", "wrong password!")
         .await
-        .expect_problem(401, "invalid_grant");
+        .expect_oauth_error(400, "invalid_grant");
     app.login(&admin.email, "wrong password!")
         .await
-        .expect_problem(401, "invalid_grant");
+        .expect_oauth_error(400, "invalid_grant");
     let refresh = app.login(&admin.email, PASSWORD).await.expect(200).body["refresh_token"]
         .as_str()
         .unwrap()

@@ -175,7 +175,7 @@ async fn a_wrong_password_is_refused_on_the_page_and_counts_toward_the_token_thr
     // The page's failures locked the account for the API too.
     app.login(&admin.email, PASSWORD)
         .await
-        .expect_problem(429, "too_many_attempts");
+        .expect_oauth_error(429, "temporarily_unavailable");
     let page = browser.sign_in(&admin.email).await;
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(!browser.has_cookie("commonpot_session"));
