@@ -93,7 +93,7 @@ async fn invitations_are_accepted_once_and_contacts_stay_with_coordinators() {
     // Not yet accepted: the person cannot sign in (no password yet).
     app.login("bea@example.org", PASSWORD)
         .await
-        .expect_problem(401, "invalid_grant");
+        .expect_oauth_error(400, "invalid_grant");
     let accept = |password: &str| json!({"invitation_token": token, "password": password});
     let short = app
         .send(
