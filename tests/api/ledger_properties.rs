@@ -67,17 +67,149 @@ struct State {
     holds: Vec<String>,
     disbursements: Vec<String>,
     contributions: Vec<(String, String)>,
+    /// Contributions with a refund or chargeback, and reversed ones: the
+    /// test's own record of what may no longer be reversed or refunded.
+    refunded: Vec<String>,
+    reversed: Vec<String>,
 }
 
 fn pick<T: Clone>(items: &[T], i: usize) -> Option<T> {
     (!items.is_empty()).then(|| items[i % items.len()].clone())
 }
 
-/// Business refusals are fine; anything else is a bug.
-fn allowed(result: Result<(), Error>) -> Result<(), TestCaseError> {
-    match result {
-        Ok(()) | Err(Error::Conflict { .. }) | Err(Error::Invalid { .. }) => Ok(()),
-        Err(other) => Err(TestCaseError::fail(format!("unexpected error: {other:?}"))),
+/// What the test knows before an operation, to judge its answer by.
+struct Before {
+    available: i64,
+    deficit: i64,
+    /// The hold the operation names: whether it is active, and what remains.
+    hold: Option<(bool, i64)>,
+    /// Whether the disbursement the operation names is still pending.
+    pending: Option<bool>,
+}
+
+fn before(conn: &mut DbConnection, pool: &str, state: &State, op: &Op) -> Before {
+    use commonpot::db::schema::{disbursements, holds};
+    use diesel::prelude::*;
+    let p = commonpot::pools::store::find(conn, pool).unwrap().unwrap();
+    let hold_index = match op {
+        Op::Release { hold, .. } | Op::Split { hold, .. } | Op::Disburse { hold, .. } => {
+            Some(*hold)
+        }
+        _ => None,
+    };
+    let hold = hold_index.and_then(|i| pick(&state.holds, i)).map(|id| {
+        let (status, remaining): (String, i64) = holds::table
+            .find(id)
+            .select((holds::status, holds::remaining_minor))
+            .first(conn)
+            .unwrap();
+        (status == "active", remaining)
+    });
+    let pending = match op {
+        Op::Resolve { disbursement, .. } => pick(&state.disbursements, *disbursement).map(|id| {
+            disbursements::table
+                .find(id)
+                .select(disbursements::status)
+                .first::<String>(conn)
+                .unwrap()
+                == "pending"
+        }),
+        _ => None,
+    };
+    Before {
+        available: p.available_minor,
+        deficit: p.deficit_minor,
+        hold,
+        pending,
+    }
+}
+
+/// Whether the answer is the one the operation deserves: each operation may
+/// be refused only with its own refusals, and only when the state before it
+/// justifies the refusal (and some must succeed when nothing does). Any
+/// other error — another conflict, an invalid input, storage — is a bug.
+fn judge(
+    op: &Op,
+    before: &Before,
+    state: &State,
+    result: &Result<(), Error>,
+) -> Result<(), String> {
+    let code = match result {
+        Ok(()) => None,
+        Err(Error::Conflict { code, .. }) => Some(*code),
+        Err(other) => return Err(format!("{op:?}: unexpected error {other:?}")),
+    };
+    let hold_short = |amount: i64| {
+        before
+            .hold
+            .is_some_and(|(active, remaining)| !active || remaining < amount)
+    };
+    let justified = match (op, code) {
+        (Op::Contribute { .. }, None) => true,
+        (Op::Hold { cents }, None) => before.deficit == 0 && before.available >= *cents,
+        (Op::Hold { .. }, Some("pool_in_deficit")) => before.deficit > 0,
+        (Op::Hold { cents }, Some("insufficient_funds")) => before.available < *cents,
+        (Op::Release { cents, .. }, result) => {
+            // Without an amount, what remains is released: never too much.
+            let short = cents.is_some_and(hold_short);
+            match result {
+                None => !short,
+                Some(code) => code == "hold_exceeded" && short,
+            }
+        }
+        (Op::Split { parts, .. }, result) => {
+            let short = hold_short(parts.iter().sum());
+            match result {
+                None => !short,
+                Some(code) => code == "hold_exceeded" && short,
+            }
+        }
+        (Op::Disburse { cents, .. }, result) => {
+            let short = hold_short(*cents);
+            match result {
+                None => !short,
+                Some(code) => code == "hold_exceeded" && short,
+            }
+        }
+        (Op::Resolve { .. }, None) => before.pending != Some(false),
+        (Op::Resolve { .. }, Some("disbursement_resolved")) => before.pending == Some(false),
+        (Op::Refund { contribution, .. }, result) => {
+            let reversed = pick(&state.contributions, *contribution)
+                .is_some_and(|(id, _)| state.reversed.contains(&id));
+            match result {
+                None => !reversed,
+                Some("contribution_reversed") => reversed,
+                // More than is left of it: the service's figure is checked
+                // by the invariants after the step.
+                Some("refund_exceeds_contribution") => !reversed,
+                Some(_) => false,
+            }
+        }
+        (Op::Reverse { contribution }, result) => {
+            let (reversed, refunded) = pick(&state.contributions, *contribution)
+                .map(|(id, _)| (state.reversed.contains(&id), state.refunded.contains(&id)))
+                .unwrap_or_default();
+            match result {
+                None => !reversed && !refunded,
+                Some("already_reversed") => reversed,
+                Some("not_reversible") => refunded && !reversed,
+                Some(_) => false,
+            }
+        }
+        _ => false,
+    };
+    if justified {
+        Ok(())
+    } else {
+        Err(format!(
+            "{op:?}: answered {:?}, which the state before does not justify \
+             (available {}, deficit {}, hold {:?}, disbursement pending {:?})",
+            code.unwrap_or("success"),
+            before.available,
+            before.deficit,
+            before.hold,
+            before.pending
+        ))
     }
 }
 
@@ -90,6 +222,9 @@ fn apply(
 ) -> Result<(), TestCaseError> {
     let eur = Currency::from_code("EUR").unwrap();
     let money = |cents: i64| format_minor(cents, eur);
+    let before = before(conn, pool, state, op);
+    let mut refunded = None;
+    let mut reversed = None;
     let result: Result<(), Error> = match op.clone() {
         Op::Contribute { cents, fee } => contributions::record_contribution(
             conn,
@@ -189,15 +324,20 @@ fn apply(
                     dispute_fee: dispute_fee.map(money),
                 },
             )
-            .map(drop),
+            .map(|_| refunded = Some(id)),
             None => Ok(()),
         },
         Op::Reverse { contribution } => match pick(&state.contributions, contribution) {
-            Some((_, entry)) => contributions::reverse_entry(conn, who, &entry, None).map(drop),
+            Some((id, entry)) => {
+                contributions::reverse_entry(conn, who, &entry, None).map(|_| reversed = Some(id))
+            }
             None => Ok(()),
         },
     };
-    allowed(result)
+    judge(op, &before, state, &result).map_err(TestCaseError::fail)?;
+    state.refunded.extend(refunded);
+    state.reversed.extend(reversed);
+    Ok(())
 }
 
 #[test]
@@ -251,6 +391,8 @@ fn random_operation_sequences_keep_every_invariant() {
                 holds: vec![],
                 disbursements: vec![],
                 contributions: vec![],
+                refunded: vec![],
+                reversed: vec![],
             };
             for op in &ops {
                 apply(conn, &who, &pool.id, &mut state, op)?;
