@@ -15,9 +15,9 @@ json() { curl -sS -H 'content-type: application/json' "$@"; }
 key() { echo "idem-$RUN-$1"; }
 
 # 1. The first admin and their collective, then tokens for each person.
-COMMONPOT_BOOTSTRAP_PASSWORD=$PASSWORD $COMMONPOT admin bootstrap \
-  --email "ada+$RUN@example.org" --name "Ada" --collective "Northside Mutual Aid" --time-zone Europe/Berlin > /tmp/bootstrap.json
-COLLECTIVE=$(jq -r .collective.id /tmp/bootstrap.json)
+BOOTSTRAP=$(COMMONPOT_BOOTSTRAP_PASSWORD=$PASSWORD $COMMONPOT admin bootstrap \
+  --email "ada+$RUN@example.org" --name "Ada" --collective "Northside Mutual Aid" --time-zone Europe/Berlin)
+COLLECTIVE=$(echo "$BOOTSTRAP" | jq -r .collective.id)
 login() { json -X POST "$API/auth/token" -d "{\"grant_type\":\"password\",\"username\":\"$1\",\"password\":\"$PASSWORD\"}" | jq -r .access_token; }
 ADA=$(login "ada+$RUN@example.org")
 join() { # email name role -> access token

@@ -39,8 +39,14 @@ enum Command {
     },
     /// Tally a pabulib .pb file offline.
     Tally(tally::TallyArgs),
-    /// Recompute every balance from the ledger and check every invariant;
-    /// exits nonzero with a report on any violation.
+    /// Print the table of every problem `code` the service sends (Markdown,
+    /// as in the README).
+    ErrorCodes,
+    /// Recompute every balance from the ledger and check the invariants the
+    /// stored rows show (see README, Operations), on one consistent snapshot.
+    /// Opens the database read-only: never creates or migrates it, and
+    /// refuses a missing SQLite file or a schema this version does not know.
+    /// Exits nonzero with a report on any violation.
     Verify,
     /// Administration.
     #[command(subcommand)]
@@ -81,6 +87,10 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Tally(args) => tally::run(&args),
+        Command::ErrorCodes => {
+            print!("{}", crate::http::codes::markdown_table());
+            Ok(())
+        }
         Command::Openapi { out } => {
             let json = openapi_json();
             match out {
@@ -131,8 +141,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Verify => {
             let settings = settings(cli.config)?;
-            let db = open_db(&settings)?;
-            let mut conn = db.get()?;
+            let url = DatabaseUrl::parse(&settings.database_url)?;
+            // Read-only: never creates, migrates or changes the database.
+            let mut conn = db::open_read_only(&url)?;
+            db::check_schema(&mut conn)?;
             let report = crate::ledger::verify::verify(&mut conn)?;
             println!("{report}");
             if report.is_clean() {
@@ -140,7 +152,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 anyhow::bail!(
                     "the ledger violates {} invariant check(s)",
-                    report.violations.len()
+                    report.violation_count()
                 )
             }
         }

@@ -43,6 +43,12 @@ pub enum DbSetupError {
     Postgres { url: String, reason: String },
     #[error("database migration failed: {0}")]
     Migration(String),
+    #[error(
+        "no SQLite database at {0}: a read-only command opens an existing database and never creates one"
+    )]
+    Missing(String),
+    #[error("{0}")]
+    Schema(String),
 }
 
 /// Which database a URL names, and how to reach it.
@@ -203,6 +209,155 @@ fn remove_sqlite_files(path: &Path) {
         let mut name = path.as_os_str().to_owned();
         name.push(suffix);
         let _ = std::fs::remove_file(PathBuf::from(name));
+    }
+}
+
+/// Opens one connection that can only read: for commands that inspect a
+/// database (`verify`) and must never create, migrate or change it. A
+/// missing SQLite file is refused, not created; SQLite opens the file
+/// read-only (`mode=ro`, and `query_only`), PostgreSQL sessions default to
+/// read-only transactions.
+pub fn open_read_only(url: &DatabaseUrl) -> Result<DbConnection, DbSetupError> {
+    match url {
+        DatabaseUrl::Sqlite(path) => {
+            let shown = path.display().to_string();
+            if !path.is_file() {
+                return Err(DbSetupError::Missing(shown));
+            }
+            let fail = |reason: String| DbSetupError::Sqlite {
+                path: shown.clone(),
+                reason,
+            };
+            let text = path
+                .to_str()
+                .ok_or_else(|| fail("path is not UTF-8".into()))?;
+            // A URI filename: `?`, `#` and `%` in the path are escaped.
+            let mut escaped = String::with_capacity(text.len());
+            for c in text.chars() {
+                match c {
+                    '%' => escaped.push_str("%25"),
+                    '?' => escaped.push_str("%3f"),
+                    '#' => escaped.push_str("%23"),
+                    c => escaped.push(c),
+                }
+            }
+            let mut conn = diesel::SqliteConnection::establish(&format!("file:{escaped}?mode=ro"))
+                .map_err(|e| fail(e.to_string()))?;
+            conn.batch_execute("PRAGMA query_only = ON; PRAGMA busy_timeout = 10000;")
+                .map_err(|e| fail(e.to_string()))?;
+            Ok(DbConnection::Sqlite(conn))
+        }
+        DatabaseUrl::Postgres(url) => {
+            let mut conn =
+                diesel::PgConnection::establish(url).map_err(|e| DbSetupError::Postgres {
+                    url: redact(url),
+                    reason: first_line(&e.to_string()),
+                })?;
+            conn.batch_execute("SET default_transaction_read_only = on")
+                .map_err(|e| DbSetupError::Postgres {
+                    url: redact(url),
+                    reason: first_line(&e.to_string()),
+                })?;
+            Ok(DbConnection::Postgres(conn))
+        }
+    }
+}
+
+diesel::table! {
+    /// Diesel's record of the migrations applied to a database.
+    __diesel_schema_migrations (version) {
+        version -> Text,
+    }
+}
+
+/// Refuses a database whose schema is not exactly the one this binary
+/// knows: one never migrated (no migration record: not a commonpot
+/// database), one with migrations still pending (an older version's, such
+/// as an old backup: `commonpot migrate` upgrades it), or one with
+/// migrations this binary does not have (a newer version's). Reads only.
+pub fn check_schema(conn: &mut DbConnection) -> Result<(), DbSetupError> {
+    use diesel::migration::MigrationSource;
+    let known: Vec<String> = match conn {
+        DbConnection::Sqlite(_) => {
+            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                .map_err(|e| DbSetupError::Schema(e.to_string()))?
+                .iter()
+                .map(|m| m.name().version().to_string())
+                .collect()
+        }
+        DbConnection::Postgres(_) => {
+            MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS)
+                .map_err(|e| DbSetupError::Schema(e.to_string()))?
+                .iter()
+                .map(|m| m.name().version().to_string())
+                .collect()
+        }
+    };
+    let applied: Vec<String> = __diesel_schema_migrations::table
+        .select(__diesel_schema_migrations::version)
+        .load(conn)
+        .map_err(|e| {
+            DbSetupError::Schema(format!(
+                "not a commonpot database: it has no migration record ({})",
+                first_line(&e.to_string())
+            ))
+        })?;
+    let unknown: Vec<&String> = applied.iter().filter(|v| !known.contains(v)).collect();
+    if !unknown.is_empty() {
+        return Err(DbSetupError::Schema(format!(
+            "the database's schema is newer than this commonpot: it has migration(s) {} that this \
+             version does not know; use the commonpot that wrote it",
+            join(&unknown)
+        )));
+    }
+    let pending: Vec<&String> = known.iter().filter(|v| !applied.contains(v)).collect();
+    if !pending.is_empty() {
+        return Err(DbSetupError::Schema(format!(
+            "the database's schema is older than this commonpot: migration(s) {} are not applied \
+             (on a copy you mean to upgrade, run `commonpot migrate` first)",
+            join(&pending)
+        )));
+    }
+    Ok(())
+}
+
+fn join(versions: &[&String]) -> String {
+    versions
+        .iter()
+        .map(|v| v.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs `f` on one consistent snapshot of the database, reading only: a
+/// read-only `REPEATABLE READ` transaction on PostgreSQL, one read
+/// transaction on SQLite (in WAL mode it sees the database as of its first
+/// read, whatever commits meanwhile). Nothing is written; the transaction is
+/// rolled back. Inside another transaction, `f` runs in that one.
+pub fn read_snapshot<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    let depth =
+        <DbConnection as TransactionManager<DbConnection>>::transaction_manager_status_mut(conn)
+            .transaction_depth()?;
+    if depth.is_some() {
+        return f(conn);
+    }
+    match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN")?,
+        DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction_sql(
+            c,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        )?,
+    }
+    let result = f(conn);
+    match <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn) {
+        Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => result,
+        Err(rollback) => result.and(Err(rollback.into())),
     }
 }
 

@@ -211,6 +211,25 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_table_is_the_generated_one() {
+        let readme =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+                .unwrap();
+        let begin = readme
+            .find(README_BEGIN)
+            .expect("the README marks where its error table begins");
+        let rest = &readme[begin + README_BEGIN.len()..];
+        let end = rest
+            .find(README_END)
+            .expect("the README marks where its error table ends");
+        assert_eq!(
+            rest[..end].trim(),
+            markdown_table().trim(),
+            "the README's error table is out of date: replace it with `commonpot error-codes`"
+        );
+    }
+
+    #[test]
     fn codes_are_listed_once() {
         for (i, c) in CODES.iter().enumerate() {
             assert!(

@@ -67,10 +67,12 @@ pub fn app(
         .app_data(web::PathConfig::default().error_handler(extract::path_error))
         .app_data(web::QueryConfig::default().error_handler(extract::query_error))
         .app_data(api)
-        .service(
-            SwaggerUi::new("/docs/{_:.*}")
-                .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")),
-        )
+        // `/docs` is where people type; the UI's relative assets need the slash.
+        .service(web::redirect("/docs", "/docs/").permanent())
+        .service(SwaggerUi::new("/docs/{_:.*}").config(
+            // The validator would load a badge from swagger.io: off.
+            utoipa_swagger_ui::Config::from("/api/v1/openapi.json").validator_url("none"),
+        ))
         .configure(crate::web::configure)
         .default_service(web::to(not_found))
         .wrap(from_fn(problem::problem_fallback))

@@ -1,0 +1,2 @@
+DROP INDEX ledger_entries_reverses;
+DROP INDEX holds_parent;
