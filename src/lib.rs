@@ -17,6 +17,7 @@ pub mod clock;
 pub mod collectives;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod events;
 pub mod http;

@@ -37,6 +37,18 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Fill an empty database with a demo collective: six months of history
+    /// built through the services (refuses a database that holds a
+    /// collective). Prints where to go and an account per role.
+    Demo {
+        /// The same seed gives the same names, amounts, states and counts.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Multiplies members (40) and requests (60), for load tests;
+        /// members beyond the first 40 get no password.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        scale: u32,
+    },
     /// Tally a pabulib .pb file offline.
     Tally(tally::TallyArgs),
     /// Print the table of every problem `code` the service sends (Markdown,
@@ -139,6 +151,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Demo { seed, scale } => {
+            let settings = settings(cli.config)?;
+            let db = open_db(&settings)?;
+            let started = std::time::Instant::now();
+            let demo = crate::demo::run(&db, &settings, &crate::demo::Options { seed, scale })?;
+            print!("{}", demo_report(&demo, &settings, started.elapsed()));
+            Ok(())
+        }
         Command::Verify => {
             let settings = settings(cli.config)?;
             let url = DatabaseUrl::parse(&settings.database_url)?;
@@ -165,6 +185,48 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             serve(settings)
         }
     }
+}
+
+/// What `commonpot demo` prints: what was made, where to go, how to get in.
+fn demo_report(demo: &crate::demo::Demo, settings: &Settings, took: std::time::Duration) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Demo collective \"{}\" ({}) made in {:.1} s: {} members, {} pools, {} contributions, \
+         {} pledges, {} budgeting rounds.",
+        demo.collective_name,
+        demo.collective_id,
+        took.as_secs_f64(),
+        demo.members,
+        demo.pools,
+        demo.contributions,
+        demo.pledges,
+        demo.rounds,
+    );
+    let states: Vec<String> = demo
+        .requests
+        .iter()
+        .map(|(state, n)| format!("{state} {n}"))
+        .collect();
+    let total: i64 = demo.requests.values().sum();
+    let _ = writeln!(out, "Aid requests: {total} ({}).", states.join(", "));
+    let url = format!("http://{}/", settings.bind.replace("0.0.0.0", "127.0.0.1"));
+    let _ = writeln!(out, "\nNext: commonpot serve, then open {url}");
+    let _ = writeln!(out, "Sign in as (demo passwords, shown only now):");
+    for account in &demo.accounts {
+        let _ = writeln!(
+            out,
+            "  {:<12} {:<36} {}   ({})",
+            account.role, account.email, account.password, account.name
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Partner app (client credentials): client_id {}  client_secret {}",
+        demo.partner.0, demo.partner.1
+    );
+    out
 }
 
 fn open_db(settings: &Settings) -> anyhow::Result<crate::db::Db> {

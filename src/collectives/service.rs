@@ -349,6 +349,21 @@ pub async fn accept_invitation(
         .await
 }
 
+/// Accepts an invitation on the command line (`commonpot demo`), where no
+/// one signs in: a new account gets `password_hash` (hashed by the caller),
+/// or stays without a password — it holds a real membership but cannot sign
+/// in, as the demo's scaled members (hashing thousands of passwords would
+/// take minutes). An account that has a password already keeps it.
+pub fn accept_invitation_offline(
+    conn: &mut DbConnection,
+    invitation_token: &str,
+    password_hash: Option<String>,
+) -> Result<Membership> {
+    let (membership, user) = pending_invitation(conn, invitation_token)?;
+    let new_hash = password_hash.filter(|_| user.password_hash.is_none());
+    complete_acceptance(conn, &membership, &user, new_hash)
+}
+
 fn complete_acceptance(
     conn: &mut DbConnection,
     membership: &MembershipRow,

@@ -61,6 +61,15 @@ impl MembershipRow {
     }
 }
 
+/// Whether the database holds any collective at all (`commonpot demo`
+/// refuses one that does).
+pub fn any_collective(conn: &mut DbConnection) -> Result<bool> {
+    Ok(diesel::select(diesel::dsl::exists(
+        collectives::table.select(collectives::id),
+    ))
+    .get_result(conn)?)
+}
+
 pub fn find_collective(conn: &mut DbConnection, id: &str) -> Result<Option<CollectiveRow>> {
     Ok(collectives::table
         .find(id)

@@ -7,6 +7,7 @@ mod auth;
 mod clock;
 mod collectives;
 mod contract;
+mod demo;
 mod errors;
 mod events;
 mod ledger;
