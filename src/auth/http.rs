@@ -113,10 +113,13 @@ fn principal_of(req: &HttpRequest) -> Result<Principal, Problem> {
 #[serde(tag = "grant_type", rename_all = "snake_case")]
 pub enum TokenRequest {
     /// A person signs in with email and password.
+    #[schema(title = "PasswordGrant")]
     Password { username: String, password: String },
     /// A refresh token for a new pair; the presented token is used up.
+    #[schema(title = "RefreshTokenGrant")]
     RefreshToken { refresh_token: String },
     /// A partner app signs in with its id and secret.
+    #[schema(title = "ClientCredentialsGrant")]
     ClientCredentials {
         /// The partner app's id; may instead be sent by HTTP Basic.
         #[schema(required = false)]
@@ -190,10 +193,9 @@ pub fn address_of(req: &HttpRequest, settings: &Settings) -> String {
 #[utoipa::path(
     tag = "auth",
     request_body(
-        description = "The grant's parameters, as an OAuth form or as JSON.",
+        description = "The grant's parameters as an OAuth form (RFC 6749). The same object as JSON is accepted too; only the form is listed, because client generators mis-handle a body with two media types.",
         content(
             (TokenRequest = "application/x-www-form-urlencoded"),
-            (TokenRequest = "application/json"),
         )
     ),
     responses(
