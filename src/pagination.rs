@@ -28,7 +28,15 @@ pub struct PageRequest {
 }
 
 impl PageQuery {
+    /// For lists of items whose ids are UUIDs.
     pub fn check(&self) -> Result<PageRequest, Error> {
+        self.check_with(|cursor| uuid::Uuid::parse_str(cursor).is_ok())
+    }
+
+    /// For lists whose items have ids of their own shape: `issued` says
+    /// whether a cursor is such an id (each list takes back the
+    /// `next_cursor` it gave).
+    pub fn check_with(&self, issued: impl Fn(&str) -> bool) -> Result<PageRequest, Error> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(Error::invalid(
@@ -37,7 +45,7 @@ impl PageQuery {
             ));
         }
         let after = match &self.cursor {
-            Some(cursor) if uuid::Uuid::parse_str(cursor).is_err() => {
+            Some(cursor) if !issued(cursor) => {
                 return Err(Error::invalid(
                     "cursor",
                     "is not a cursor this service issued",

@@ -201,16 +201,18 @@ pub fn declare(
                 },
             });
         }
+        let previously = affectedness_of(conn, collective_id, &membership_id)?;
         store::replace(conn, collective_id, &membership_id, &rows)?;
+        let declared = affectedness_of(conn, collective_id, &membership_id)?;
         audit::record(
             conn,
             &actor,
             "affectedness.declared",
             "membership",
             &membership_id,
-            json!({"declarations": rows.iter().map(|r| json!({"issue_id": r.issue_id, "tier": r.tier})).collect::<Vec<_>>()}),
+            json!({"declarations": rows.iter().map(|r| json!({"issue_id": r.issue_id, "tier": r.tier})).collect::<Vec<_>>(),
+                   "changes": audit::changes(&previously, &declared, &[])}),
         )?;
-        let declared = affectedness_of(conn, collective_id, &membership_id)?;
         events::record(
             conn,
             collective_id,
@@ -272,6 +274,7 @@ pub fn verify(
             "collective",
         )?;
         member_of(conn, collective_id, membership_id)?;
+        let previously = affectedness_of(conn, collective_id, membership_id)?;
         if !store::verify(
             conn,
             collective_id,
@@ -284,15 +287,15 @@ pub fn verify(
                 what: "declaration",
             });
         }
+        let verified = affectedness_of(conn, collective_id, membership_id)?;
         audit::record(
             conn,
             &actor,
             "affectedness.verified",
             "membership",
             membership_id,
-            json!({"issue_id": issue_id}),
+            json!({"issue_id": issue_id, "changes": audit::changes(&previously, &verified, &[])}),
         )?;
-        let verified = affectedness_of(conn, collective_id, membership_id)?;
         events::record(
             conn,
             collective_id,

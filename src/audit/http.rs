@@ -48,7 +48,7 @@ pub struct AuditQuery {
 pub async fn list_audit(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<AuditQuery>,
+    query: crate::http::extract::Query<AuditQuery>,
 ) -> ApiResult<web::Json<Page<AuditRecord>>> {
     let query = query.into_inner();
     let page = PageQuery {

@@ -56,6 +56,91 @@ pub fn record(
     Ok(())
 }
 
+/// What an update changed, for its audit record: every field whose value
+/// differs between the `before` and `after` views of the resource, as
+/// `{"field": {"before": …, "after": …}}` (nested fields dotted, e.g.
+/// `rules.approvals_needed`). A field under one of the `private` prefixes
+/// is named with its values left out: `{"private.details": {"private":
+/// true}}`. Bookkeeping (`version`, `updated_at`) is not a change.
+pub fn changes(before: &impl Serialize, after: &impl Serialize, private: &[&str]) -> Value {
+    let (before, after) = (
+        serde_json::to_value(before).unwrap_or(Value::Null),
+        serde_json::to_value(after).unwrap_or(Value::Null),
+    );
+    let mut changed = serde_json::Map::new();
+    diff_into(&mut changed, "", &before, &after, private);
+    Value::Object(changed)
+}
+
+/// `details` with the update's `changes` added (details that are not an
+/// object are kept under `details`).
+pub fn with_changes(details: Value, changes: Value) -> Value {
+    let mut object = match details {
+        Value::Object(object) => object,
+        Value::Null => serde_json::Map::new(),
+        other => serde_json::Map::from_iter([("details".to_owned(), other)]),
+    };
+    object.insert("changes".to_owned(), changes);
+    Value::Object(object)
+}
+
+fn diff_into(
+    changed: &mut serde_json::Map<String, Value>,
+    path: &str,
+    before: &Value,
+    after: &Value,
+    private: &[&str],
+) {
+    const BOOKKEEPING: [&str; 2] = ["version", "updated_at"];
+    let is_private = |path: &str| {
+        private
+            .iter()
+            .any(|p| path == *p || path.starts_with(&format!("{p}.")))
+    };
+    match (before, after) {
+        (Value::Object(b), Value::Object(a)) => {
+            let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+            for key in keys {
+                if path.is_empty() && BOOKKEEPING.contains(&key.as_str()) {
+                    continue;
+                }
+                let inner = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                let null = Value::Null;
+                diff_into(
+                    changed,
+                    &inner,
+                    b.get(key).unwrap_or(&null),
+                    a.get(key).unwrap_or(&null),
+                    private,
+                );
+            }
+        }
+        (b, a) if b == a => {}
+        // A private object that appears or goes: name the fields within.
+        (Value::Object(b), Value::Null) | (Value::Null, Value::Object(b)) if is_private(path) => {
+            for key in b.keys() {
+                changed.insert(
+                    format!("{path}.{key}"),
+                    serde_json::json!({"private": true}),
+                );
+            }
+        }
+        _ if is_private(path) => {
+            changed.insert(path.to_owned(), serde_json::json!({"private": true}));
+        }
+        (b, a) => {
+            changed.insert(
+                path.to_owned(),
+                serde_json::json!({"before": b, "after": a}),
+            );
+        }
+    }
+}
+
 /// One entry of the audit trail.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditRecord {
@@ -163,4 +248,33 @@ pub fn list(
         .select(AuditRow::as_select())
         .load(conn)?;
     Ok(Page::from_rows(rows, page, |r| &r.id).map(AuditRecord::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn changes_name_what_changed_and_keep_private_values_out() {
+        let before = json!({"name": "A", "rules": {"approvals_needed": 2, "max_request": "10.00"},
+                            "private": {"details": "secret", "payout_reference": "DE1"},
+                            "version": 3, "updated_at": "then"});
+        let after = json!({"name": "A", "rules": {"approvals_needed": 3, "max_request": null},
+                           "private": {"details": "other secret", "payout_reference": "DE1"},
+                           "version": 4, "updated_at": "now"});
+        assert_eq!(
+            changes(&before, &after, &["private"]),
+            json!({
+                "rules.approvals_needed": {"before": 2, "after": 3},
+                "rules.max_request": {"before": "10.00", "after": null},
+                "private.details": {"private": true},
+            })
+        );
+        assert_eq!(changes(&before, &before, &["private"]), json!({}));
+        assert_eq!(
+            with_changes(json!({"approvals_cleared": true}), json!({})),
+            json!({"approvals_cleared": true, "changes": {}})
+        );
+    }
 }

@@ -46,10 +46,10 @@ pub async fn list_clients(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<Uuid>,
-    query: web::Query<PageQuery>,
+    query: crate::http::extract::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Client>>> {
     let id = path.into_inner().to_string();
-    let page = query.check()?;
+    let page = query.check_with(super::is_client_id)?;
     Ok(web::Json(
         state
             .db

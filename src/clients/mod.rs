@@ -15,6 +15,23 @@ use crate::error::{Error, Result};
 use crate::ids::utc;
 use store::ClientRow;
 
+/// A partner app's id: `cpc_` and its time-ordered UUID's 32 hex digits
+/// (ids sort in the order they were made, so they page like UUIDs do).
+pub fn client_id(uuid: &str) -> String {
+    format!("cpc_{}", uuid.replace('-', ""))
+}
+
+/// Whether `text` has the shape of a partner app's id: the list of apps
+/// takes its own `next_cursor` back.
+pub fn is_client_id(text: &str) -> bool {
+    text.strip_prefix("cpc_").is_some_and(|hex| {
+        hex.len() == 32
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
 pub fn parse_scopes(text: &str) -> Vec<Scope> {
     text.split_whitespace().filter_map(Scope::parse).collect()
 }

@@ -36,7 +36,7 @@ pub fn register(
         let at = now();
         let row = ClientRow {
             collective_id: collective_id.to_owned(),
-            id: format!("cpc_{}", new_id().replace('-', "")),
+            id: client_id(&new_id()),
             name,
             secret_hash: digest(&secret),
             scopes: format_scopes(&scopes),
@@ -156,15 +156,17 @@ pub fn update(
                 current_etag: etag(row.version + 1),
             });
         }
+        let client: Client = load(conn, collective_id, id)?.into();
+        let before = Client::from(row);
         audit::record(
             conn,
             &actor,
             "client.updated",
             "client",
             id,
-            json!({"name": name, "scopes": scopes, "status": status}),
+            json!({"name": name, "scopes": scopes, "status": status,
+                   "changes": audit::changes(&before, &client, &[])}),
         )?;
-        let client: Client = load(conn, collective_id, id)?.into();
         events::record(conn, collective_id, EventType::ClientUpdated, &client)?;
         Ok(client)
     })

@@ -48,7 +48,7 @@ pub async fn create_collective(
 pub async fn list_collectives(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<PageQuery>,
+    query: crate::http::extract::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Collective>>> {
     let page = query.check()?;
     Ok(web::Json(
@@ -130,7 +130,7 @@ pub async fn list_members(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<Uuid>,
-    query: web::Query<MemberQuery>,
+    query: crate::http::extract::Query<MemberQuery>,
 ) -> ApiResult<web::Json<Page<Membership>>> {
     let id = path.into_inner().to_string();
     let query = query.into_inner();

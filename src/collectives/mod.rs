@@ -101,6 +101,8 @@ pub fn etag(version: i64) -> String {
 
 /// Checks an `If-Match` header value against the current version. `None`
 /// (no header) always passes: If-Match is how a client opts in to safety.
+/// The comparison is strong (RFC 9110 §13.1.1): a weak tag `W/"3"` never
+/// matches, whatever its version.
 pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<()> {
     let current = etag(version);
     match if_match {
@@ -108,7 +110,7 @@ pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<()> {
         Some(value) => {
             let matches = value
                 .split(',')
-                .map(|v| v.trim().trim_start_matches("W/"))
+                .map(str::trim)
                 .any(|v| v == "*" || v == current);
             if matches {
                 Ok(())
@@ -246,7 +248,11 @@ mod tests {
     fn if_match_accepts_the_current_version_only() {
         assert!(check_if_match(None, 3).is_ok());
         assert!(check_if_match(Some("\"3\""), 3).is_ok());
-        assert!(check_if_match(Some("W/\"3\""), 3).is_ok());
+        assert!(matches!(
+            check_if_match(Some("W/\"3\""), 3),
+            Err(Error::PreconditionFailed { .. })
+        ));
+        assert!(check_if_match(Some("W/\"3\", \"3\""), 3).is_ok());
         assert!(check_if_match(Some("*"), 3).is_ok());
         assert!(matches!(
             check_if_match(Some("\"2\""), 3),

@@ -166,17 +166,19 @@ pub fn update(
                 current_etag: etag(row.version + 1),
             });
         }
+        let collective: Collective = store::find_collective(conn, id)?
+            .ok_or(Error::NotFound { what: "collective" })?
+            .into();
+        let before = Collective::from(row);
         audit::record(
             conn,
             &actor,
             "collective.updated",
             "collective",
             id,
-            json!({"name": name, "time_zone": time_zone}),
+            json!({"name": name, "time_zone": time_zone,
+                   "changes": audit::changes(&before, &collective, &[])}),
         )?;
-        let collective: Collective = store::find_collective(conn, id)?
-            .ok_or(Error::NotFound { what: "collective" })?
-            .into();
         events::record(conn, id, EventType::CollectiveUpdated, &collective)?;
         Ok(collective)
     })
@@ -567,7 +569,9 @@ pub fn update_member(
             });
         }
         let (fresh, user) = load_membership(conn, id)?;
+        let before = Membership::from_rows(row.clone(), user.clone(), true)?;
         let changed = Membership::from_rows(fresh, user, true)?;
+        let changes = audit::changes(&before, &changed, &["email"]);
         if role.as_str() != row.role {
             events::record(
                 conn,
@@ -581,7 +585,7 @@ pub fn update_member(
                 "membership.role_changed",
                 "membership",
                 id,
-                json!({"from": row.role, "to": role.as_str()}),
+                json!({"from": row.role, "to": role.as_str(), "changes": changes}),
             )?;
         }
         if status.as_str() != row.status {
@@ -589,7 +593,14 @@ pub fn update_member(
                 MembershipStatus::Suspended => EventType::MembershipSuspended,
                 _ => EventType::MembershipReinstated,
             };
-            audit::record(conn, &actor, happened.name(), "membership", id, json!({}))?;
+            audit::record(
+                conn,
+                &actor,
+                happened.name(),
+                "membership",
+                id,
+                json!({"changes": changes}),
+            )?;
             events::record(conn, collective_id, happened, &changed)?;
         }
         Ok(changed)

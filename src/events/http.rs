@@ -47,7 +47,7 @@ pub async fn list_events(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<Uuid>,
-    query: web::Query<EventsQuery>,
+    query: crate::http::extract::Query<EventsQuery>,
 ) -> ApiResult<web::Json<EventPage>> {
     let collective_id = path.into_inner().to_string();
     let query = query.into_inner();

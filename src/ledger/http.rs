@@ -32,7 +32,7 @@ pub async fn list_entries(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<Uuid>,
-    query: web::Query<PageQuery>,
+    query: crate::http::extract::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Entry>>> {
     let id = path.into_inner().to_string();
     let page = query.check()?;
@@ -138,7 +138,7 @@ pub async fn list_contributions(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<Uuid>,
-    query: web::Query<PageQuery>,
+    query: crate::http::extract::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Contribution>>> {
     let id = path.into_inner().to_string();
     let page = query.check()?;
@@ -172,7 +172,7 @@ pub struct MyContributionsQuery {
 pub async fn my_contributions(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<MyContributionsQuery>,
+    query: crate::http::extract::Query<MyContributionsQuery>,
 ) -> ApiResult<web::Json<Page<Contribution>>> {
     let query = query.into_inner();
     let page = PageQuery {
@@ -291,7 +291,7 @@ pub async fn list_holds(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<Uuid>,
-    query: web::Query<PageQuery>,
+    query: crate::http::extract::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Hold>>> {
     let id = path.into_inner().to_string();
     let page = query.check()?;
@@ -435,7 +435,7 @@ pub async fn list_disbursements(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<Uuid>,
-    query: web::Query<PageQuery>,
+    query: crate::http::extract::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Disbursement>>> {
     let id = path.into_inner().to_string();
     let page = query.check()?;

@@ -68,7 +68,7 @@ pub async fn list_pledges(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<Uuid>,
-    query: web::Query<PledgeQuery>,
+    query: crate::http::extract::Query<PledgeQuery>,
 ) -> ApiResult<web::Json<Page<Pledge>>> {
     let id = path.into_inner().to_string();
     let query = query.into_inner();
@@ -187,7 +187,7 @@ pub struct MyPledgesQuery {
 pub async fn my_pledges(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<MyPledgesQuery>,
+    query: crate::http::extract::Query<MyPledgesQuery>,
 ) -> ApiResult<web::Json<Page<Pledge>>> {
     let query = query.into_inner();
     let page = PageQuery {

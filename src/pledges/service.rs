@@ -365,15 +365,24 @@ pub fn update(
                 (Stance::Cancelled, EventType::PledgeCancelled, waived)
             }
         };
+        let saved = save(conn, &actor, &row, stance, today, Some(action))?;
+        // What changed, before and after, without the schedule (its totals
+        // say it) and with the donor's details named, not shown.
+        let changes = audit::changes(
+            &current.to_pledge(currency, false),
+            &saved.to_pledge(currency, false),
+            &["donor_name", "donor_email", "note"],
+        );
         audit::record(
             conn,
             &actor,
             action.name(),
             "pledge",
             id,
-            json!({"from": current.status.as_str(), "waived_installments": waived, "as_of": today}),
+            json!({"from": current.status.as_str(), "waived_installments": waived, "as_of": today,
+                   "changes": changes}),
         )?;
-        Ok(save(conn, &actor, &row, stance, today, Some(action))?.to_pledge(currency, true))
+        Ok(saved.to_pledge(currency, true))
     })
 }
 

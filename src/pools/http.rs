@@ -47,7 +47,7 @@ pub async fn list_pools(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<Uuid>,
-    query: web::Query<PageQuery>,
+    query: crate::http::extract::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Pool>>> {
     let id = path.into_inner().to_string();
     let page = query.check()?;

@@ -241,16 +241,17 @@ pub fn update(
                 current_etag: etag(pool.version + 1),
             });
         }
+        let updated =
+            Pool::try_from(store::find(conn, id)?.ok_or(Error::NotFound { what: "pool" })?)?;
+        let before = Pool::try_from(pool.clone())?;
         audit::record(
             conn,
             &actor,
             "pool.updated",
             "pool",
             id,
-            json!({"goal_minor": goal_minor}),
+            json!({"goal_minor": goal_minor, "changes": audit::changes(&before, &updated, &[])}),
         )?;
-        let updated =
-            Pool::try_from(store::find(conn, id)?.ok_or(Error::NotFound { what: "pool" })?)?;
         events::record(
             conn,
             &updated.collective_id,

@@ -65,7 +65,7 @@ pub async fn pool_statement(
     req: HttpRequest,
     principal: Principal,
     path: web::Path<Uuid>,
-    query: web::Query<StatementQuery>,
+    query: crate::http::extract::Query<StatementQuery>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner().to_string();
     let from = date("from", &query.from)?;

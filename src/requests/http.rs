@@ -84,7 +84,7 @@ pub async fn list_requests(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<Uuid>,
-    query: web::Query<QueueQuery>,
+    query: crate::http::extract::Query<QueueQuery>,
 ) -> ApiResult<web::Json<Page<AidRequest>>> {
     let collective = path.into_inner().to_string();
     let q = query.into_inner();
@@ -499,7 +499,7 @@ pub async fn list_comments(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<Uuid>,
-    query: web::Query<PageQuery>,
+    query: crate::http::extract::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Comment>>> {
     let id = path.into_inner().to_string();
     let page = query.check()?;

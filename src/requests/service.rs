@@ -11,7 +11,7 @@ use super::store::{self, CommentRow, Filter, RequestRow};
 use super::*;
 use crate::audit;
 use crate::auth::access::{authorize, Actor, Principal, Who};
-use crate::auth::policy::Permission;
+use crate::auth::policy::{Permission, Scope};
 use crate::collectives::{check_if_match, check_text, etag};
 use crate::db::schema::{aid_requests, request_approvals, request_comments, request_conflicts};
 use crate::db::{is_unique_violation, write_tx, DbConnection};
@@ -78,6 +78,8 @@ fn apply(
     changes.state = Some(to.as_str().to_owned());
     changes.updated_at = Some(now());
     changes.version = Some(row.version + 1);
+    let pool = pool_store::find(conn, &row.pool_id)?.ok_or(Error::NotFound { what: "pool" })?;
+    let before = view(conn, row.clone(), &pool, true)?;
     let updated = diesel::update(
         aid_requests::table
             .filter(aid_requests::id.eq(&row.id))
@@ -90,8 +92,12 @@ fn apply(
             current_etag: etag(row.version + 1),
         });
     }
-    audit::record(conn, actor, happened.name(), "request", &row.id, details)?;
     let fresh = store::find(conn, &row.id)?.ok_or(Error::NotFound { what: "request" })?;
+    // The record says what changed, before and after; the private fields
+    // are named, their values left out.
+    let after = view(conn, fresh.clone(), &pool, true)?;
+    let details = audit::with_changes(details, audit::changes(&before, &after, &["private"]));
+    audit::record(conn, actor, happened.name(), "request", &row.id, details)?;
     announce(conn, happened, &fresh)?;
     Ok(fresh)
 }
@@ -530,13 +536,29 @@ pub fn counts(
     Ok(StateCounts { counts })
 }
 
-fn require_requester(own: bool) -> Result<()> {
+fn require_requester(actor: &Actor, own: bool) -> Result<()> {
     if !own {
-        return Err(Error::forbidden(
+        return Err(not_theirs(
+            actor,
+            Scope::RequestsWrite,
             "only the requester (or whoever asked on their behalf) may do this",
         ));
     }
     Ok(())
+}
+
+/// The refusal for a caller to whom the request is not open. A partner app
+/// without the scope that could open it (`scope`) is refused for its scope,
+/// `insufficient_scope`, as every other scope refusal is: one code for one
+/// cause. People, and apps that hold the scope, are refused as `forbidden`.
+fn not_theirs(actor: &Actor, scope: Scope, message: &str) -> Error {
+    match &actor.who {
+        Who::Client { scopes, .. } if !scopes.contains(&scope) => Error::Forbidden {
+            code: "insufficient_scope",
+            message: format!("this needs the {} scope", scope.as_str()),
+        },
+        _ => Error::forbidden(message),
+    }
 }
 
 /// The requester edits a draft, or amends a submitted request — which
@@ -551,7 +573,7 @@ pub fn amend(
     write_tx(conn, |conn| {
         let (actor, row, pool, own) =
             load_for_change(conn, principal, id, Permission::ReadRequests, if_match)?;
-        require_requester(own)?;
+        require_requester(&actor, own)?;
         let state = state_of(&row)?;
         state.require(Event::Amend)?;
         let mut changes = Changes {
@@ -610,7 +632,7 @@ pub fn submit(
     write_tx(conn, |conn| {
         let (actor, row, pool, own) =
             load_for_change(conn, principal, id, Permission::ReadRequests, if_match)?;
-        require_requester(own)?;
+        require_requester(&actor, own)?;
         let changes = Changes {
             submitted_at: Some(Some(now())),
             ..Default::default()
@@ -903,7 +925,7 @@ pub fn withdraw(
     write_tx(conn, |conn| {
         let (actor, row, pool, own) =
             load_for_change(conn, principal, id, Permission::ReadRequests, if_match)?;
-        require_requester(own)?;
+        require_requester(&actor, own)?;
         state_of(&row)?.require(Event::Withdraw)?;
         release_hold(conn, &actor, &row)?;
         let details = json!({"reason_given": reason.is_some()});
@@ -1040,7 +1062,9 @@ pub fn list_disbursements(
         && !actor.may(Permission::ReviewRequests)
         && !actor.may(Permission::ReadPrivateRequestFields)
     {
-        return Err(Error::forbidden(
+        return Err(not_theirs(
+            &actor,
+            Scope::RequestsReadPrivate,
             "payments are for the requester and coordinators",
         ));
     }
@@ -1122,7 +1146,9 @@ pub fn comment(
                 return Err(Error::forbidden("internal notes are for coordinators"));
             }
             (false, false, _) => {
-                return Err(Error::forbidden(
+                return Err(not_theirs(
+                    &actor,
+                    Scope::RequestsWrite,
                     "comments are for the requester and coordinators",
                 ))
             }
@@ -1188,7 +1214,9 @@ pub fn comments(
     let (actor, row, own) = load(conn, principal, id)?;
     let coordinator = actor.may(Permission::ReviewRequests);
     if !coordinator && !own {
-        return Err(Error::forbidden(
+        return Err(not_theirs(
+            &actor,
+            Scope::RequestsWrite,
             "comments are for the requester and coordinators",
         ));
     }

@@ -413,7 +413,7 @@ pub async fn export_round(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<Uuid>,
-    query: web::Query<ExportQuery>,
+    query: crate::http::extract::Query<ExportQuery>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner().to_string();
     let repeat = match query.weights.as_deref() {

@@ -68,6 +68,48 @@ impl BallotType {
         Ok(())
     }
 
+    /// Why no ballot could meet these limits when the candidates cost
+    /// `costs` (minor units): the limit at fault and what is wrong; `None`
+    /// when some ballot can. (Cumulative and ranked ballots of at least
+    /// one point or place can always be filled in.)
+    pub fn impossible(&self, costs: &[i64], currency: Currency) -> Option<(&'static str, String)> {
+        let BallotType::Approval {
+            min_count,
+            max_cost,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let needed = *min_count as usize;
+        if needed > costs.len() {
+            return Some((
+                "min_count",
+                format!(
+                    "every ballot must approve at least {min_count} candidates, and the round has {}",
+                    costs.len()
+                ),
+            ));
+        }
+        let max = Money::parse_positive("ballot.max_cost", max_cost.as_deref()?, currency)
+            .ok()?
+            .minor;
+        let mut sorted = costs.to_vec();
+        sorted.sort_unstable();
+        let least: i128 = sorted.iter().take(needed).map(|&c| i128::from(c)).sum();
+        if least > i128::from(max) {
+            return Some((
+                "max_cost",
+                format!(
+                    "every ballot must approve at least {min_count} candidates, and the cheapest {min_count} cost {} in all, more than {}",
+                    format_minor(i64::try_from(least).unwrap_or(i64::MAX), currency),
+                    format_minor(max, currency)
+                ),
+            ));
+        }
+        None
+    }
+
     pub fn engine_kind(&self) -> BallotKind {
         match self {
             BallotType::Approval { .. } => BallotKind::Approval,

@@ -106,6 +106,7 @@ fn transition(
     mut changes: RoundChanges,
     happened: EventType,
     details: Value,
+    before: Option<(Round, &PoolRow)>,
 ) -> Result<RoundRow> {
     let from = phase_of(row)?;
     let to = from.require(step)?;
@@ -117,8 +118,16 @@ fn transition(
             current_etag: etag(row.version + 1),
         });
     }
-    audit::record(conn, actor, happened.name(), "round", &row.id, details)?;
     let fresh = store::find(conn, &row.id)?.ok_or(Error::NotFound { what: "round" })?;
+    // An edit's record says what changed, before and after.
+    let details = match before {
+        Some((before, pool)) => {
+            let after = view(conn, fresh.clone(), pool)?;
+            audit::with_changes(details, audit::changes(&before, &after, &[]))
+        }
+        None => details,
+    };
+    audit::record(conn, actor, happened.name(), "round", &row.id, details)?;
     announce(conn, happened, &fresh)?;
     Ok(fresh)
 }
@@ -142,8 +151,10 @@ fn parse_rule(text: Option<&str>) -> Result<Rule> {
 }
 
 /// Checks candidates: 1 to 200 distinct requests of the pool, each
-/// `submitted` or `in_review`, within the pool's largest request.
-fn check_candidates(conn: &mut DbConnection, pool: &PoolRow, ids: &[String]) -> Result<()> {
+/// `submitted` or `in_review`, within the pool's largest request. Returns
+/// their costs (minor units), in order.
+fn check_candidates(conn: &mut DbConnection, pool: &PoolRow, ids: &[String]) -> Result<Vec<i64>> {
+    let mut costs = Vec::with_capacity(ids.len());
     if ids.is_empty() || ids.len() > 200 {
         return Err(Error::invalid("candidates", "list 1 to 200 aid requests"));
     }
@@ -177,8 +188,29 @@ fn check_candidates(conn: &mut DbConnection, pool: &PoolRow, ids: &[String]) -> 
                 "asks for more than the pool's largest request",
             ));
         }
+        costs.push(row.amount_requested_minor);
     }
-    Ok(())
+    Ok(costs)
+}
+
+/// Refuses ballot limits no ballot can meet with these candidates (an
+/// approval round asking for more approvals than it has candidates, or a
+/// `max_cost` below the cheapest `min_count` of them): every ballot would
+/// be refused. `field` is what to name when the candidates, not the
+/// ballot, changed; otherwise the limit at fault is named.
+fn check_ballot_possible(
+    ballot: &BallotType,
+    costs: &[i64],
+    currency: crate::money::Currency,
+    field: Option<&str>,
+) -> Result<()> {
+    match ballot.impossible(costs, currency) {
+        None => Ok(()),
+        Some((limit, why)) => Err(Error::invalid(
+            field.map_or_else(|| format!("ballot.{limit}"), str::to_owned),
+            format!("no ballot could be valid: {why}"),
+        )),
+    }
 }
 
 /// A round's minimum weighted support: a whole number from 1 to 10⁹.
@@ -219,7 +251,8 @@ pub fn create(
         input.ballot.check(currency)?;
         let policy = input.policy.unwrap_or_default();
         policy.check(&issue_ids(conn, &pool.collective_id)?)?;
-        check_candidates(conn, &pool, &input.candidates)?;
+        let costs = check_candidates(conn, &pool, &input.candidates)?;
+        check_ballot_possible(&input.ballot, &costs, currency, None)?;
         let min_support = input.min_support.map(check_min_support).transpose()?;
         let at = now();
         let row = RoundRow {
@@ -299,6 +332,7 @@ pub fn update(
     write_tx(conn, |conn| {
         let (actor, row, pool) = load_for_change(conn, principal, id, if_match)?;
         phase_of(&row)?.require(Step::Edit)?;
+        let before = view(conn, row.clone(), &pool)?;
         let currency = pool.currency()?;
         let mut changes = RoundChanges {
             title: patch
@@ -330,8 +364,20 @@ pub fn update(
             policy.check(&issue_ids(conn, &row.collective_id)?)?;
             changes.policy = Some(to_json(policy)?);
         }
+        let costs = match &patch.candidates {
+            Some(candidates) => check_candidates(conn, &pool, candidates)?,
+            None => ballot_candidates(conn, &row)?
+                .into_iter()
+                .map(|c| c.cost_minor)
+                .collect(),
+        };
+        match &patch.ballot {
+            Some(ballot) => check_ballot_possible(ballot, &costs, currency, None)?,
+            None => {
+                check_ballot_possible(&ballot_type(&row)?, &costs, currency, Some("candidates"))?
+            }
+        }
         if let Some(candidates) = &patch.candidates {
-            check_candidates(conn, &pool, candidates)?;
             store::set_candidates(conn, &row.collective_id, &row.id, candidates)?;
         }
         let details = json!({"title": patch.title, "budget": patch.budget, "rule": patch.rule,
@@ -345,6 +391,7 @@ pub fn update(
             changes,
             EventType::RoundUpdated,
             details,
+            Some((before, &pool)),
         )?;
         view(conn, row, &pool)
     })
@@ -363,7 +410,7 @@ pub fn open(
         let (actor, row, pool) = load_for_change(conn, principal, id, if_match)?;
         phase_of(&row)?.require(Step::Open)?;
         let candidates = store::candidates(conn, &row.id)?;
-        check_candidates(conn, &pool, &candidates).map_err(|e| match e {
+        let costs = check_candidates(conn, &pool, &candidates).map_err(|e| match e {
             Error::Invalid { field, message } => Error::Conflict {
                 code: "candidate_unavailable",
                 message: format!("{field} {message}"),
@@ -371,6 +418,9 @@ pub fn open(
             },
             other => other,
         })?;
+        // A candidate's amount may have been amended since the limits were
+        // set: a round no ballot could be valid in does not open.
+        check_ballot_possible(&ballot_type(&row)?, &costs, pool.currency()?, None)?;
         let hold = holds::place(
             conn,
             &actor,
@@ -403,6 +453,7 @@ pub fn open(
             changes,
             EventType::RoundOpened,
             json!({"hold_id": hold.id, "budget_minor": row.budget_minor}),
+            None,
         )?;
         let pool = pool_of(conn, &row)?;
         view(conn, row, &pool)
@@ -478,6 +529,7 @@ pub fn close(
             changes,
             EventType::RoundClosed,
             json!({"ballots_counted": counted, "ballots_set_aside": set_aside}),
+            None,
         )?;
         view(conn, row, &pool)
     })
@@ -557,6 +609,7 @@ pub fn store_tally(
             EventType::RoundTallied,
             json!({"selected": result.selected.iter().map(|f| f.request_id.clone()).collect::<Vec<_>>(),
                    "spent": result.spent}),
+            None,
         )?;
         Ok(result)
     })
@@ -664,6 +717,7 @@ pub fn enact(
             EventType::RoundEnacted,
             json!({"funded": funded.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
                    "released_minor": released.released_minor}),
+            None,
         )?;
         let pool = pool_of(conn, &row)?;
         view(conn, row, &pool)
@@ -704,6 +758,7 @@ pub fn cancel(
             changes,
             EventType::RoundCancelled,
             json!({"from": phase.as_str()}),
+            None,
         )?;
         let pool = pool_of(conn, &row)?;
         view(conn, row, &pool)

@@ -203,6 +203,23 @@ impl FromRequest for Form {
                 tracing::warn!(path = %req.path(), "form refused: CSRF token missing or wrong");
                 return Err(PageError::Csrf);
             }
+            // Text holding NUL is refused here (after the CSRF check), as
+            // the API's extractors refuse it, before any field reaches a service.
+            if let Some((name, _)) = fields
+                .0
+                .iter()
+                .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+            {
+                let field = if name.contains('\0') {
+                    "form"
+                } else {
+                    name.as_str()
+                };
+                return Err(PageError::Domain(Error::invalid(
+                    field,
+                    "must not contain the NUL character (U+0000)",
+                )));
+            }
             Ok(Form { session, fields })
         })
     }

@@ -76,7 +76,7 @@ fn sign_in_form(
 async fn sign_in_page(
     req: HttpRequest,
     visitor: Visitor,
-    query: web::Query<NextQuery>,
+    query: crate::http::extract::Query<NextQuery>,
 ) -> Result<HttpResponse, PageError> {
     let next = safe_next(query.next.as_deref());
     if visitor.0.is_some() {

@@ -101,7 +101,7 @@ async fn page(
     state: web::Data<AppState>,
     signed_in: SignedIn,
     path: web::Path<String>,
-    query: web::Query<Saved>,
+    query: crate::http::extract::Query<Saved>,
 ) -> Result<HttpResponse, PageError> {
     let session = signed_in.0;
     let collective_id = path.into_inner();

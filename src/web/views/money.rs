@@ -393,7 +393,7 @@ async fn statement_page(
     state: web::Data<AppState>,
     signed_in: SignedIn,
     path: web::Path<String>,
-    query: web::Query<Period>,
+    query: crate::http::extract::Query<Period>,
 ) -> Result<HttpResponse, PageError> {
     let session = signed_in.0;
     let pool_id = path.into_inner();
@@ -445,7 +445,7 @@ async fn statement_csv(
     state: web::Data<AppState>,
     signed_in: SignedIn,
     path: web::Path<String>,
-    query: web::Query<Period>,
+    query: crate::http::extract::Query<Period>,
 ) -> Result<HttpResponse, PageError> {
     let (s, _) = load_statement(&state, signed_in.0, path.into_inner(), query.into_inner()).await?;
     let filename = format!("statement-{}-{}-{}.csv", s.pool_id, s.from, s.to);

@@ -96,7 +96,7 @@ async fn queue(
     state: web::Data<AppState>,
     signed_in: SignedIn,
     path: web::Path<String>,
-    query: web::Query<QueueFilter>,
+    query: crate::http::extract::Query<QueueFilter>,
 ) -> Result<HttpResponse, PageError> {
     let session = signed_in.0;
     let collective_id = path.into_inner();

@@ -357,7 +357,7 @@ async fn round_page(
     state: web::Data<AppState>,
     signed_in: SignedIn,
     path: web::Path<String>,
-    query: web::Query<Saved>,
+    query: crate::http::extract::Query<Saved>,
 ) -> Result<HttpResponse, PageError> {
     let session = signed_in.0;
     let id = path.into_inner();
