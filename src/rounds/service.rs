@@ -103,10 +103,25 @@ fn transition(
     actor: &Actor,
     row: &RoundRow,
     step: Step,
-    mut changes: RoundChanges,
+    changes: RoundChanges,
     happened: EventType,
     details: Value,
-    before: Option<(Round, &PoolRow)>,
+) -> Result<RoundRow> {
+    transition_with(conn, actor, row, step, changes, happened, |_, _| {
+        Ok(details)
+    })
+}
+
+/// Like [`transition`], with the audit details made from the round as it
+/// is after the change (`details` gets the connection and the new row).
+fn transition_with(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    row: &RoundRow,
+    step: Step,
+    mut changes: RoundChanges,
+    happened: EventType,
+    details: impl FnOnce(&mut DbConnection, &RoundRow) -> Result<Value>,
 ) -> Result<RoundRow> {
     let from = phase_of(row)?;
     let to = from.require(step)?;
@@ -119,14 +134,7 @@ fn transition(
         });
     }
     let fresh = store::find(conn, &row.id)?.ok_or(Error::NotFound { what: "round" })?;
-    // An edit's record says what changed, before and after.
-    let details = match before {
-        Some((before, pool)) => {
-            let after = view(conn, fresh.clone(), pool)?;
-            audit::with_changes(details, audit::changes(&before, &after, &[]))
-        }
-        None => details,
-    };
+    let details = details(conn, &fresh)?;
     audit::record(conn, actor, happened.name(), "round", &row.id, details)?;
     announce(conn, happened, &fresh)?;
     Ok(fresh)
@@ -383,15 +391,21 @@ pub fn update(
         let details = json!({"title": patch.title, "budget": patch.budget, "rule": patch.rule,
                              "ballot": patch.ballot, "policy": patch.policy, "candidates": patch.candidates,
                              "min_support": patch.min_support});
-        let row = transition(
+        // The record says what changed, before and after.
+        let row = transition_with(
             conn,
             &actor,
             &row,
             Step::Edit,
             changes,
             EventType::RoundUpdated,
-            details,
-            Some((before, &pool)),
+            |conn, fresh| {
+                let after = view(conn, fresh.clone(), &pool)?;
+                Ok(audit::with_changes(
+                    details,
+                    audit::changes(&before, &after, &[]),
+                ))
+            },
         )?;
         view(conn, row, &pool)
     })
@@ -453,7 +467,6 @@ pub fn open(
             changes,
             EventType::RoundOpened,
             json!({"hold_id": hold.id, "budget_minor": row.budget_minor}),
-            None,
         )?;
         let pool = pool_of(conn, &row)?;
         view(conn, row, &pool)
@@ -529,7 +542,6 @@ pub fn close(
             changes,
             EventType::RoundClosed,
             json!({"ballots_counted": counted, "ballots_set_aside": set_aside}),
-            None,
         )?;
         view(conn, row, &pool)
     })
@@ -609,7 +621,6 @@ pub fn store_tally(
             EventType::RoundTallied,
             json!({"selected": result.selected.iter().map(|f| f.request_id.clone()).collect::<Vec<_>>(),
                    "spent": result.spent}),
-            None,
         )?;
         Ok(result)
     })
@@ -717,7 +728,6 @@ pub fn enact(
             EventType::RoundEnacted,
             json!({"funded": funded.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
                    "released_minor": released.released_minor}),
-            None,
         )?;
         let pool = pool_of(conn, &row)?;
         view(conn, row, &pool)
@@ -758,7 +768,6 @@ pub fn cancel(
             changes,
             EventType::RoundCancelled,
             json!({"from": phase.as_str()}),
-            None,
         )?;
         let pool = pool_of(conn, &row)?;
         view(conn, row, &pool)
