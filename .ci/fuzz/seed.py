@@ -85,6 +85,12 @@ round_ = call("POST", f"/pools/{pool}/rounds", admin, {
     "ballot": {"type": "approval", "min_count": 0}})
 pledge = call("POST", f"/pools/{pool}/pledges", member,
               {"amount": "5.00", "frequency": "monthly", "installments": 3})
+# Bea says how the issue affects her, so its verification has something to
+# verify; the round is opened and Ada votes, so her ballot can be read.
+call("PUT", f"/collectives/{collective}/affectedness/me", member,
+     {"declarations": [{"issue_id": issue["id"], "tier": "direct"}]})
+call("POST", f"/rounds/{round_['id']}/open", admin, headers={"Idempotency-Key": key()})
+call("PUT", f"/rounds/{round_['id']}/ballots/me", admin, {"approve": [candidate["id"]]})
 
 ids = {
     "collective": collective, "membership": membership, "client": client["id"],
