@@ -20,6 +20,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod flows;
 pub mod http;
 pub mod idempotency;
 pub mod ids;

@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::db::{write_tx, Db, DbConnection};
 use crate::error::{Error, Result};
 use crate::money::{format_minor, Currency};
-use crate::{affectedness, clients, collectives, ledger, pledges, pools, requests, rounds};
+use crate::{affectedness, clients, collectives, pledges, pools, requests, rounds};
 
 const COLLECTIVE: &str = "Riverside Mutual Aid (demo)";
 const TIME_ZONE: &str = "Europe/Berlin";
@@ -286,7 +286,7 @@ impl<'a> Live<'a> {
                     })
                 };
                 let id = Self::made(&self.gifts, *gift, "contribution")?;
-                ledger::contributions::refund(conn, self.partner()?, id, body(input)?)?;
+                crate::flows::refund(conn, self.partner()?, id, body(input)?)?;
                 Ok(())
             }
             Step::Pledge { pledge } => {
@@ -397,7 +397,7 @@ impl<'a> Live<'a> {
                 } else {
                     json!({"outcome": "paid", "external_reference": format!("po_{payout:06}")})
                 };
-                ledger::holds::resolve_manual(conn, by, id, body(outcome)?)?;
+                crate::flows::resolve_manual(conn, by, id, body(outcome)?)?;
                 Ok(())
             }
             Step::CreateRound { round } => {
@@ -480,7 +480,7 @@ impl<'a> Live<'a> {
                     )?;
                     let outcome =
                         json!({"outcome": "paid", "external_reference": format!("po_{}", paid.id)});
-                    ledger::holds::resolve_manual(conn, self.partner()?, &paid.id, body(outcome)?)?;
+                    crate::flows::resolve_manual(conn, self.partner()?, &paid.id, body(outcome)?)?;
                 }
                 Ok(())
             }
@@ -562,7 +562,7 @@ impl<'a> Live<'a> {
             "contributor": contributor,
             "pledge_id": pledge,
         });
-        let made = ledger::contributions::record_contribution(
+        let made = crate::flows::record_contribution(
             conn,
             recorder,
             &self.pools[planned.pool].0,

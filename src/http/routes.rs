@@ -7,8 +7,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::ops;
 use crate::{
-    affectedness, audit, auth, clients, collectives, events, ledger, pledges, pools, reports,
-    requests, rounds,
+    affectedness, audit, auth, clients, collectives, events, flows, ledger, pledges, pools,
+    reports, requests, rounds,
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -46,11 +46,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(pools::http::get_pool)
                 .service(pools::http::update_pool)
                 .service(ledger::http::list_entries)
-                .service(ledger::http::reverse_entry)
-                .service(ledger::http::record_contribution)
+                .service(flows::http::reverse_entry)
+                .service(flows::http::record_contribution)
                 .service(ledger::http::list_contributions)
                 .service(ledger::http::get_contribution)
-                .service(ledger::http::refund_contribution)
+                .service(flows::http::refund_contribution)
                 .service(ledger::http::place_hold)
                 .service(ledger::http::list_holds)
                 .service(ledger::http::get_hold)
@@ -59,7 +59,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(ledger::http::create_disbursement)
                 .service(ledger::http::list_disbursements)
                 .service(ledger::http::get_disbursement)
-                .service(ledger::http::record_disbursement_outcome)
+                .service(flows::http::record_disbursement_outcome)
                 .service(requests::http::create_request)
                 .service(requests::http::count_requests)
                 .service(requests::http::list_requests)

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::facts::{PledgePaid, PledgeTakenBack, Reactions};
 use super::{record, Account, EntryKind};
 use crate::audit;
 use crate::auth::access::{Actor, Principal};
@@ -258,9 +259,10 @@ pub fn record_contribution(
     principal: &Principal,
     pool_id: &str,
     input: NewContribution,
+    reactions: &mut dyn Reactions,
 ) -> Result<Contribution> {
     write_tx(conn, |conn| {
-        record_contribution_tx(conn, principal, pool_id, input)
+        record_contribution_tx(conn, principal, pool_id, input, reactions)
     })
 }
 
@@ -269,6 +271,7 @@ fn record_contribution_tx(
     principal: &Principal,
     pool_id: &str,
     input: NewContribution,
+    reactions: &mut dyn Reactions,
 ) -> Result<Contribution> {
     let (actor, pool) = load_authorized(conn, principal, pool_id, Permission::RecordContributions)?;
     let pool = pool_store::lock(conn, &pool.id)?;
@@ -290,11 +293,15 @@ fn record_contribution_tx(
     let pledge = input
         .pledge_id
         .as_deref()
-        .map(|id| crate::pledges::payments::lock_for_payment(conn, &pool, id))
+        .map(|id| {
+            reactions
+                .pledge_named(conn, &pool, id)
+                .map(|pledger| (id.to_owned(), pledger))
+        })
         .transpose()?;
-    let contributor = match (input.contributor, &pledge) {
-        (Some(contributor), Some(pledge))
-            if contributor.member_id.is_some() && contributor.member_id != pledge.member_id =>
+    let contributor = match (input.contributor, pledge.as_ref()) {
+        (Some(contributor), Some((_, pledger)))
+            if contributor.member_id.is_some() && contributor.member_id != pledger.member_id =>
         {
             return Err(Error::invalid(
                 "pledge_id",
@@ -302,12 +309,7 @@ fn record_contribution_tx(
             ))
         }
         (Some(contributor), _) => contributor,
-        (None, Some(pledge)) => Contributor {
-            member_id: pledge.member_id.clone(),
-            donor_name: pledge.donor_name.clone(),
-            donor_email: pledge.donor_email.clone(),
-            anonymous: pledge.anonymous,
-        },
+        (None, Some((_, pledger))) => pledger.clone(),
         (None, None) => Contributor {
             member_id: None,
             donor_name: None,
@@ -358,11 +360,14 @@ fn record_contribution_tx(
         ],
     )?;
     let (pledge_id, pledge_applied_minor) = match pledge {
-        Some(pledge) => {
-            let pledge_id = pledge.id.clone();
-            let applied =
-                crate::pledges::payments::apply_payment(conn, &actor, pledge, &id, gross)?;
-            (Some(pledge_id), applied)
+        Some((pledge_id, _)) => {
+            let paid = PledgePaid {
+                pledge_id,
+                contribution_id: id.clone(),
+                gross: Money::new(gross, currency),
+            };
+            let applied = reactions.pledge_paid(conn, &actor, &paid)?;
+            (Some(paid.pledge_id), applied.minor)
         }
         None => (None, 0),
     };
@@ -434,14 +439,20 @@ fn record_contribution_tx(
 fn take_back_from_pledge(
     conn: &mut DbConnection,
     actor: &Actor,
+    pool: &PoolRow,
     row: &ContributionRow,
     amount: i64,
+    reactions: &mut dyn Reactions,
 ) -> Result<()> {
     let Some(pledge_id) = row.pledge_id.as_deref().filter(|_| amount > 0) else {
         return Ok(());
     };
-    let taken =
-        crate::pledges::payments::take_back_payment(conn, actor, pledge_id, &row.id, amount)?;
+    let taken_back = PledgeTakenBack {
+        pledge_id: pledge_id.to_owned(),
+        contribution_id: row.id.clone(),
+        amount: Money::new(amount, pool.currency()?),
+    };
+    let taken = reactions.pledge_taken_back(conn, actor, &taken_back)?.minor;
     diesel::update(
         contributions::table
             .filter(contributions::id.eq(&row.id))
@@ -614,9 +625,10 @@ pub fn refund(
     principal: &Principal,
     contribution_id: &str,
     input: NewRefund,
+    reactions: &mut dyn Reactions,
 ) -> Result<Contribution> {
     write_tx(conn, |conn| {
-        refund_tx(conn, principal, contribution_id, input)
+        refund_tx(conn, principal, contribution_id, input, reactions)
     })
 }
 
@@ -625,6 +637,7 @@ fn refund_tx(
     principal: &Principal,
     contribution_id: &str,
     input: NewRefund,
+    reactions: &mut dyn Reactions,
 ) -> Result<Contribution> {
     let (actor, pool, _) = load_authorized_contribution(
         conn,
@@ -714,7 +727,7 @@ fn refund_tx(
     // covers it.
     let kept = row.amount_minor - refunded;
     let credit_back = (row.pledge_applied_minor - kept).max(0);
-    take_back_from_pledge(conn, &actor, &row, credit_back)?;
+    take_back_from_pledge(conn, &actor, &pool, &row, credit_back, reactions)?;
     audit::record(
         conn,
         &actor,
@@ -743,9 +756,10 @@ pub fn reverse_entry(
     principal: &Principal,
     entry_id: &str,
     reason: Option<String>,
+    reactions: &mut dyn Reactions,
 ) -> Result<super::Entry> {
     write_tx(conn, |conn| {
-        reverse_entry_tx(conn, principal, entry_id, reason)
+        reverse_entry_tx(conn, principal, entry_id, reason, reactions)
     })
 }
 
@@ -754,6 +768,7 @@ fn reverse_entry_tx(
     principal: &Principal,
     entry_id: &str,
     reason: Option<String>,
+    reactions: &mut dyn Reactions,
 ) -> Result<super::Entry> {
     let entry = super::find_entry(conn, entry_id)?.ok_or(Error::NotFound { what: "entry" })?;
     let (actor, pool) =
@@ -821,7 +836,14 @@ fn reverse_entry_tx(
             contributions::updated_at.eq(now()),
         ))
         .execute(conn)?;
-    take_back_from_pledge(conn, &actor, &row, row.pledge_applied_minor)?;
+    take_back_from_pledge(
+        conn,
+        &actor,
+        &pool,
+        &row,
+        row.pledge_applied_minor,
+        reactions,
+    )?;
     audit::record(
         conn,
         &actor,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::facts::{PayoutPosted, Reactions};
 use super::{record, require_no_deficit, Account, EntryKind};
 use crate::audit;
 use crate::auth::access::{Actor, Principal};
@@ -696,6 +697,20 @@ pub fn list_holds(
     Page::from_rows(rows, page, |r| &r.id).try_map(|r| Hold::from_row(r, &pool))
 }
 
+/// What is drawn on a hold by payments not yet resolved.
+pub fn pending_of(conn: &mut DbConnection, hold_id: &str) -> Result<i64> {
+    Ok(find_hold(conn, hold_id)?.pending_minor)
+}
+
+/// A hold's disbursements, oldest first.
+pub fn disbursements_of(conn: &mut DbConnection, hold_id: &str) -> Result<Vec<DisbursementRow>> {
+    Ok(disbursements::table
+        .filter(disbursements::hold_id.eq(hold_id))
+        .order(disbursements::id.asc())
+        .select(DisbursementRow::as_select())
+        .load(conn)?)
+}
+
 /// Starts a payment against a hold: it draws on what remains, so pending
 /// payments together never exceed the hold.
 pub fn disburse(
@@ -784,7 +799,8 @@ pub fn disburse_manual(
 }
 
 /// Records a payment's outcome, once: `paid` moves the money out of the
-/// pool; `failed` returns its part to the hold.
+/// pool (post pending) and tells `reactions` so; `failed` returns its part
+/// to the hold.
 pub fn resolve(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -792,6 +808,7 @@ pub fn resolve(
     outcome: Outcome,
     external_reference: Option<String>,
     reason: Option<String>,
+    reactions: &mut dyn Reactions,
 ) -> Result<DisbursementRow> {
     write_tx(conn, |conn| {
         let row = find_disbursement(conn, disbursement_id)?;
@@ -866,10 +883,18 @@ pub fn resolve(
                 &[(Account::Held, -amount), (Account::PayoutsOut, amount)],
             )?;
             diesel::update(disbursements::table.filter(disbursements::id.eq(disbursement_id)))
-                .set(disbursements::entry_id.eq(entry_id))
+                .set(disbursements::entry_id.eq(&entry_id))
                 .execute(conn)?;
             // What the money was for learns that it was paid, in this transaction.
-            crate::requests::service::payment_settled(conn, actor, &hold, amount)?;
+            let payout = PayoutPosted {
+                hold_id: hold.id.clone(),
+                purpose: hold.purpose()?,
+                reference_id: hold.reference_id.clone(),
+                disbursement_id: disbursement_id.to_owned(),
+                entry_id,
+                amount: Money::new(amount, pool.currency()?),
+            };
+            reactions.payout_posted(conn, actor, &payout)?;
         }
         close_if_done(conn, &row.hold_id)?;
         audit::record(
@@ -913,6 +938,7 @@ pub fn resolve_manual(
     principal: &Principal,
     id: &str,
     input: DisbursementOutcome,
+    reactions: &mut dyn Reactions,
 ) -> Result<Disbursement> {
     let (actor, pool, _) =
         authorize_disbursement(conn, principal, id, Permission::RecordDisbursementOutcomes)?;
@@ -926,7 +952,15 @@ pub fn resolve_manual(
         .as_deref()
         .map(|r| check_text("reason", r, 2000))
         .transpose()?;
-    let row = resolve(conn, &actor, id, input.outcome, reference, reason)?;
+    let row = resolve(
+        conn,
+        &actor,
+        id,
+        input.outcome,
+        reference,
+        reason,
+        reactions,
+    )?;
     Disbursement::from_row(row, &pool)
 }
 

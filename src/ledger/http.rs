@@ -1,16 +1,15 @@
 //! Handlers for the ledger: entries, contributions, holds, disbursements.
-//! Every money-moving POST takes an `Idempotency-Key`.
+//! Every money-moving POST takes an `Idempotency-Key`. Recording a
+//! contribution, its refunds and reversal, and a payout's outcome are in
+//! `crate::flows`: other areas react to them.
 
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::contributions::{self, Contribution, NewContribution, NewRefund};
-use super::holds::{
-    self, Disbursement, DisbursementOutcome, Hold, NewDisbursement, NewHold, ReleaseHold, SplitHold,
-};
+use super::contributions::{self, Contribution};
+use super::holds::{self, Disbursement, Hold, NewDisbursement, NewHold, ReleaseHold, SplitHold};
 use super::Entry;
 use crate::auth::access::Principal;
 use crate::auth::policy::Permission;
@@ -50,79 +49,6 @@ pub async fn list_entries(
             })
             .await?,
     ))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewReversal {
-    pub reason: Option<String>,
-}
-
-/// Reverse a contribution entry recorded by mistake, with a new entry. An
-/// entry is reversed at most once. Coordinators.
-#[utoipa::path(
-    tag = "ledger",
-    params(("id" = Uuid, Path, description = "Entry id"),
-           ("Idempotency-Key" = String, Header, description = "Unique per request; retries reuse it")),
-    request_body = NewReversal,
-    responses((status = 201, body = Entry), (status = 409, description = "`already_reversed` or `not_reversible`")),
-    security(("bearer" = []))
-)]
-#[post("/entries/{id}/reversal")]
-pub async fn reverse_entry(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    principal: Principal,
-    key: IdempotencyKey,
-    path: web::Path<Uuid>,
-    body: FingerprintedJson<NewReversal>,
-) -> ApiResult<HttpResponse> {
-    let id = path.into_inner().to_string();
-    let p = principal.clone();
-    idempotent::run(
-        &state,
-        &req,
-        &principal,
-        key,
-        body.hash,
-        StatusCode::CREATED,
-        move |conn| contributions::reverse_entry(conn, &p, &id, body.value.reason),
-    )
-    .await
-}
-
-/// Record money received into a pool. The pool is credited the net of any
-/// fee; a deficit is covered first. The external reference is unique per
-/// pool, so a processor's retry cannot record the money twice.
-#[utoipa::path(
-    tag = "contributions",
-    params(("id" = Uuid, Path, description = "Pool id"),
-           ("Idempotency-Key" = String, Header, description = "Unique per request; retries reuse it")),
-    request_body = NewContribution,
-    responses((status = 201, body = Contribution), (status = 409, description = "`duplicate_contribution`")),
-    security(("bearer" = []))
-)]
-#[post("/pools/{id}/contributions")]
-pub async fn record_contribution(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    principal: Principal,
-    key: IdempotencyKey,
-    path: web::Path<Uuid>,
-    body: FingerprintedJson<NewContribution>,
-) -> ApiResult<HttpResponse> {
-    let id = path.into_inner().to_string();
-    let p = principal.clone();
-    idempotent::run(
-        &state,
-        &req,
-        &principal,
-        key,
-        body.hash,
-        StatusCode::CREATED,
-        move |conn| contributions::record_contribution(conn, &p, &id, body.value),
-    )
-    .await
 }
 
 /// A pool's contributions, with contributor details. Coordinators and
@@ -209,41 +135,6 @@ pub async fn get_contribution(
             .run(move |conn| contributions::get(conn, &principal, &id))
             .await?,
     ))
-}
-
-/// Refund or charge back part or all of a contribution, up to its gross
-/// amount (the processor keeps its fee; a chargeback may add a dispute
-/// fee): the pool bears the fees. What is no longer available (already
-/// held or paid out) becomes the pool's deficit.
-#[utoipa::path(
-    tag = "contributions",
-    params(("id" = Uuid, Path, description = "Contribution id"),
-           ("Idempotency-Key" = String, Header, description = "Unique per request; retries reuse it")),
-    request_body = NewRefund,
-    responses((status = 201, body = Contribution), (status = 409, description = "`refund_exceeds_contribution`")),
-    security(("bearer" = []))
-)]
-#[post("/contributions/{id}/refunds")]
-pub async fn refund_contribution(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    principal: Principal,
-    key: IdempotencyKey,
-    path: web::Path<Uuid>,
-    body: FingerprintedJson<NewRefund>,
-) -> ApiResult<HttpResponse> {
-    let id = path.into_inner().to_string();
-    let p = principal.clone();
-    idempotent::run(
-        &state,
-        &req,
-        &principal,
-        key,
-        body.hash,
-        StatusCode::CREATED,
-        move |conn| contributions::refund(conn, &p, &id, body.value),
-    )
-    .await
 }
 
 /// Reserve money in a pool by hand. 409 `insufficient_funds` (with the
@@ -467,38 +358,4 @@ pub async fn get_disbursement(
             .run(move |conn| holds::get_disbursement(conn, &principal, &id))
             .await?,
     ))
-}
-
-/// Record a payment's outcome, once: `paid` moves the money out of the
-/// pool, `failed` returns it to the hold. Coordinators and payment partners
-/// with `disbursements:write`.
-#[utoipa::path(
-    tag = "disbursements",
-    params(("id" = Uuid, Path, description = "Disbursement id"),
-           ("Idempotency-Key" = String, Header, description = "Unique per request; retries reuse it")),
-    request_body = DisbursementOutcome,
-    responses((status = 200, body = Disbursement), (status = 409, description = "`disbursement_resolved`")),
-    security(("bearer" = []))
-)]
-#[post("/disbursements/{id}/outcome")]
-pub async fn record_disbursement_outcome(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    principal: Principal,
-    key: IdempotencyKey,
-    path: web::Path<Uuid>,
-    body: FingerprintedJson<DisbursementOutcome>,
-) -> ApiResult<HttpResponse> {
-    let id = path.into_inner().to_string();
-    let p = principal.clone();
-    idempotent::run(
-        &state,
-        &req,
-        &principal,
-        key,
-        body.hash,
-        StatusCode::OK,
-        move |conn| holds::resolve_manual(conn, &p, &id, body.value),
-    )
-    .await
 }

@@ -16,9 +16,14 @@
 //! outside world: `contributions_in`, `payouts_out`, `fees`.
 
 pub mod contributions;
+pub mod facts;
 pub mod holds;
 pub mod http;
+#[cfg(test)]
+mod stands_alone;
 pub mod verify;
+#[cfg(test)]
+mod verify_is_independent;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -97,6 +102,13 @@ impl EntryKind {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Set by a test to make the writer's mapping wrong on purpose (fees
+    /// counted as paid out), to see `verify` catch it.
+    pub(crate) static MISMAPPED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// How the pool's cached balances change with a set of postings. Amounts in
 /// the `deficit` account are negative (the pool owes), so the shown deficit
 /// is the negated balance; world accounts accumulate what came in and out.
@@ -121,6 +133,8 @@ impl BalanceDelta {
                 Account::Deficit => d.deficit -= amount,
                 Account::ContributionsIn if amount < 0 => d.received -= amount,
                 Account::ContributionsIn => d.refunded += amount,
+                #[cfg(test)]
+                Account::Fees if MISMAPPED.get() => d.paid += amount,
                 Account::Fees => d.fees += amount,
                 Account::PayoutsOut => d.paid += amount,
             }

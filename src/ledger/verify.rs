@@ -32,7 +32,7 @@ use diesel::dsl::{count_star, sql};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
-use super::{Account, BalanceDelta};
+use super::Account;
 use crate::db::schema::{disbursements, holds, ledger_entries, ledger_postings, pools};
 use crate::db::DbConnection;
 use crate::error::Result;
@@ -116,6 +116,47 @@ fn sum_of(expression: &str) -> diesel::expression::SqlLiteral<BigInt> {
 }
 
 /// Invariants 3 and 6, and the currency and account of every posting.
+/// Each balance a pool shows, beside what its postings say it should be.
+/// This is the checker's own reading of the accounts, written apart from
+/// the writer's (`BalanceDelta::of`), so that a mistake in either shows as
+/// a disagreement: sum each account (debits and credits apart), then read
+/// the columns from the sums.
+fn balances(pool: &PoolRow, postings: &[(Account, i64)]) -> [(&'static str, i64, i64); 7] {
+    let sum = |wanted: Account, sign: fn(i64) -> bool| -> i64 {
+        postings
+            .iter()
+            .filter(|(account, amount)| *account == wanted && sign(*amount))
+            .map(|(_, amount)| amount)
+            .sum()
+    };
+    let any = |_: i64| true;
+    [
+        (
+            "available",
+            pool.available_minor,
+            sum(Account::Available, any),
+        ),
+        ("held", pool.held_minor, sum(Account::Held, any)),
+        // The deficit account is negative while the pool owes; the column
+        // shows what it owes.
+        ("deficit", pool.deficit_minor, -sum(Account::Deficit, any)),
+        // Money from the world is a credit to `contributions_in`; money
+        // given back to it, a debit.
+        (
+            "received",
+            pool.received_minor,
+            -sum(Account::ContributionsIn, |a| a < 0),
+        ),
+        (
+            "refunded",
+            pool.refunded_minor,
+            sum(Account::ContributionsIn, |a| a > 0),
+        ),
+        ("fees", pool.fees_minor, sum(Account::Fees, any)),
+        ("paid", pool.paid_minor, sum(Account::PayoutsOut, any)),
+    ]
+}
+
 fn check_pools(conn: &mut DbConnection, report: &mut Report) -> Result<()> {
     let mut after = String::new();
     loop {
@@ -177,22 +218,11 @@ fn check_pools(conn: &mut DbConnection, report: &mut Report) -> Result<()> {
             }
         }
         for pool in &page {
-            let d = BalanceDelta::of(
-                movements
-                    .get(pool.id.as_str())
-                    .map(Vec::as_slice)
-                    .unwrap_or_default(),
-            );
-            let shown = [
-                ("available", pool.available_minor, d.available),
-                ("held", pool.held_minor, d.held),
-                ("deficit", pool.deficit_minor, d.deficit),
-                ("received", pool.received_minor, d.received),
-                ("refunded", pool.refunded_minor, d.refunded),
-                ("fees", pool.fees_minor, d.fees),
-                ("paid", pool.paid_minor, d.paid),
-            ];
-            for (name, cached, from_postings) in shown {
+            let postings = movements
+                .get(pool.id.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            for (name, cached, from_postings) in balances(pool, postings) {
                 if cached != from_postings {
                     report.fail(format!(
                         "pool {}: {name} shows {cached} but its postings sum to {from_postings}",

@@ -18,9 +18,8 @@ use crate::db::{is_unique_violation, write_tx, DbConnection};
 use crate::error::{Error, Result};
 use crate::events::{self, EventType};
 use crate::ids::{new_id, now, utc};
-use crate::ledger::holds::{
-    self, Disbursement, DisbursementRow, HoldRow, NewDisbursement, Purpose,
-};
+use crate::ledger::facts::PayoutPosted;
+use crate::ledger::holds::{self, Disbursement, NewDisbursement, Purpose};
 use crate::money::{format_minor, Money};
 use crate::pagination::{Page, PageRequest};
 use crate::pools::store::{self as pool_store, PoolRow};
@@ -896,11 +895,7 @@ pub fn reject(
 /// is pending.
 fn release_hold(conn: &mut DbConnection, actor: &Actor, row: &RequestRow) -> Result<()> {
     if let Some(hold_id) = &row.hold_id {
-        let pending: i64 = crate::db::schema::holds::table
-            .find(hold_id)
-            .select(crate::db::schema::holds::pending_minor)
-            .first(conn)?;
-        if pending > 0 {
+        if holds::pending_of(conn, hold_id)? > 0 {
             return Err(Error::conflict(
                 "payment_pending",
                 "a payment for this request is pending; record its outcome first",
@@ -1072,32 +1067,29 @@ pub fn list_disbursements(
     let Some(hold_id) = row.hold_id else {
         return Ok(Vec::new());
     };
-    let rows: Vec<DisbursementRow> = crate::db::schema::disbursements::table
-        .filter(crate::db::schema::disbursements::hold_id.eq(hold_id))
-        .order(crate::db::schema::disbursements::id.asc())
-        .select(DisbursementRow::as_select())
-        .load(conn)?;
-    rows.into_iter()
+    holds::disbursements_of(conn, &hold_id)?
+        .into_iter()
         .map(|r| Disbursement::from_row(r, &pool))
         .collect()
 }
 
-/// Called by the ledger when a payment from a request's hold is paid: the
-/// request becomes `partially_paid`, or `paid` once the approved amount is
-/// reached. Runs inside the payment's transaction.
+/// A payout was posted (`crate::flows` passes the ledger's fact on): if it
+/// is from a request's hold, the request becomes `partially_paid`, or
+/// `paid` once the approved amount is reached. Runs inside the payment's
+/// transaction.
 pub fn payment_settled(
     conn: &mut DbConnection,
     actor: &Actor,
-    hold: &HoldRow,
-    amount: i64,
+    payout: &PayoutPosted,
 ) -> Result<()> {
-    let Some(request_id) = hold
+    let Some(request_id) = payout
         .reference_id
         .as_deref()
-        .filter(|_| hold.purpose == Purpose::Request.as_str())
+        .filter(|_| payout.purpose == Purpose::Request)
     else {
         return Ok(());
     };
+    let amount = payout.amount.minor;
     let row = store::lock(conn, request_id)?;
     let paid = row.paid_minor + amount;
     let event = if Some(paid) >= row.amount_approved_minor {

@@ -4,7 +4,8 @@
 use commonpot::auth::access::Principal;
 use commonpot::db::{DatabaseUrl, DbConnection};
 use commonpot::error::Error;
-use commonpot::ledger::contributions::{self, Method, NewContribution, NewRefund, RefundKind};
+use commonpot::flows;
+use commonpot::ledger::contributions::{Method, NewContribution, NewRefund, RefundKind};
 use commonpot::ledger::holds::{
     self, DisbursementOutcome, NewDisbursement, NewHold, Outcome, ReleaseHold, SplitHold,
 };
@@ -226,7 +227,7 @@ fn apply(
     let mut refunded = None;
     let mut reversed = None;
     let result: Result<(), Error> = match op.clone() {
-        Op::Contribute { cents, fee } => contributions::record_contribution(
+        Op::Contribute { cents, fee } => flows::record_contribution(
             conn,
             who,
             pool,
@@ -290,7 +291,7 @@ fn apply(
             None => Ok(()),
         },
         Op::Resolve { disbursement, paid } => match pick(&state.disbursements, disbursement) {
-            Some(id) => holds::resolve_manual(
+            Some(id) => flows::resolve_manual(
                 conn,
                 who,
                 &id,
@@ -308,7 +309,7 @@ fn apply(
             cents,
             dispute_fee,
         } => match pick(&state.contributions, contribution) {
-            Some((id, _)) => contributions::refund(
+            Some((id, _)) => flows::refund(
                 conn,
                 who,
                 &id,
@@ -329,7 +330,7 @@ fn apply(
         },
         Op::Reverse { contribution } => match pick(&state.contributions, contribution) {
             Some((id, entry)) => {
-                contributions::reverse_entry(conn, who, &entry, None).map(|_| reversed = Some(id))
+                flows::reverse_entry(conn, who, &entry, None).map(|_| reversed = Some(id))
             }
             None => Ok(()),
         },

@@ -383,7 +383,7 @@ mod verify {
 
     use commonpot::auth::access::Principal;
     use commonpot::db::{DatabaseUrl, DbConnection};
-    use commonpot::ledger::contributions::{self, Method, NewContribution};
+    use commonpot::ledger::contributions::{Method, NewContribution};
     use commonpot::ledger::holds::{self, DisbursementOutcome, NewDisbursement, NewHold, Outcome};
     use commonpot::pools::NewPool;
     use diesel::RunQueryDsl;
@@ -428,7 +428,7 @@ mod verify {
     /// One round of money movements, each its own transaction: a
     /// contribution with a fee, a hold, a payout from it, paid.
     fn move_money(conn: &mut DbConnection, who: &Principal, pool: &str) {
-        contributions::record_contribution(
+        commonpot::flows::record_contribution(
             conn,
             who,
             pool,
@@ -464,7 +464,7 @@ mod verify {
             },
         )
         .unwrap();
-        holds::resolve_manual(
+        commonpot::flows::resolve_manual(
             conn,
             who,
             &payout.id,

@@ -266,7 +266,7 @@ async fn record(
                 pledge_id: None,
             };
             once(conn, s, &format!("contribute {pool}"), f, |conn| {
-                contributions::record_contribution(conn, &s.principal(), &pool, input).map(drop)
+                crate::flows::record_contribution(conn, &s.principal(), &pool, input).map(drop)
             })
         },
     )
@@ -299,7 +299,7 @@ async fn refund(
             dispute_fee: f.opt("dispute_fee"),
         };
         once(conn, s, &format!("refund {id}"), f, |conn| {
-            contributions::refund(conn, &s.principal(), &id, input)
+            crate::flows::refund(conn, &s.principal(), &id, input)
                 .map(drop)
                 .map_err(|e| match e {
                     Error::Invalid { field, message } if field == "amount" => Error::Invalid {

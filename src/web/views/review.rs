@@ -12,7 +12,7 @@ use super::{db, once, render, see_other, FieldErrors};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::http::AppState;
-use crate::ledger::holds::{self, DisbursementOutcome, NewDisbursement, Outcome};
+use crate::ledger::holds::{DisbursementOutcome, NewDisbursement, Outcome};
 use crate::requests::{service, NewApproval, OptionalReason, Reason, TakeOwnership};
 use crate::web::errors::PageError;
 use crate::web::extract::{Fields, Form, Session};
@@ -191,7 +191,7 @@ async fn outcome(
                 external_reference: optional(f, "external_reference"),
                 reason: optional(f, "reason"),
             };
-            holds::resolve_manual(conn, &s.principal(), &payment, input).map(drop)
+            crate::flows::resolve_manual(conn, &s.principal(), &payment, input).map(drop)
         })
     })
     .await
