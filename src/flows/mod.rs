@@ -10,6 +10,7 @@ pub mod http;
 use crate::auth::access::{Actor, Principal};
 use crate::db::DbConnection;
 use crate::error::Result;
+use crate::ids::PledgeId;
 use crate::ledger::contributions::{self, Contribution, Contributor, NewContribution, NewRefund};
 use crate::ledger::facts::{PayoutPosted, PledgePaid, PledgeTakenBack, Reactions};
 use crate::ledger::holds::{self, Disbursement, DisbursementOutcome};
@@ -30,9 +31,9 @@ impl Reactions for Wired {
         &mut self,
         conn: &mut DbConnection,
         pool: &PoolRow,
-        pledge_id: &str,
+        pledge_id: &PledgeId,
     ) -> Result<Contributor> {
-        let pledge = crate::pledges::payments::lock_for_payment(conn, pool, pledge_id)?;
+        let pledge = crate::pledges::payments::lock_for_payment(conn, pool, pledge_id.as_str())?;
         let pledger = Contributor {
             member_id: pledge.member_id.clone(),
             donor_name: pledge.donor_name.clone(),
@@ -50,14 +51,14 @@ impl Reactions for Wired {
         paid: &PledgePaid,
     ) -> Result<Money> {
         let pledge = match self.pledge.take() {
-            Some(pledge) if pledge.id == paid.pledge_id => pledge,
-            _ => crate::pledges::store::lock(conn, &paid.pledge_id)?,
+            Some(pledge) if pledge.id == paid.pledge_id.as_str() => pledge,
+            _ => crate::pledges::store::lock(conn, paid.pledge_id.as_str())?,
         };
         let applied = crate::pledges::payments::apply_payment(
             conn,
             actor,
             pledge,
-            &paid.contribution_id,
+            paid.contribution_id.as_str(),
             paid.gross.minor,
         )?;
         Ok(Money::new(applied, paid.gross.currency))
@@ -72,8 +73,8 @@ impl Reactions for Wired {
         let back = crate::pledges::payments::take_back_payment(
             conn,
             actor,
-            &taken.pledge_id,
-            &taken.contribution_id,
+            taken.pledge_id.as_str(),
+            taken.contribution_id.as_str(),
             taken.amount.minor,
         )?;
         Ok(Money::new(back, taken.amount.currency))

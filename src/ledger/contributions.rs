@@ -21,7 +21,7 @@ use crate::db::schema::{contributions, ledger_entries};
 use crate::db::{is_unique_violation, write_tx, DbConnection};
 use crate::error::{known, Error, Result};
 use crate::events::{self, EventType};
-use crate::ids::{new_id, now, utc};
+use crate::ids::{new_id, now, utc, PledgeId};
 use crate::money::{format_minor, Money};
 use crate::pagination::{Page, PageRequest};
 use crate::pools::service::load_authorized;
@@ -294,9 +294,10 @@ fn record_contribution_tx(
         .pledge_id
         .as_deref()
         .map(|id| {
+            let id = PledgeId::from(id);
             reactions
-                .pledge_named(conn, &pool, id)
-                .map(|pledger| (id.to_owned(), pledger))
+                .pledge_named(conn, &pool, &id)
+                .map(|pledger| (id, pledger))
         })
         .transpose()?;
     let contributor = match (input.contributor, pledge.as_ref()) {
@@ -363,11 +364,11 @@ fn record_contribution_tx(
         Some((pledge_id, _)) => {
             let paid = PledgePaid {
                 pledge_id,
-                contribution_id: id.clone(),
+                contribution_id: id.as_str().into(),
                 gross: Money::new(gross, currency),
             };
             let applied = reactions.pledge_paid(conn, &actor, &paid)?;
-            (Some(paid.pledge_id), applied.minor)
+            (Some(paid.pledge_id.into_string()), applied.minor)
         }
         None => (None, 0),
     };
@@ -448,8 +449,8 @@ fn take_back_from_pledge(
         return Ok(());
     };
     let taken_back = PledgeTakenBack {
-        pledge_id: pledge_id.to_owned(),
-        contribution_id: row.id.clone(),
+        pledge_id: pledge_id.into(),
+        contribution_id: row.id.as_str().into(),
         amount: Money::new(amount, pool.currency()?),
     };
     let taken = reactions.pledge_taken_back(conn, actor, &taken_back)?.minor;

@@ -8,30 +8,29 @@
 use crate::auth::access::Actor;
 use crate::db::DbConnection;
 use crate::error::Result;
+use crate::ids::{ContributionId, DisbursementId, EntryId, HoldId, PledgeId};
 use crate::money::Money;
 use crate::pools::store::PoolRow;
 
 use super::contributions::Contributor;
-use super::holds::Purpose;
+use super::holds::HoldFor;
 
 /// A payout from a hold was posted: the money left the pool.
 #[derive(Debug, Clone)]
 pub struct PayoutPosted {
-    pub hold_id: String,
-    /// What the hold reserved money for, and the thing it names (a request
-    /// or a round), as the hold was placed.
-    pub purpose: Purpose,
-    pub reference_id: Option<String>,
-    pub disbursement_id: String,
-    pub entry_id: String,
+    pub hold_id: HoldId,
+    /// What the hold reserved the money for, as it was placed.
+    pub held_for: HoldFor,
+    pub disbursement_id: DisbursementId,
+    pub entry_id: EntryId,
     pub amount: Money,
 }
 
 /// A contribution received money for a pledge.
 #[derive(Debug, Clone)]
 pub struct PledgePaid {
-    pub pledge_id: String,
-    pub contribution_id: String,
+    pub pledge_id: PledgeId,
+    pub contribution_id: ContributionId,
     /// What the contributor paid (the fee is the pool's cost, not theirs).
     pub gross: Money,
 }
@@ -40,8 +39,8 @@ pub struct PledgePaid {
 /// reversal): at most `amount` of the pledge's credit is taken back.
 #[derive(Debug, Clone)]
 pub struct PledgeTakenBack {
-    pub pledge_id: String,
-    pub contribution_id: String,
+    pub pledge_id: PledgeId,
+    pub contribution_id: ContributionId,
     pub amount: Money,
 }
 
@@ -55,7 +54,7 @@ pub trait Reactions {
         &mut self,
         conn: &mut DbConnection,
         pool: &PoolRow,
-        pledge_id: &str,
+        pledge_id: &PledgeId,
     ) -> Result<Contributor>;
 
     /// Money came in for a pledge named before; returns how much of it the

@@ -23,7 +23,7 @@ use crate::db::schema::{disbursements, holds};
 use crate::db::{write_tx, DbConnection};
 use crate::error::{known, Error, Result};
 use crate::events::{self, EventType};
-use crate::ids::{new_id, now, utc};
+use crate::ids::{new_id, now, utc, HoldId, PoolId, RequestId, RoundId};
 use crate::money::{format_minor, Money};
 use crate::pagination::{Page, PageRequest};
 use crate::pools::service::load_authorized;
@@ -98,6 +98,79 @@ impl Purpose {
             "manual" => Some(Self::Manual),
             _ => None,
         }
+    }
+}
+
+/// What a hold reserves money for, with the thing it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HoldFor {
+    /// An approved aid request.
+    Request(RequestId),
+    /// A budgeting round's budget.
+    Round(RoundId),
+    /// Reserved by a coordinator by hand.
+    Manual,
+}
+
+impl HoldFor {
+    fn purpose(&self) -> Purpose {
+        match self {
+            Self::Request(_) => Purpose::Request,
+            Self::Round(_) => Purpose::Round,
+            Self::Manual => Purpose::Manual,
+        }
+    }
+
+    fn reference_id(&self) -> Option<&str> {
+        match self {
+            Self::Request(id) => Some(id.as_str()),
+            Self::Round(id) => Some(id.as_str()),
+            Self::Manual => None,
+        }
+    }
+
+    /// Read from a stored hold, through its checked purpose.
+    fn of(row: &HoldRow) -> Result<Self> {
+        let reference = || {
+            row.reference_id
+                .clone()
+                .ok_or_else(|| Error::Internal(format!("hold {} names no {}", row.id, row.purpose)))
+        };
+        Ok(match row.purpose()? {
+            Purpose::Request => Self::Request(reference()?.into()),
+            Purpose::Round => Self::Round(reference()?.into()),
+            Purpose::Manual => Self::Manual,
+        })
+    }
+}
+
+/// A hold after a movement: what the areas that placed it may keep.
+#[derive(Debug, Clone)]
+pub struct HoldState {
+    pub id: HoldId,
+    pub amount: Money,
+    pub remaining: Money,
+    pub pending: Money,
+    pub paid: Money,
+    pub released: Money,
+    pub split: Money,
+    pub status: HoldStatus,
+}
+
+impl HoldState {
+    fn of(row: HoldRow, pool: &PoolRow) -> Result<Self> {
+        let currency = pool.currency()?;
+        let money = |minor: i64| Money::new(minor, currency);
+        Ok(Self {
+            amount: money(row.amount_minor),
+            remaining: money(row.remaining_minor),
+            pending: money(row.pending_minor),
+            paid: money(row.paid_minor),
+            released: money(row.released_minor),
+            split: money(row.split_minor),
+            status: row.status()?,
+            id: row.id.into(),
+        })
     }
 }
 
@@ -364,7 +437,7 @@ fn authorize_hold(
 
 /// Places a hold on a pool's available money. Refused with the available
 /// amount when the pool is short, and while the pool has a deficit.
-pub fn place(
+fn place_row(
     conn: &mut DbConnection,
     actor: &Actor,
     pool_id: &str,
@@ -433,6 +506,105 @@ pub fn place(
     })
 }
 
+/// A pending transfer: reserves `amount` of a pool's available money for
+/// `held_for`. Refused with the available amount when the pool is short,
+/// and while the pool has a deficit.
+pub fn place(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    pool_id: &PoolId,
+    amount: Money,
+    held_for: HoldFor,
+    note: Option<String>,
+) -> Result<HoldState> {
+    let row = place_row(
+        conn,
+        actor,
+        pool_id.as_str(),
+        amount,
+        held_for.purpose(),
+        held_for.reference_id(),
+        note,
+    )?;
+    let pool = pool_of(conn, &row)?;
+    HoldState::of(row, &pool)
+}
+
+/// Splits part of a hold into smaller holds, one per child (a round's
+/// budget becomes one hold per funded request). No money moves.
+pub fn split(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    hold_id: &HoldId,
+    children: &[(Money, HoldFor)],
+) -> Result<Vec<HoldState>> {
+    let purposes: Vec<Purpose> = children.iter().map(|(_, f)| f.purpose()).collect();
+    let purpose = match purposes.split_first() {
+        Some((first, rest)) if rest.iter().all(|p| p == first) => *first,
+        Some(_) => {
+            return Err(Error::Internal(
+                "the children of one split are held for one purpose".into(),
+            ))
+        }
+        None => Purpose::Manual,
+    };
+    let amounts: Vec<Money> = children.iter().map(|(m, _)| *m).collect();
+    let references: Vec<Option<String>> = children
+        .iter()
+        .map(|(_, f)| f.reference_id().map(str::to_owned))
+        .collect();
+    let rows = split_rows(
+        conn,
+        actor,
+        hold_id.as_str(),
+        &amounts,
+        purpose,
+        &references,
+    )?;
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let pool = pool_of(conn, first)?;
+    rows.into_iter().map(|r| HoldState::of(r, &pool)).collect()
+}
+
+/// Void pending: releases part (`Some`) or all (`None`) of what remains of
+/// a hold back to the pool, to its deficit first.
+pub fn release(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    hold_id: &HoldId,
+    amount: Option<Money>,
+) -> Result<HoldState> {
+    let row = release_row(conn, actor, hold_id.as_str(), amount.map(|m| m.minor))?;
+    let pool = pool_of(conn, &row)?;
+    HoldState::of(row, &pool)
+}
+
+/// Starts a payout drawn on a hold (posted whole or in part by its
+/// outcome, see [`resolve`]); it is shown as the API shows it.
+pub fn disburse(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    hold_id: &HoldId,
+    amount: Money,
+    external_reference: Option<String>,
+) -> Result<Disbursement> {
+    let row = disburse_row(
+        conn,
+        actor,
+        hold_id.as_str(),
+        amount.minor,
+        external_reference,
+    )?;
+    let pool = pool_store::find(conn, &row.pool_id)?.ok_or(Error::NotFound { what: "pool" })?;
+    Disbursement::from_row(row, &pool)
+}
+
+fn pool_of(conn: &mut DbConnection, hold: &HoldRow) -> Result<PoolRow> {
+    pool_store::find(conn, &hold.pool_id)?.ok_or(Error::NotFound { what: "pool" })
+}
+
 /// `POST /pools/{id}/holds`: a coordinator reserves money by hand.
 pub fn place_manual(
     conn: &mut DbConnection,
@@ -447,7 +619,7 @@ pub fn place_manual(
         .as_deref()
         .map(|n| check_text("note", n, 2000))
         .transpose()?;
-    let row = place(conn, &actor, &pool.id, amount, Purpose::Manual, None, note)?;
+    let row = place_row(conn, &actor, &pool.id, amount, Purpose::Manual, None, note)?;
     let pool = pool_store::find(conn, &pool.id)?.ok_or(Error::NotFound { what: "pool" })?;
     Hold::from_row(row, &pool)
 }
@@ -487,7 +659,7 @@ fn require_remaining(pool: &PoolRow, hold: &HoldRow, amount: i64) -> Result<()> 
 
 /// Splits part of a hold into smaller holds (a round's reservation becomes
 /// one hold per funded request). No money moves between accounts.
-pub fn split(
+fn split_rows(
     conn: &mut DbConnection,
     actor: &Actor,
     hold_id: &str,
@@ -581,7 +753,7 @@ pub fn split_manual(
         .enumerate()
         .map(|(i, a)| super::amount(&format!("amounts[{i}]"), a, &pool))
         .collect::<Result<Vec<_>>>()?;
-    let children = split(conn, &actor, hold_id, &amounts, Purpose::Manual, &[])?;
+    let children = split_rows(conn, &actor, hold_id, &amounts, Purpose::Manual, &[])?;
     children
         .into_iter()
         .map(|c| Hold::from_row(c, &pool))
@@ -590,7 +762,7 @@ pub fn split_manual(
 
 /// Releases part or all of what remains of a hold back to the pool: to its
 /// deficit first, if it has one, and the rest to `available`.
-pub fn release(
+fn release_row(
     conn: &mut DbConnection,
     actor: &Actor,
     hold_id: &str,
@@ -665,7 +837,7 @@ pub fn release_manual(
         .as_deref()
         .map(|a| super::amount("amount", a, &pool).map(|m| m.minor))
         .transpose()?;
-    let row = release(conn, &actor, hold_id, amount)?;
+    let row = release_row(conn, &actor, hold_id, amount)?;
     Hold::from_row(row, &pool)
 }
 
@@ -697,23 +869,30 @@ pub fn list_holds(
     Page::from_rows(rows, page, |r| &r.id).try_map(|r| Hold::from_row(r, &pool))
 }
 
-/// What is drawn on a hold by payments not yet resolved.
-pub fn pending_of(conn: &mut DbConnection, hold_id: &str) -> Result<i64> {
-    Ok(find_hold(conn, hold_id)?.pending_minor)
+/// Whether payments drawn on a hold are still waiting for their outcome.
+pub fn has_pending(conn: &mut DbConnection, hold_id: &HoldId) -> Result<bool> {
+    Ok(find_hold(conn, hold_id.as_str())?.pending_minor > 0)
 }
 
-/// A hold's disbursements, oldest first.
-pub fn disbursements_of(conn: &mut DbConnection, hold_id: &str) -> Result<Vec<DisbursementRow>> {
-    Ok(disbursements::table
-        .filter(disbursements::hold_id.eq(hold_id))
+/// A hold's disbursements, oldest first, as the API shows them.
+pub fn disbursements_of(
+    conn: &mut DbConnection,
+    hold_id: &HoldId,
+    pool: &PoolRow,
+) -> Result<Vec<Disbursement>> {
+    let rows: Vec<DisbursementRow> = disbursements::table
+        .filter(disbursements::hold_id.eq(hold_id.as_str()))
         .order(disbursements::id.asc())
         .select(DisbursementRow::as_select())
-        .load(conn)?)
+        .load(conn)?;
+    rows.into_iter()
+        .map(|r| Disbursement::from_row(r, pool))
+        .collect()
 }
 
 /// Starts a payment against a hold: it draws on what remains, so pending
 /// payments together never exceed the hold.
-pub fn disburse(
+fn disburse_row(
     conn: &mut DbConnection,
     actor: &Actor,
     hold_id: &str,
@@ -794,7 +973,7 @@ pub fn disburse_manual(
         .as_deref()
         .map(|r| check_text("external_reference", r, 200))
         .transpose()?;
-    let row = disburse(conn, &actor, hold_id, amount, reference)?;
+    let row = disburse_row(conn, &actor, hold_id, amount, reference)?;
     Disbursement::from_row(row, &pool)
 }
 
@@ -887,11 +1066,10 @@ pub fn resolve(
                 .execute(conn)?;
             // What the money was for learns that it was paid, in this transaction.
             let payout = PayoutPosted {
-                hold_id: hold.id.clone(),
-                purpose: hold.purpose()?,
-                reference_id: hold.reference_id.clone(),
-                disbursement_id: disbursement_id.to_owned(),
-                entry_id,
+                hold_id: hold.id.as_str().into(),
+                held_for: HoldFor::of(&hold)?,
+                disbursement_id: disbursement_id.into(),
+                entry_id: entry_id.into(),
                 amount: Money::new(amount, pool.currency()?),
             };
             reactions.payout_posted(conn, actor, &payout)?;

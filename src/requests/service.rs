@@ -17,9 +17,9 @@ use crate::db::schema::{aid_requests, request_approvals, request_comments, reque
 use crate::db::{is_unique_violation, write_tx, DbConnection};
 use crate::error::{Error, Result};
 use crate::events::{self, EventType};
-use crate::ids::{new_id, now, utc};
+use crate::ids::{new_id, now, utc, HoldId, PoolId, RequestId};
 use crate::ledger::facts::PayoutPosted;
-use crate::ledger::holds::{self, Disbursement, NewDisbursement, Purpose};
+use crate::ledger::holds::{self, Disbursement, HoldFor, NewDisbursement};
 use crate::money::{format_minor, Money};
 use crate::pagination::{Page, PageRequest};
 use crate::pools::store::{self as pool_store, PoolRow};
@@ -825,15 +825,14 @@ pub fn approve(
             let hold = holds::place(
                 conn,
                 &actor,
-                &pool.id,
+                &PoolId::from(pool.id.as_str()),
                 money,
-                Purpose::Request,
-                Some(&row.id),
+                HoldFor::Request(RequestId::from(row.id.as_str())),
                 None,
             )?;
             let changes = Changes {
                 amount_approved_minor: Some(Some(lowest)),
-                hold_id: Some(Some(hold.id)),
+                hold_id: Some(Some(hold.id.into_string())),
                 decided_at: Some(Some(now())),
                 ..Default::default()
             };
@@ -895,13 +894,14 @@ pub fn reject(
 /// is pending.
 fn release_hold(conn: &mut DbConnection, actor: &Actor, row: &RequestRow) -> Result<()> {
     if let Some(hold_id) = &row.hold_id {
-        if holds::pending_of(conn, hold_id)? > 0 {
+        let hold_id = HoldId::from(hold_id.as_str());
+        if holds::has_pending(conn, &hold_id)? {
             return Err(Error::conflict(
                 "payment_pending",
                 "a payment for this request is pending; record its outcome first",
             ));
         }
-        holds::release(conn, actor, hold_id, None)?;
+        holds::release(conn, actor, &hold_id, None)?;
     }
     Ok(())
 }
@@ -1032,18 +1032,17 @@ pub fn disburse(
         if !matches!(state, State::Approved | State::PartiallyPaid) {
             state.require(Event::PayPart)?;
         }
-        let hold_id = row
-            .hold_id
-            .clone()
-            .ok_or_else(|| Error::Internal(format!("approved request {} has no hold", row.id)))?;
-        let amount = Money::parse_positive("amount", &input.amount, pool.currency()?)?.minor;
+        let hold_id =
+            row.hold_id.clone().map(HoldId::from).ok_or_else(|| {
+                Error::Internal(format!("approved request {} has no hold", row.id))
+            })?;
+        let amount = Money::parse_positive("amount", &input.amount, pool.currency()?)?;
         let reference = optional_text(
             "external_reference",
             input.external_reference.as_deref(),
             200,
         )?;
-        let payment = holds::disburse(conn, &actor, &hold_id, amount, reference)?;
-        Disbursement::from_row(payment, &pool)
+        holds::disburse(conn, &actor, &hold_id, amount, reference)
     })
 }
 
@@ -1067,10 +1066,7 @@ pub fn list_disbursements(
     let Some(hold_id) = row.hold_id else {
         return Ok(Vec::new());
     };
-    holds::disbursements_of(conn, &hold_id)?
-        .into_iter()
-        .map(|r| Disbursement::from_row(r, &pool))
-        .collect()
+    holds::disbursements_of(conn, &HoldId::from(hold_id), &pool)
 }
 
 /// A payout was posted (`crate::flows` passes the ledger's fact on): if it
@@ -1082,15 +1078,11 @@ pub fn payment_settled(
     actor: &Actor,
     payout: &PayoutPosted,
 ) -> Result<()> {
-    let Some(request_id) = payout
-        .reference_id
-        .as_deref()
-        .filter(|_| payout.purpose == Purpose::Request)
-    else {
+    let HoldFor::Request(request_id) = &payout.held_for else {
         return Ok(());
     };
     let amount = payout.amount.minor;
-    let row = store::lock(conn, request_id)?;
+    let row = store::lock(conn, request_id.as_str())?;
     let paid = row.paid_minor + amount;
     let event = if Some(paid) >= row.amount_approved_minor {
         Event::PayRest

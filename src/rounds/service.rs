@@ -22,8 +22,8 @@ use crate::collectives::{check_if_match, check_text, etag};
 use crate::db::{write_tx, Db, DbConnection};
 use crate::error::{Error, Result};
 use crate::events::{self, EventType};
-use crate::ids::{new_id, now, utc};
-use crate::ledger::holds::{self, Purpose};
+use crate::ids::{new_id, now, utc, HoldId, PoolId, RequestId, RoundId};
+use crate::ledger::holds::{self, HoldFor};
 use crate::money::{format_minor, Money};
 use crate::pools::store::{self as pool_store, PoolRow};
 use crate::requests::service::{settle_vote, VoteOutcome};
@@ -438,12 +438,12 @@ pub fn open(
         let hold = holds::place(
             conn,
             &actor,
-            &pool.id,
+            &PoolId::from(pool.id.as_str()),
             Money::new(row.budget_minor, pool.currency()?),
-            Purpose::Round,
-            Some(&row.id),
+            HoldFor::Round(RoundId::from(row.id.as_str())),
             Some(format!("budgeting round: {}", row.title)),
         )?;
+        let hold_id = hold.id.into_string();
         for request in &candidates {
             settle_vote(
                 conn,
@@ -455,7 +455,7 @@ pub fn open(
             )?;
         }
         let changes = RoundChanges {
-            hold_id: Some(Some(hold.id.clone())),
+            hold_id: Some(Some(hold_id.clone())),
             opened_at: Some(Some(now())),
             ..Default::default()
         };
@@ -466,7 +466,7 @@ pub fn open(
             Step::Open,
             changes,
             EventType::RoundOpened,
-            json!({"hold_id": hold.id, "budget_minor": row.budget_minor}),
+            json!({"hold_id": hold_id, "budget_minor": row.budget_minor}),
         )?;
         let pool = pool_of(conn, &row)?;
         view(conn, row, &pool)
@@ -660,6 +660,7 @@ pub fn enact(
         let hold_id = row
             .hold_id
             .clone()
+            .map(HoldId::from)
             .ok_or_else(|| Error::Internal(format!("tallied round {} has no hold", row.id)))?;
         let currency = pool.currency()?;
         let candidates = candidate_rows(conn, &row.id)?;
@@ -683,20 +684,14 @@ pub fn enact(
             }
         }
         if !funded.is_empty() {
-            let amounts: Vec<Money> = funded
+            let children: Vec<(Money, HoldFor)> = funded
                 .iter()
-                .map(|r| Money::new(r.amount_requested_minor, currency))
+                .map(|r| {
+                    let amount = Money::new(r.amount_requested_minor, currency);
+                    (amount, HoldFor::Request(RequestId::from(r.id.as_str())))
+                })
                 .collect();
-            let references: Vec<Option<String>> =
-                funded.iter().map(|r| Some(r.id.clone())).collect();
-            let children = holds::split(
-                conn,
-                &actor,
-                &hold_id,
-                &amounts,
-                Purpose::Request,
-                &references,
-            )?;
+            let children = holds::split(conn, &actor, &hold_id, &children)?;
             for (request, child) in funded.iter().zip(children) {
                 settle_vote(
                     conn,
@@ -704,7 +699,7 @@ pub fn enact(
                     &request.id,
                     VoteOutcome::Funded {
                         amount_minor: request.amount_requested_minor,
-                        hold_id: child.id,
+                        hold_id: child.id.into_string(),
                     },
                 )?;
             }
@@ -727,7 +722,7 @@ pub fn enact(
             changes,
             EventType::RoundEnacted,
             json!({"funded": funded.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
-                   "released_minor": released.released_minor}),
+                   "released_minor": released.released.minor}),
         )?;
         let pool = pool_of(conn, &row)?;
         view(conn, row, &pool)
@@ -747,7 +742,7 @@ pub fn cancel(
         let phase = phase_of(&row)?;
         phase.require(Step::Cancel)?;
         if let Some(hold_id) = &row.hold_id {
-            holds::release(conn, &actor, hold_id, None)?;
+            holds::release(conn, &actor, &HoldId::from(hold_id.as_str()), None)?;
         }
         if phase != Phase::Draft {
             for request in candidate_rows(conn, &row.id)? {
