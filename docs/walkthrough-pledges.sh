@@ -96,7 +96,7 @@ curl -fsS "$API/pools/$POOL/statement?from=$FROM&to=$TO" \
 
 step "10. The public summary, without signing in: no names, no one singled out"
 curl -fsS "$API/pools/$POOL/summary" |
-  jq '{name, goal, raised, goal_progress_percent, requests_helped, categories, pledges,
-       this_month: .months[-1]}'
+  jq '{view, name, goal, raised, goal_progress_percent, requests_helped, categories, pledges,
+       this_month: .months[-1], this_quarter: .periods[-1]}'
 
 step "done"

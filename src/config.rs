@@ -58,9 +58,11 @@ pub struct Settings {
     /// How often `serve` sweeps pledges (stores due installments and
     /// lapses), in seconds.
     pub pledge_sweep_interval_secs: u64,
-    /// Public summaries merge request categories with fewer requests than
-    /// this into "other", and show pledge figures only with at least this
-    /// many pledgers, so no figure points at one person.
+    /// The public view of a pool's summary shows no figure, and no
+    /// combination of figures, drawn from fewer requests than this (quarters
+    /// and categories are merged until none is), and pledge figures only
+    /// with at least this many pledgers, so no figure points at one person.
+    /// One floor for the whole service: not set per pool.
     pub summary_min_group: u32,
     /// The web app signs a person out after this many seconds without a
     /// click.

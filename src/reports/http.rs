@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::statement::{self, Statement};
-use super::summary::{self, PoolSummary};
+use super::summary::{self, PoolSummary, SummaryView};
 use crate::auth::access::Principal;
 use crate::auth::http::MaybePrincipal;
 use crate::error::Error;
@@ -91,14 +91,25 @@ pub async fn pool_statement(
         .body(statement::to_csv(&statement)))
 }
 
-/// A pool's summary: goal and progress, money in and out per month and
-/// per request category, requests helped, pledge fulfilment. No names;
-/// categories with too few requests to hide a person are merged into
-/// `other`. Members of the collective; anyone, without signing in, when
-/// the pool is public.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryQuery {
+    /// `full` (the default for those who may read the pool's ledger) or
+    /// `public` (the default for anyone else: what the public sees).
+    #[param(value_type = Option<SummaryView>)]
+    pub view: Option<SummaryView>,
+}
+
+/// A pool's summary: goal and progress, money in and out per month,
+/// payouts per quarter and per request category, requests helped, pledge
+/// fulfilment. No names. Those who may read the pool's ledger get every
+/// figure (`view: full`); anyone else, without signing in, when the pool is
+/// public, gets the public view, where no figure and no difference of
+/// figures is drawn from fewer than `min_group` requests.
 #[utoipa::path(
     tag = "reports",
-    params(("id" = Uuid, Path, description = "Pool id")),
+    params(("id" = Uuid, Path, description = "Pool id"), SummaryQuery),
     responses((status = 200, body = PoolSummary)),
     security((), ("bearer" = []))
 )]
@@ -107,13 +118,15 @@ pub async fn pool_summary(
     state: web::Data<AppState>,
     principal: MaybePrincipal,
     path: web::Path<Uuid>,
+    query: web::Query<SummaryQuery>,
 ) -> ApiResult<web::Json<PoolSummary>> {
     let id = path.into_inner().to_string();
     let min_group = state.settings.summary_min_group;
+    let wanted = query.into_inner().view;
     Ok(web::Json(
         state
             .db
-            .run(move |conn| summary::summary(conn, principal.0.as_ref(), &id, min_group))
+            .run(move |conn| summary::summary(conn, principal.0.as_ref(), &id, min_group, wanted))
             .await?,
     ))
 }

@@ -7,6 +7,7 @@
 //! are listed, and totalled, but do not change that balance; contributions,
 //! fees, refunds and payouts do.
 
+pub mod disclosure;
 pub mod http;
 pub mod statement;
 pub mod summary;

@@ -1,27 +1,36 @@
-//! A pool's summary: its goal and progress, money in and out per month and
-//! per request category, how many requests it has helped, and how its
-//! pledges are kept. Every member of the collective may read it; anyone may
-//! read the summary of a pool marked `public`, without signing in.
+//! A pool's summary: its goal and progress, money in and out per month,
+//! payouts per quarter and per request category, how many requests it has
+//! helped, and how its pledges are kept.
 //!
-//! No names, and no figure that points at one person: request categories
-//! with fewer requests than the configured minimum (`summary_min_group`)
-//! are merged into "other", and pledge figures are shown only when at least
-//! that many people pledge. Monthly totals are the pool's flows, the same
-//! facts its ledger shows members.
+//! Two views. Those who may read the pool's ledger (members of its
+//! collective, partner apps with `pools:read`) get the `full` view: every
+//! figure, as the ledger has it. Anyone else — without signing in, for a
+//! pool marked `public` — gets the `public` view, in which no figure, and
+//! no combination of figures, is drawn from fewer than `summary_min_group`
+//! requests (see [`super::disclosure`]): payouts by quarter instead of by
+//! month, small quarters merged with a neighbour and small categories into
+//! "other", and while too few requests are paid in all, no amount about
+//! them. Pledge figures are shown only when at least that many people
+//! pledge. No names in either view.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{Days, Months, NaiveDate};
-use serde::Serialize;
+use chrono::{Days, Months, NaiveDate, NaiveDateTime};
+use chrono_tz::Tz;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::disclosure::{self, Figure, Quarters, Unit};
 use super::Flows;
 use crate::auth::access::{authorize, Principal};
 use crate::auth::policy::Permission;
 use crate::calendar;
+use crate::db::schema::{disbursements, holds};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::ledger;
+use crate::ledger::holds::{DisbursementStatus, HoldStatus, Purpose};
 use crate::money::format_minor;
 use crate::pools::store::{self as pool_store, PoolRow};
 use crate::pools::Pool;
@@ -34,6 +43,16 @@ pub const UNCATEGORISED: &str = "uncategorised";
 /// Where small categories are merged.
 pub const OTHER: &str = "other";
 
+/// Who a summary is for: `full` for those who may read the pool's ledger
+/// (members of its collective, partner apps with `pools:read`), `public`
+/// for anyone else (see the module's documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SummaryView {
+    Full,
+    Public,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MonthFlow {
     /// `YYYY-MM`, in the collective's time zone.
@@ -41,17 +60,41 @@ pub struct MonthFlow {
     pub month: String,
     /// Contributions received (gross).
     pub received: String,
-    /// Paid out to requests.
-    pub paid_out: String,
+    /// Paid out to requests; `null` in the public view, which shows
+    /// payouts by period instead.
+    pub paid_out: Option<String>,
+}
+
+/// Requests first paid in a period, and what they have been paid.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeriodFlow {
+    /// `2026-Q1`, `2025-Q4 – 2026-Q1` (quarters merged), or
+    /// `until 2025-09` (everything before the quarters shown).
+    #[schema(example = "2026-Q1")]
+    pub period: String,
+    /// First month (`YYYY-MM`); `null` when the period starts with the pool.
+    pub from_month: Option<String>,
+    /// Last month (`YYYY-MM`), included.
+    pub to_month: String,
+    /// `null` when `fewer_than` is set.
+    pub requests: Option<u32>,
+    /// `null` when `fewer_than` is set.
+    pub paid_out: Option<String>,
+    /// Set (to the minimum group) when the period holds too few requests to
+    /// show anything about them: "fewer than 3 requests".
+    pub fewer_than: Option<u32>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CategoryFlow {
     /// A request category, or `other` for the categories too small to show.
     pub category: String,
-    /// Requests helped (paid something).
-    pub requests: u32,
-    pub paid_out: String,
+    /// Requests helped (paid something); `null` when `fewer_than` is set.
+    pub requests: Option<u32>,
+    /// `null` when `fewer_than` is set.
+    pub paid_out: Option<String>,
+    /// Set (to the minimum group) when too few requests to show anything.
+    pub fewer_than: Option<u32>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,6 +113,9 @@ pub struct PoolSummary {
     pub name: String,
     pub currency: String,
     pub public: bool,
+    /// `full` (every figure) or `public` (nothing drawn from fewer than
+    /// `min_group` requests).
+    pub view: SummaryView,
     /// Today in the collective's time zone.
     #[schema(value_type = String, format = Date)]
     pub as_of: NaiveDate,
@@ -77,94 +123,152 @@ pub struct PoolSummary {
     /// Received − refunded − fees, to date.
     pub raised: String,
     pub goal_progress_percent: Option<String>,
-    pub available: String,
-    pub held: String,
-    /// Paid out to requests, to date.
-    pub paid_out: String,
+    /// `null` in the public view while fewer than `min_group` requests are
+    /// paid in all, or while fewer than `min_group` requests (but some) have
+    /// money reserved for them.
+    pub available: Option<String>,
+    /// Reserved for approved requests and open rounds; `null` like
+    /// `available`.
+    pub held: Option<String>,
+    /// Paid out to date; `null` in the public view while fewer than
+    /// `min_group` requests are paid.
+    pub paid_out: Option<String>,
     /// The last 12 calendar months, oldest first.
     pub months: Vec<MonthFlow>,
-    /// Requests the pool has paid out to, to date.
-    pub requests_helped: u32,
-    /// Paid out per request category, to date; categories with fewer than
-    /// `min_group` requests are merged into `other`.
+    /// Payouts by the quarter of each request's first payout, oldest first,
+    /// starting with everything before the quarters of the last 12 months.
+    /// Every request is in exactly one period; the public view merges
+    /// quarters (see `view`).
+    pub periods: Vec<PeriodFlow>,
+    /// Requests the pool has paid out to, to date (a payout from a manual
+    /// hold counts as one request without a category); `null` in the
+    /// public view while fewer than `min_group`.
+    pub requests_helped: Option<u32>,
+    /// Paid out per request category, to date; in the public view,
+    /// categories with fewer than `min_group` requests are merged into
+    /// `other`.
     pub categories: Vec<CategoryFlow>,
-    /// The smallest group a figure is shown for.
+    /// The smallest group a public figure is drawn from.
     pub min_group: u32,
     /// Absent while fewer than `min_group` people pledge.
     pub pledges: Option<PledgeFigures>,
 }
 
-/// A request a pool has paid out to, with its category.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HelpedRequest {
-    pub request_id: String,
-    pub category: Option<String>,
-    pub paid_minor: i64,
+/// What the pool paid out, one unit per request (or manual hold), dated by
+/// its first paid payout in the collective's time zone, in id order.
+pub fn payout_units(conn: &mut DbConnection, pool_id: &str, tz: Tz) -> Result<Vec<Unit>> {
+    let paid: Vec<(String, i64, Option<NaiveDateTime>, NaiveDateTime)> = disbursements::table
+        .filter(disbursements::pool_id.eq(pool_id))
+        .filter(disbursements::status.eq(DisbursementStatus::Paid.as_str()))
+        .select((
+            disbursements::hold_id,
+            disbursements::amount_minor,
+            disbursements::resolved_at,
+            disbursements::created_at,
+        ))
+        .load(conn)?;
+    let holds = hold_owners(conn, pool_id)?;
+    let categories: HashMap<String, String> =
+        crate::requests::store::helped_in_pool(conn, pool_id)?
+            .into_iter()
+            .map(|(id, category, _)| (id, category))
+            .collect();
+    let mut units: BTreeMap<String, Unit> = BTreeMap::new();
+    for (hold_id, amount, resolved_at, created_at) in paid {
+        let (key, request) = holds
+            .get(&hold_id)
+            .cloned()
+            .unwrap_or_else(|| (format!("hold:{hold_id}"), false));
+        let on = calendar::local_date(tz, resolved_at.unwrap_or(created_at));
+        let category = request
+            .then(|| categories.get(&key).cloned())
+            .flatten()
+            .filter(|c| !c.trim().is_empty());
+        let unit = units.entry(key).or_insert(Unit {
+            category,
+            first_paid: on,
+            paid_minor: 0,
+        });
+        unit.first_paid = unit.first_paid.min(on);
+        unit.paid_minor += amount;
+    }
+    Ok(units.into_values().filter(|u| u.paid_minor > 0).collect())
 }
 
-/// The aid requests a pool has paid out to (approved by coordinators or
-/// funded by a round), with their categories and what they were paid.
-pub fn helped_requests(conn: &mut DbConnection, pool_id: &str) -> Result<Vec<HelpedRequest>> {
-    Ok(crate::requests::store::helped_in_pool(conn, pool_id)?
+/// Each hold of the pool: what it is for (the request id for a request's
+/// hold, else `hold:<id>`), and whether that is a request.
+fn hold_owners(conn: &mut DbConnection, pool_id: &str) -> Result<HashMap<String, (String, bool)>> {
+    let rows: Vec<(String, String, Option<String>)> = holds::table
+        .filter(holds::pool_id.eq(pool_id))
+        .select((holds::id, holds::purpose, holds::reference_id))
+        .load(conn)?;
+    Ok(rows
         .into_iter()
-        .map(|(request_id, category, paid_minor)| HelpedRequest {
-            request_id,
-            category: Some(category).filter(|c| !c.trim().is_empty()),
-            paid_minor,
+        .map(|(id, purpose, reference)| {
+            let owner = match reference {
+                Some(request) if purpose == Purpose::Request.as_str() => (request, true),
+                _ => (format!("hold:{id}"), false),
+            };
+            (id, owner)
         })
         .collect())
 }
 
-/// Requests and money per category, with every category of fewer than
-/// `min_group` requests merged into `other`, in name order, `other` last.
-pub fn by_category(helped: &[HelpedRequest], min_group: u32) -> Vec<(String, u32, i64)> {
-    let mut all: BTreeMap<&str, (u32, i64)> = BTreeMap::new();
-    for request in helped {
-        let category = request.category.as_deref().unwrap_or(UNCATEGORISED);
-        let slot = all.entry(category).or_default();
-        slot.0 += 1;
-        slot.1 += request.paid_minor;
-    }
-    let mut shown = Vec::new();
-    let mut other = (0_u32, 0_i64);
-    for (category, (count, paid)) in all {
-        if count < min_group || category == OTHER {
-            other.0 += count;
-            other.1 += paid;
-        } else {
-            shown.push((category.to_owned(), count, paid));
-        }
-    }
-    if other.0 > 0 {
-        shown.push((OTHER.to_owned(), other.0, other.1));
-    }
-    shown
+/// How many requests (or manual holds) have money reserved: holds for a
+/// round's budget are not about anyone.
+fn held_for(conn: &mut DbConnection, pool_id: &str) -> Result<usize> {
+    let rows: Vec<(String, String, Option<String>)> = holds::table
+        .filter(holds::pool_id.eq(pool_id))
+        .filter(holds::status.eq(HoldStatus::Active.as_str()))
+        .filter(holds::purpose.ne(Purpose::Round.as_str()))
+        .filter((holds::remaining_minor + holds::pending_minor).gt(0))
+        .select((holds::id, holds::purpose, holds::reference_id))
+        .load(conn)?;
+    let owners: BTreeSet<String> = rows
+        .into_iter()
+        .map(|(id, purpose, reference)| match reference {
+            Some(request) if purpose == Purpose::Request.as_str() => request,
+            _ => format!("hold:{id}"),
+        })
+        .collect();
+    Ok(owners.len())
 }
 
-/// Who may read a pool's summary: anyone for a public pool, members of its
-/// collective (and partner apps with `pools:read`) otherwise.
-fn authorize_summary(
+/// Which view a caller gets: `full` for those who may read the pool's
+/// ledger, `public` for anyone else when the pool is public (or when they
+/// ask for it); others are refused as before.
+fn view_for(
     conn: &mut DbConnection,
     principal: Option<&Principal>,
     pool: &PoolRow,
-) -> Result<()> {
-    if pool.public {
-        return Ok(());
-    }
-    match principal {
-        Some(principal) => {
-            authorize(
-                conn,
-                principal,
-                &pool.collective_id,
-                Permission::ReadPools,
-                "pool",
-            )?;
-            Ok(())
+    wanted: Option<SummaryView>,
+) -> Result<SummaryView> {
+    let may_read_ledger = match principal {
+        Some(principal) => match authorize(
+            conn,
+            principal,
+            &pool.collective_id,
+            Permission::ReadLedger,
+            "pool",
+        ) {
+            Ok(_) => true,
+            Err(Error::NotFound { .. } | Error::Forbidden { .. }) if pool.public => false,
+            Err(other) => return Err(other),
+        },
+        None if pool.public => false,
+        None => {
+            return Err(Error::Unauthenticated {
+                code: "unauthenticated",
+                message: "this pool's summary is for members of its collective; sign in".into(),
+            })
         }
-        None => Err(Error::Unauthenticated {
-            code: "unauthenticated",
-            message: "this pool's summary is for members of its collective; sign in".into(),
+    };
+    match (wanted, may_read_ledger) {
+        (Some(SummaryView::Public), _) | (None, false) => Ok(SummaryView::Public),
+        (Some(SummaryView::Full) | None, true) => Ok(SummaryView::Full),
+        (Some(SummaryView::Full), false) => Err(Error::Forbidden {
+            code: "forbidden",
+            message: "the full summary is for those who may read the pool's ledger".into(),
         }),
     }
 }
@@ -174,9 +278,11 @@ pub fn summary(
     principal: Option<&Principal>,
     pool_id: &str,
     min_group: u32,
+    wanted: Option<SummaryView>,
 ) -> Result<PoolSummary> {
     let row = pool_store::find(conn, pool_id)?.ok_or(Error::NotFound { what: "pool" })?;
-    authorize_summary(conn, principal, &row)?;
+    let view = view_for(conn, principal, &row, wanted)?;
+    let public = view == SummaryView::Public;
     let currency = row.currency()?;
     let show = |m: i64| format_minor(m, currency);
     let tz = crate::collectives::store::time_zone(conn, &row.collective_id)?;
@@ -201,15 +307,55 @@ pub fn summary(
         }
     }
 
-    let helped = helped_requests(conn, &row.id)?;
-    let categories = by_category(&helped, min_group)
-        .into_iter()
-        .map(|(category, requests, paid)| CategoryFlow {
-            category,
+    let units = payout_units(conn, &row.id, tz)?;
+    let quarters = Quarters::covering(today, MONTHS);
+    let disclosed = if public {
+        disclosure::public(&units, &quarters, min_group)
+    } else {
+        disclosure::full(&units, &quarters)
+    };
+    let figure = |f: Figure| match f {
+        Figure::Shown {
             requests,
-            paid_out: show(paid),
+            paid_minor,
+        } => (Some(requests), Some(show(paid_minor)), None),
+        Figure::FewerThan(n) => (None, None, Some(n)),
+    };
+    let periods = disclosed
+        .periods
+        .iter()
+        .map(|&(span, f)| {
+            let (requests, paid_out, fewer_than) = figure(f);
+            PeriodFlow {
+                period: quarters.label(span),
+                from_month: quarters.first_month(span.first).map(calendar::month_label),
+                to_month: calendar::month_label(quarters.last_month(span.last)),
+                requests,
+                paid_out,
+                fewer_than,
+            }
         })
         .collect();
+    let categories = disclosed
+        .categories
+        .into_iter()
+        .map(|(category, f)| {
+            let (requests, paid_out, fewer_than) = figure(f);
+            CategoryFlow {
+                category,
+                requests,
+                paid_out,
+                fewer_than,
+            }
+        })
+        .collect();
+    // Balances: `raised − available − held` is what was paid out, and
+    // `held` can be one request's approved amount.
+    let balances_shown = !public
+        || (disclosed.paid_out.is_some() && {
+            let held = held_for(conn, &row.id)?;
+            held == 0 || held >= min_group as usize
+        });
 
     let (report, pledgers) = crate::pledges::report::report_of(conn, &row, today)?;
     let pledges = (pledgers >= min_group as usize && pledgers > 0).then_some(PledgeFigures {
@@ -227,64 +373,29 @@ pub fn summary(
         name: pool.name,
         currency: pool.currency,
         public: pool.public,
+        view,
         as_of: today,
         goal: pool.goal,
         goal_progress_percent: pool.goal_progress_percent,
-        available: pool.balances.available,
-        held: pool.balances.held,
-        paid_out: pool.balances.paid,
+        available: balances_shown.then_some(pool.balances.available),
+        held: balances_shown.then_some(pool.balances.held),
+        paid_out: if public {
+            disclosed.paid_out.map(show)
+        } else {
+            Some(pool.balances.paid)
+        },
         months: months
             .into_iter()
             .map(|(month, (received, paid_out))| MonthFlow {
                 month,
                 received: show(received),
-                paid_out: show(paid_out),
+                paid_out: (!public).then(|| show(paid_out)),
             })
             .collect(),
-        requests_helped: helped.len() as u32,
+        periods,
+        requests_helped: disclosed.requests_helped,
         categories,
         min_group,
         pledges,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn helped(category: Option<&str>, paid: i64) -> HelpedRequest {
-        HelpedRequest {
-            request_id: format!("r{paid}"),
-            category: category.map(str::to_owned),
-            paid_minor: paid,
-        }
-    }
-
-    #[test]
-    fn a_category_with_fewer_requests_than_the_minimum_is_merged_into_other() {
-        let requests = [
-            helped(Some("rent"), 100),
-            helped(Some("rent"), 200),
-            helped(Some("rent"), 300),
-            helped(Some("escaping violence"), 400),
-            helped(Some("food"), 50),
-            helped(Some("food"), 60),
-        ];
-        assert_eq!(
-            by_category(&requests, 3),
-            vec![("rent".to_owned(), 3, 600), ("other".to_owned(), 3, 510),]
-        );
-        // With a minimum of 1 every category shows.
-        assert_eq!(by_category(&requests, 1).len(), 3);
-    }
-
-    #[test]
-    fn requests_without_a_category_are_uncategorised() {
-        let requests = [helped(None, 1), helped(None, 2), helped(None, 3)];
-        assert_eq!(
-            by_category(&requests, 3),
-            vec![(UNCATEGORISED.to_owned(), 3, 6)]
-        );
-        assert!(by_category(&[], 3).is_empty());
-    }
 }

@@ -23,4 +23,5 @@ mod rounds;
 mod rounds_support;
 mod second_look;
 mod sign_in;
+mod summary_properties;
 mod web;

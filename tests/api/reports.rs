@@ -316,9 +316,13 @@ async fn help_request(
 }
 
 async fn anonymous_summary(app: &TestApp, pool: &str) -> crate::helpers::Answer {
+    anonymous_summary_query(app, pool, "").await
+}
+
+async fn anonymous_summary_query(app: &TestApp, pool: &str, query: &str) -> crate::helpers::Answer {
     app.send(
         Method::GET,
-        &format!("/api/v1/pools/{pool}/summary"),
+        &format!("/api/v1/pools/{pool}/summary{query}"),
         None,
         None,
     )
@@ -384,12 +388,13 @@ async fn the_public_summary_hides_a_category_with_one_request_and_names_no_one()
     assert_eq!(summary["paid_out"], "295.50");
     assert_eq!(summary["requests_helped"], 4);
     assert_eq!(summary["min_group"], 3);
-    // The category with one request is not shown: it is merged into other.
+    assert_eq!(summary["view"], "public");
+    // The category with one request is merged into other, and other, still
+    // too small, takes the smallest category with it: rent.
     assert_eq!(
         summary["categories"],
         json!([
-            {"category": "rent", "requests": 3, "paid_out": "175.50"},
-            {"category": "other", "requests": 1, "paid_out": "120.00"},
+            {"category": "other", "requests": 4, "paid_out": "295.50", "fewer_than": null},
         ])
     );
     let months = summary["months"].as_array().unwrap();
@@ -397,7 +402,42 @@ async fn the_public_summary_hides_a_category_with_one_request_and_names_no_one()
     let this_month = months.last().unwrap();
     assert_eq!(this_month["month"], today().format("%Y-%m").to_string());
     assert_eq!(this_month["received"], "500.00");
-    assert_eq!(this_month["paid_out"], "295.50");
+    // Payouts are shown by quarter, not by month.
+    assert_eq!(this_month["paid_out"], Value::Null);
+    let periods = summary["periods"].as_array().unwrap();
+    let this_quarter = periods.last().unwrap();
+    assert_eq!(this_quarter["requests"], 4);
+    assert_eq!(this_quarter["paid_out"], "295.50");
+    assert!(this_quarter["to_month"].as_str().unwrap() >= this_month["month"].as_str().unwrap());
+    // Members, who may read the ledger, keep every figure.
+    let full = app
+        .get(&format!("/api/v1/pools/{pool}/summary"), &members[1].token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(full["view"], "full");
+    assert_eq!(
+        full["categories"],
+        json!([
+            {"category": "escaping violence", "requests": 1, "paid_out": "120.00", "fewer_than": null},
+            {"category": "rent", "requests": 3, "paid_out": "175.50", "fewer_than": null},
+        ])
+    );
+    assert_eq!(full["months"][11]["paid_out"], "295.50");
+    // And may see what the public sees.
+    let as_public = app
+        .get(
+            &format!("/api/v1/pools/{pool}/summary?view=public"),
+            &members[1].token,
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(as_public, summary);
+    // Nobody else gets the full view.
+    anonymous_summary_query(&app, &pool, "?view=full")
+        .await
+        .expect_problem(403, "forbidden");
     let text = summary.to_string();
     for personal in [
         "violence",

@@ -8,7 +8,7 @@ use askama::Template;
 
 use super::{db, ok, Chrome};
 use crate::http::AppState;
-use crate::reports::summary;
+use crate::reports::summary::{self, SummaryView};
 use crate::web::errors::PageError;
 use crate::web::format::{date, money};
 
@@ -19,13 +19,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct MonthLine {
     pub month: String,
     pub received: String,
-    pub paid_out: String,
 }
 
-pub struct CategoryLine {
-    pub category: String,
-    pub requests: u32,
-    pub paid_out: String,
+/// A period or category: its requests and what they were paid, or "fewer
+/// than N requests" (`figure`), without an amount.
+pub struct FlowLine {
+    pub label: String,
+    pub figure: String,
 }
 
 #[derive(Template)]
@@ -38,11 +38,12 @@ struct SummaryPage {
     raised: String,
     progress: u32,
     progress_text: String,
-    available: String,
-    paid_out: String,
-    requests_helped: u32,
+    available: Option<String>,
+    paid_out: Option<String>,
+    requests_helped: Option<u32>,
     months: Vec<MonthLine>,
-    categories: Vec<CategoryLine>,
+    periods: Vec<FlowLine>,
+    categories: Vec<FlowLine>,
     min_group: u32,
 }
 
@@ -52,9 +53,10 @@ async fn summary_page(
 ) -> Result<HttpResponse, PageError> {
     let id = path.into_inner();
     let min_group = state.settings.summary_min_group;
-    // Without a session: the service decides whether the pool is public.
+    // Without a session, the public view: the service decides whether the
+    // pool is public.
     let s = db(&state, move |conn| {
-        summary::summary(conn, None, &id, min_group)
+        summary::summary(conn, None, &id, min_group, Some(SummaryView::Public))
     })
     .await?;
     let code = s.currency.clone();
@@ -76,8 +78,8 @@ async fn summary_page(
             .clone()
             .map(|p| format!("{p} %"))
             .unwrap_or_default(),
-        available: m(&s.available),
-        paid_out: m(&s.paid_out),
+        available: s.available.as_deref().map(m),
+        paid_out: s.paid_out.as_deref().map(m),
         requests_helped: s.requests_helped,
         months: s
             .months
@@ -85,20 +87,41 @@ async fn summary_page(
             .map(|x| MonthLine {
                 month: x.month.clone(),
                 received: m(&x.received),
-                paid_out: m(&x.paid_out),
+            })
+            .collect(),
+        periods: s
+            .periods
+            .iter()
+            .map(|p| FlowLine {
+                label: p.period.clone(),
+                figure: figure(p.requests, p.paid_out.as_deref(), p.fewer_than, &m),
             })
             .collect(),
         categories: s
             .categories
             .iter()
-            .map(|c| CategoryLine {
-                category: c.category.clone(),
-                requests: c.requests,
-                paid_out: m(&c.paid_out),
+            .map(|c| FlowLine {
+                label: c.category.clone(),
+                figure: figure(c.requests, c.paid_out.as_deref(), c.fewer_than, &m),
             })
             .collect(),
         min_group: s.min_group,
         name: s.name,
     };
     ok(&page)
+}
+
+/// "3 requests, €120.00", or "fewer than 3 requests" with no amount.
+fn figure(
+    requests: Option<u32>,
+    paid_out: Option<&str>,
+    fewer_than: Option<u32>,
+    money: &dyn Fn(&str) -> String,
+) -> String {
+    match (requests, paid_out, fewer_than) {
+        (Some(1), Some(paid), _) => format!("1 request, {}", money(paid)),
+        (Some(n), Some(paid), _) => format!("{n} requests, {}", money(paid)),
+        (_, _, Some(n)) => format!("fewer than {n} requests"),
+        _ => String::new(),
+    }
 }
