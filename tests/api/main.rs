@@ -15,6 +15,7 @@ mod ledger_concurrency;
 mod ledger_properties;
 mod nul_text;
 mod ops;
+mod pabutools;
 mod permissions;
 mod pledges;
 mod reports;

@@ -1,19 +1,31 @@
 //! How fast each rule tallies the largest shared pabulib instances, next to
-//! pabutools' time for the same work (from `shared/pabulib/expected.json`),
-//! and whether the selections match. Prints a Markdown table.
+//! pabutools tallying the same instances in the same bench run, and whether
+//! the selections match. Prints a Markdown table.
 //!
-//! Two times of ours: the whole tally from the ballots (checking them,
-//! merging identical ones, the rule, the explanation), and the rule alone
-//! once identical ballots are merged, which is what pabutools' figures
-//! measure (its `as_multiprofile()` ran before the clock started).
+//! The like-for-like time is ours from the parsed election: checking it,
+//! building the satisfaction profile (identical ballots merged), the rule
+//! and the explanation — `Prepared::new` then `tally_on`. pabutools' timed
+//! call (as `shared/tools/pb_oracle.py` makes it, see `pabutools_time.py`)
+//! is the rule on a multiprofile with `sat_class`, so it builds the
+//! satisfaction profile too; only merging identical ballots
+//! (`as_multiprofile()`) is outside its clock. Speed-ups are computed on
+//! this column: ours does a little more (the merge, the explanation).
+//!
+//! Also shown, not comparable: the rule alone, the profile built
+//! beforehand (`Prepared::tally_on`), and pabutools' stored time from
+//! `shared/pabulib/expected.json` (another run, another load).
 //!
 //! And the memory a whole tally takes beyond the parsed election (its peak,
 //! counted by this binary's allocator in one more tally, not a timed one),
 //! next to the size of the file: memory grows with the input.
 //!
-//! `cargo bench -p commonpot-tally --bench tally [-- [--rule RULE] FILE.pb …]`:
-//! without file names, the instances with the most voters and those
-//! pabutools took longest on; without `--rule`, every rule.
+//! `cargo bench -p commonpot-tally --bench tally [-- [--rule RULE]
+//! [--pabutools PYTHON] [--pabutools-timeout SECONDS] FILE.pb …]`: without
+//! file names, the instances with the most voters and those pabutools took
+//! longest on; without `--rule`, every rule. `--pabutools` (or
+//! `PABUTOOLS_PYTHON`) names a Python with pabutools 1.2.3 installed
+//! (`.ci/pabutools.sh` makes one in `.tools/pabutools`); without it, the
+//! pabutools column says "not run".
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
@@ -32,6 +44,8 @@ const REPEATS: usize = 3;
 /// decide their figure.
 const MEASURE_FOR: Duration = Duration::from_secs(2);
 const MAX_REPEATS: usize = 100;
+/// pabutools: the best of at most this many runs (fewer for long ones).
+const PABUTOOLS_REPEATS: usize = 3;
 
 /// The system allocator, counting the bytes in use and their peak while
 /// `COUNTING` is on (off during timed runs: one relaxed load per call).
@@ -111,6 +125,15 @@ fn main() {
             .expect("--rule takes greedy, mes or mes-add1")],
         None => Rule::ALL.to_vec(),
     };
+    let option = |name: &str| {
+        args.iter()
+            .position(|arg| arg == name)
+            .and_then(|at| args.get(at + 1).cloned())
+    };
+    let pabutools = option("--pabutools").or_else(|| std::env::var("PABUTOOLS_PYTHON").ok());
+    let pabutools_timeout: f64 = option("--pabutools-timeout")
+        .map(|s| s.parse().expect("--pabutools-timeout takes seconds"))
+        .unwrap_or(120.0);
     let lanes = match Lanes::available() {
         Lanes::UpTo(lanes) | Lanes::Exactly(lanes) => lanes,
     };
@@ -120,9 +143,9 @@ fn main() {
         named
     };
     println!(
-        "| instance | voters × projects | rule | ours, from ballots | ours, rule alone, 1 thread | ours, rule alone, {lanes} threads | pabutools | speed-up, 1 thread | speed-up, {lanes} threads | same selection | Add1 raises / MES runs | file | memory of a whole tally |"
+        "| instance | voters × projects | rule | ours, profile + rule, 1 thread | ours, profile + rule, {lanes} threads | pabutools, this run | speed-up, 1 thread | speed-up, {lanes} threads | ours, rule alone (profile excluded), 1 thread | pabutools, stored | same selection | Add1 raises / MES runs | runs: ours / pabutools | load | file | memory of a whole tally |"
     );
-    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|");
     for file in files {
         let entry = &expected[&file];
         let text = std::fs::read_to_string(folder.join(&file)).expect("instance is readable");
@@ -134,87 +157,204 @@ fn main() {
                 Rule::Mes => "mes",
                 Rule::MesAdd1 => "mes_add1",
             };
-            let (whole, rule_alone, result) = measure(&election, rule);
-            let mut selected = result.selected.clone();
+            let load = load_average();
+            let m = measure(&election, rule);
+            let mut selected = m.result.selected.clone();
             selected.sort_unstable();
-            let completion = result
+            let completion = m
+                .result
                 .completion
                 .as_ref()
                 .map_or("—".to_string(), |c| format!("{} / {}", c.step, c.runs));
-            let theirs = entry[format!("{key}_pabutools_s")].as_f64();
-            let same = match &entry[key] {
-                Value::Array(ids) => {
-                    let mut want: Vec<&str> = ids.iter().filter_map(Value::as_str).collect();
+            let stored = entry[format!("{key}_pabutools_s")].as_f64();
+            let theirs = pabutools
+                .as_deref()
+                .map(|python| run_pabutools(python, &folder.join(&file), rule, pabutools_timeout));
+            let want: Option<Vec<String>> = match &theirs {
+                Some(Pabutools::Ran { selected, .. }) => Some(selected.clone()),
+                Some(Pabutools::TimedOut { .. }) => None,
+                None => match &entry[key] {
+                    Value::Array(ids) => Some(
+                        ids.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect(),
+                    ),
+                    _ => None,
+                },
+            };
+            let same = match want {
+                Some(mut want) => {
                     want.sort_unstable();
-                    if want == selected.iter().map(String::as_str).collect::<Vec<_>>() {
-                        "yes"
+                    let verdict = if want == selected { "yes" } else { "NO" };
+                    if theirs.is_some() {
+                        verdict.to_string()
                     } else {
-                        "NO"
+                        format!("{verdict} (stored)")
                     }
                 }
-                _ => "(pabutools timed out)",
+                None => "(pabutools stopped)".to_string(),
             };
             let memory = mib(peak_memory(|| {
                 tally(&election, rule, &mut |_| {}).expect("instance is valid");
             }));
-            let ratio = |ours: Duration| {
-                theirs.map_or("—".to_string(), |s| {
-                    format!("{:.0}×", s / ours.as_secs_f64())
-                })
-            };
+            let (their_time, their_runs, ratio): (String, String, Box<dyn Fn(Duration) -> String>) =
+                match theirs {
+                    Some(Pabutools::Ran { best_s, runs, .. }) => (
+                        format!("{best_s:.3} s"),
+                        runs.to_string(),
+                        Box::new(move |ours: Duration| {
+                            format!("{:.0}×", best_s / ours.as_secs_f64())
+                        }),
+                    ),
+                    Some(Pabutools::TimedOut { after_s }) => (
+                        format!("> {after_s:.0} s (stopped)"),
+                        "0".to_string(),
+                        Box::new(move |ours: Duration| {
+                            format!("> {:.0}×", after_s / ours.as_secs_f64())
+                        }),
+                    ),
+                    None => (
+                        "not run".to_string(),
+                        "—".to_string(),
+                        Box::new(|_| "—".to_string()),
+                    ),
+                };
             println!(
-                "| {file} | {} × {} | {rule} | {:.4} s | {:.4} s | {:.4} s | {} | {} | {} | {same} | {completion} | {file_size} | {memory} |",
+                "| {file} | {} × {} | {rule} | {:.4} s | {:.4} s | {their_time} | {} | {} | {:.4} s | {} | {same} | {completion} | {} / {their_runs} | {load} | {file_size} | {memory} |",
                 entry["voters"],
                 entry["projects"],
-                whole.as_secs_f64(),
-                rule_alone[0].as_secs_f64(),
-                rule_alone[1].as_secs_f64(),
-                theirs.map_or("—".to_string(), |s| format!("{s:.3} s")),
-                ratio(rule_alone[0]),
-                ratio(rule_alone[1]),
+                m.like_for_like[0].as_secs_f64(),
+                m.like_for_like[1].as_secs_f64(),
+                ratio(m.like_for_like[0]),
+                ratio(m.like_for_like[1]),
+                m.rule_alone.as_secs_f64(),
+                stored.map_or("—".to_string(), |s| format!("{s:.3} s")),
+                m.runs,
             );
         }
     }
 }
 
-/// The best time of a few whole tallies and of a few runs of the rule
-/// alone (parsing excluded, as in pabutools' figures) on one thread and on
-/// the lanes the machine offers, and the result.
-fn measure(election: &Election, rule: Rule) -> (Duration, [Duration; 2], Tally) {
-    let mut whole = Duration::MAX;
-    let mut rule_alone = [Duration::MAX; 2];
-    let mut result = None;
-    let measuring = Instant::now();
-    for repeat in 0..MAX_REPEATS {
-        if repeat >= REPEATS && measuring.elapsed() > MEASURE_FOR {
-            break;
-        }
-        let started = Instant::now();
-        let tallied = tally(election, rule, &mut |_| {}).expect("instance is valid");
-        whole = whole.min(started.elapsed());
-        result = Some(tallied);
+/// The 1-minute load average, as `/proc/loadavg` says (the machine is
+/// shared: figures taken under load are slower, on both sides).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_string())
+}
+
+enum Pabutools {
+    Ran {
+        selected: Vec<String>,
+        best_s: f64,
+        runs: u64,
+    },
+    TimedOut {
+        after_s: f64,
+    },
+}
+
+/// pabutools on one instance and rule, timed as the oracle times it (see
+/// `pabutools_time.py`). Panics when it cannot run: a figure it did not
+/// measure is never printed.
+fn run_pabutools(python: &str, file: &std::path::Path, rule: Rule, timeout_s: f64) -> Pabutools {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/pabutools_time.py");
+    let output = std::process::Command::new(python)
+        .arg(&script)
+        .arg(file)
+        .arg(rule.to_string())
+        .arg(PABUTOOLS_REPEATS.to_string())
+        .arg(timeout_s.to_string())
+        .output()
+        .unwrap_or_else(|error| panic!("{python}: {error}"));
+    assert!(
+        output.status.success(),
+        "pabutools on {} failed: {}",
+        file.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer: Value =
+        serde_json::from_slice(&output.stdout).expect("pabutools_time.py prints JSON");
+    if answer["timed_out"] == Value::Bool(true) && answer["runs"] == 0 {
+        return Pabutools::TimedOut { after_s: timeout_s };
     }
-    let prepared = Prepared::new(election).expect("instance is valid");
-    for (best, lanes) in rule_alone
+    Pabutools::Ran {
+        selected: answer["selected"]
+            .as_array()
+            .expect("a selection")
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        best_s: answer["best_s"].as_f64().expect("a time"),
+        runs: answer["runs"].as_u64().expect("runs"),
+    }
+}
+
+struct Measured {
+    /// From the parsed election: profile + rule (+ explanation), on one
+    /// thread and on the lanes the machine offers.
+    like_for_like: [Duration; 2],
+    /// The rule alone on one thread, the profile built beforehand.
+    rule_alone: Duration,
+    /// Timed runs of each of ours (the fewest of the three measurements).
+    runs: usize,
+    result: Tally,
+}
+
+/// The best of a few runs (at least `REPEATS`, more while they fit in
+/// `MEASURE_FOR`) of `work`, and how many runs; `check` sees each result,
+/// outside the clock.
+fn best_of<T>(mut work: impl FnMut() -> T, mut check: impl FnMut(T)) -> (Duration, usize) {
+    let mut best = Duration::MAX;
+    let measuring = Instant::now();
+    let mut runs = 0;
+    while runs < MAX_REPEATS && (runs < REPEATS || measuring.elapsed() <= MEASURE_FOR) {
+        let started = Instant::now();
+        let done = work();
+        best = best.min(started.elapsed());
+        check(done);
+        runs += 1;
+    }
+    (best, runs)
+}
+
+/// Ours, from the parsed election (parsing excluded, as in pabutools'
+/// figures): the profile and the rule on one thread and on the lanes the
+/// machine offers, and the rule alone; every result the same.
+fn measure(election: &Election, rule: Rule) -> Measured {
+    let result = tally(election, rule, &mut |_| {}).expect("instance is valid");
+    let expected = result.to_json();
+    let mut like_for_like = [Duration::MAX; 2];
+    let mut runs = usize::MAX;
+    for (best, lanes) in like_for_like
         .iter_mut()
         .zip([Lanes::Exactly(1), Lanes::available()])
     {
-        let measuring = Instant::now();
-        for repeat in 0..MAX_REPEATS {
-            if repeat >= REPEATS && measuring.elapsed() > MEASURE_FOR {
-                break;
-            }
-            let started = Instant::now();
-            let tallied = prepared.tally_on(rule, lanes, &mut |_| {});
-            *best = (*best).min(started.elapsed());
-            assert_eq!(
-                tallied.to_json(),
-                result.as_ref().expect("tallied").to_json(),
-                "the same result on {lanes:?}"
-            );
-        }
+        let (time, count) = best_of(
+            || {
+                Prepared::new(election)
+                    .expect("instance is valid")
+                    .tally_on(rule, lanes, &mut |_| {})
+            },
+            |tallied| assert_eq!(tallied.to_json(), expected, "the same result on {lanes:?}"),
+        );
+        *best = time;
+        runs = runs.min(count);
     }
-    (whole, rule_alone, result.expect("measured at least once"))
+    let prepared = Prepared::new(election).expect("instance is valid");
+    let (rule_alone, count) = best_of(
+        || prepared.tally_on(rule, Lanes::Exactly(1), &mut |_| {}),
+        |tallied| assert_eq!(tallied.to_json(), expected, "the same result"),
+    );
+    Measured {
+        like_for_like,
+        rule_alone,
+        runs: runs.min(count),
+        result,
+    }
 }
 
 fn mib(bytes: usize) -> String {
