@@ -35,9 +35,14 @@ pub enum Error {
     /// `If-Match` names a version that is no longer current.
     #[error("the resource has changed since it was read")]
     PreconditionFailed { current_etag: String },
-    /// The database could not be reached in time.
+    /// The database could not be reached in time, or the query was cut
+    /// off, or it stayed locked: nothing was changed, try again.
     #[error("the database is unavailable")]
     Unavailable(String),
+    /// The database cannot store more (disk full, or SQLite's page limit):
+    /// the write was rolled back.
+    #[error("the database's storage is full")]
+    StorageFull(String),
     /// A storage failure nobody can fix by changing the request: a bug or an
     /// outage. Logged in full, shown to the caller as a bare 500.
     #[error("storage error: {0}")]

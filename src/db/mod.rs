@@ -6,10 +6,12 @@
 //! subset diesel's `MultiConnection` covers: text ids, integer money, UTC
 //! timestamps, no `ON CONFLICT`, no `FOR UPDATE`.
 
+pub mod health;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
@@ -49,6 +51,8 @@ pub enum DbSetupError {
     Missing(String),
     #[error("{0}")]
     Schema(String),
+    #[error("the database {0} cannot be written ({1}); serving needs a database it can write")]
+    ReadOnly(String, String),
 }
 
 /// Which database a URL names, and how to reach it.
@@ -71,6 +75,14 @@ impl DatabaseUrl {
             return Err(DbSetupError::UnknownScheme(redact(url)));
         }
         Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+
+    /// The one name of this database in the process (for its [`health::Health`]).
+    fn key(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite:{}", path.display()),
+            Self::Postgres(url) => url.clone(),
+        }
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -103,6 +115,7 @@ pub fn redact(url: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    health: Arc<health::Health>,
 }
 
 /// `synchronous = FULL`: in WAL mode, `NORMAL` lets an OS crash or power loss
@@ -113,7 +126,8 @@ const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10
 
 impl ConnectionManager {
     pub fn new(url: DatabaseUrl) -> Self {
-        Self { url }
+        let health = health::Health::of(&url.key());
+        Self { url, health }
     }
 
     fn open(&self) -> Result<DbConnection, DbSetupError> {
@@ -152,9 +166,18 @@ impl ManageConnection for ConnectionManager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        self.open().map_err(|e| {
-            r2d2::Error::ConnectionError(diesel::ConnectionError::BadConnection(e.to_string()))
-        })
+        match self.open() {
+            Ok(conn) => {
+                self.health.mark_reachable();
+                Ok(conn)
+            }
+            Err(e) => {
+                self.health.mark_unreachable();
+                Err(r2d2::Error::ConnectionError(
+                    diesel::ConnectionError::BadConnection(e.to_string()),
+                ))
+            }
+        }
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
@@ -188,6 +211,7 @@ fn open_and_migrate(url: &DatabaseUrl, pool_size: u32) -> Result<DbPool, DbSetup
     // Opening one connection first turns an unreachable database into its
     // own clear error rather than a pool timeout.
     let mut first = manager.open()?;
+    require_writable(url, &mut first)?;
     migrate(&mut first)?;
     drop(first);
     let size = match url {
@@ -202,6 +226,58 @@ fn open_and_migrate(url: &DatabaseUrl, pool_size: u32) -> Result<DbPool, DbSetup
             url: "pool".into(),
             reason: e.to_string(),
         })
+}
+
+/// Refuses a database the service could read but not write: a read-only
+/// SQLite file (which SQLite opens read-only without a word), a PostgreSQL
+/// standby or a read-only default. Serving it would say ready and then fail
+/// every write and sign-in.
+fn require_writable(url: &DatabaseUrl, conn: &mut DbConnection) -> Result<(), DbSetupError> {
+    let shown = match url {
+        DatabaseUrl::Sqlite(path) => path.display().to_string(),
+        DatabaseUrl::Postgres(url) => redact(url),
+    };
+    let refused = |reason: String| DbSetupError::ReadOnly(shown.clone(), first_line(&reason));
+    match conn {
+        // A write, rolled back: rewriting the header's user_version with
+        // its own value. (Taking the write lock is not enough: in WAL mode
+        // a read-only file grants `BEGIN IMMEDIATE`.)
+        DbConnection::Sqlite(c) => {
+            #[derive(QueryableByName)]
+            struct UserVersion {
+                #[diesel(sql_type = diesel::sql_types::Integer)]
+                user_version: i32,
+            }
+            let version = diesel::sql_query("PRAGMA user_version")
+                .get_result::<UserVersion>(c)
+                .map_err(|e| refused(e.to_string()))?
+                .user_version;
+            c.batch_execute("BEGIN IMMEDIATE")
+                .map_err(|e| refused(e.to_string()))?;
+            let written = c.batch_execute(&format!("PRAGMA user_version = {version}"));
+            let rolled_back = c.batch_execute("ROLLBACK");
+            written.map_err(|e| refused(e.to_string()))?;
+            rolled_back.map_err(|e| refused(e.to_string()))
+        }
+        DbConnection::Postgres(c) => {
+            #[derive(QueryableByName)]
+            struct Setting {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                read_only: String,
+            }
+            let setting =
+                diesel::sql_query("SELECT current_setting('transaction_read_only') AS read_only")
+                    .get_result::<Setting>(c)
+                    .map_err(|e| refused(e.to_string()))?;
+            if setting.read_only == "on" {
+                return Err(refused(
+                    "its transactions are read-only: a standby, or default_transaction_read_only"
+                        .into(),
+                ));
+            }
+            Ok(())
+        }
+    }
 }
 
 fn remove_sqlite_files(path: &Path) {
@@ -410,8 +486,23 @@ where
         <DbConnection as TransactionManager<DbConnection>>::transaction_manager_status_mut(conn)
             .transaction_depth()?;
     if depth.is_some() {
-        // Already inside a write transaction: a savepoint nests in it.
-        return conn.transaction(f);
+        // Already inside a write transaction: a savepoint nests in it. On
+        // failure the first error is kept (see below).
+        <DbConnection as TransactionManager<DbConnection>>::begin_transaction(conn)?;
+        return match f(conn) {
+            Ok(value) => {
+                <DbConnection as TransactionManager<DbConnection>>::commit_transaction(conn)?;
+                Ok(value)
+            }
+            Err(error) => {
+                if let Err(rollback) =
+                    <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn)
+                {
+                    tracing::warn!(%rollback, "rollback to a savepoint failed");
+                }
+                Err(error)
+            }
+        };
     }
     match conn {
         DbConnection::Sqlite(c) => {
@@ -429,13 +520,21 @@ where
     }) {
         Ok(value) => {
             <DbConnection as TransactionManager<DbConnection>>::commit_transaction(conn)?;
+            health::committed();
             Ok(value)
         }
         Err(error) => {
-            match <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn) {
-                Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
-                Err(rollback) => Err(rollback.into()),
+            // The first error says what went wrong. A rollback that fails
+            // after it (SQLite rolls back by itself on SQLITE_FULL; a lost
+            // connection cannot roll back) changes nothing: no commit was
+            // sent, and a connection left in a broken state is dropped by
+            // the pool.
+            if let Err(rollback) =
+                <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn)
+            {
+                tracing::warn!(%rollback, "rollback after a failed transaction failed");
             }
+            Err(error)
         }
     }
 }
@@ -517,6 +616,104 @@ pub struct Db {
     pool: DbPool,
     backend: &'static str,
     clock: crate::clock::Clock,
+    health: Arc<health::Health>,
+}
+
+/// How long a request waits for a connection while the database is
+/// reachable: ordinary queueing under load.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long it waits once the database is known to be unreachable.
+const FAIL_FAST: Duration = Duration::from_millis(250);
+
+/// Why `/readyz` is not ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotReady {
+    Unreachable,
+    StorageFull,
+}
+
+/// A connection from the pool: waits up to `timeout` while the database is
+/// reachable (requests queue for a connection under load), but gives up
+/// within [`FAIL_FAST`] once it is known to be unreachable.
+fn checkout(
+    pool: &DbPool,
+    health: &health::Health,
+    timeout: Duration,
+) -> crate::error::Result<PooledConnection> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let slice = if health.is_unreachable() {
+            FAIL_FAST
+        } else {
+            Duration::from_millis(500)
+        };
+        let slice = slice.min(deadline.saturating_duration_since(Instant::now()));
+        match pool.get_timeout(slice) {
+            Ok(conn) => return Ok(conn),
+            Err(e) if health.is_unreachable() || Instant::now() >= deadline => {
+                return Err(crate::error::Error::Unavailable(e.to_string()))
+            }
+            Err(_) => continue,
+        }
+    }
+}
+
+/// What a storage error means for the caller and for what is known about the
+/// database: a connection cut off is `Unavailable` (503, never a bare 500),
+/// and so is a database locked past its busy timeout; a full disk is
+/// `StorageFull`.
+fn judge<T>(
+    health: &health::Health,
+    conn: &mut DbConnection,
+    result: crate::error::Result<T>,
+) -> crate::error::Result<T> {
+    use crate::error::Error;
+    // SQLite rolls a transaction back by itself on SQLITE_FULL (and on I/O
+    // errors); a savepoint's rollback then fails with "no such savepoint",
+    // which diesel reports instead of the cause. Whether the database is
+    // at its page limit tells which it was.
+    let result = match result {
+        Err(Error::Storage(e)) if health::classify(&e) == health::Failure::RolledBack => {
+            let full = match conn {
+                DbConnection::Sqlite(c) => sqlite_at_page_limit(c) == Ok(true),
+                DbConnection::Postgres(_) => false,
+            };
+            if full {
+                health.mark_full();
+                return Err(Error::StorageFull(e.to_string()));
+            }
+            return Err(Error::Unavailable(e.to_string()));
+        }
+        other => other,
+    };
+    if !matches!(&result, Err(Error::Storage(e)) if health::classify(e) == health::Failure::Unreachable)
+    {
+        // The database answered.
+        health.mark_reachable();
+    }
+    match result {
+        Err(Error::Storage(e)) => match health::classify(&e) {
+            health::Failure::Unreachable => {
+                if matches!(
+                    e,
+                    diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::ClosedConnection
+                            | diesel::result::DatabaseErrorKind::UnableToSendCommand,
+                        _
+                    )
+                ) {
+                    health.mark_unreachable();
+                }
+                Err(Error::Unavailable(e.to_string()))
+            }
+            health::Failure::StorageFull => {
+                health.mark_full();
+                Err(Error::StorageFull(e.to_string()))
+            }
+            health::Failure::RolledBack | health::Failure::Other => Err(Error::Storage(e)),
+        },
+        other => other,
+    }
 }
 
 impl Db {
@@ -526,6 +723,7 @@ impl Db {
             pool,
             backend: url.backend_name(),
             clock: crate::clock::Clock::system(),
+            health: health::Health::of(&url.key()),
         }
     }
 
@@ -555,12 +753,47 @@ impl Db {
     {
         let pool = self.pool.clone();
         let clock = self.clock.clone();
+        let health = self.health.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
-            clock.run(|| work(&mut conn))
+            let mut conn = checkout(&pool, &health, CHECKOUT_TIMEOUT)?;
+            let result = health::scope(&health, || clock.run(|| work(&mut conn)));
+            judge(&health, &mut conn, result)
         })
         .await
         .map_err(|e| crate::error::Error::Internal(format!("database task failed: {e}")))?
+    }
+
+    /// Readiness: the database answers a query within `timeout`, and its
+    /// storage is not known to be full (a write failed for lack of space in
+    /// the last [`health::FULL_FOR`] and none has committed since, or a
+    /// SQLite database is at its page limit).
+    pub async fn ready(&self, timeout: Duration) -> Result<(), NotReady> {
+        let pool = self.pool.clone();
+        let health = self.health.clone();
+        let probe = tokio::task::spawn_blocking(move || -> Result<(), NotReady> {
+            let mut conn = checkout(&pool, &health, timeout).map_err(|_| NotReady::Unreachable)?;
+            let at_limit = match &mut *conn {
+                DbConnection::Sqlite(c) => sqlite_at_page_limit(c),
+                DbConnection::Postgres(c) => c
+                    .batch_execute("SELECT 1")
+                    .map(|()| false)
+                    .map_err(|e| health::classify(&e)),
+            };
+            match at_limit {
+                Err(health::Failure::StorageFull) => Err(NotReady::StorageFull),
+                Err(_) => Err(NotReady::Unreachable),
+                Ok(true) => Err(NotReady::StorageFull),
+                Ok(false) if health.is_full() => Err(NotReady::StorageFull),
+                Ok(false) => {
+                    health.mark_reachable();
+                    Ok(())
+                }
+            }
+        });
+        match actix_web::rt::time::timeout(timeout, probe).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) | Err(_) => Err(NotReady::Unreachable),
+        }
     }
 
     /// A connection for synchronous callers (the command line); work on it
@@ -568,4 +801,39 @@ impl Db {
     pub fn get(&self) -> crate::error::Result<PooledConnection> {
         Ok(self.pool.get()?)
     }
+}
+
+/// Whether a SQLite database has used every page it may (`max_page_count`)
+/// with none free: the next write that needs a page fails.
+fn sqlite_at_page_limit(conn: &mut diesel::SqliteConnection) -> Result<bool, health::Failure> {
+    use diesel::sql_types::BigInt;
+    #[derive(QueryableByName)]
+    struct PageCount {
+        #[diesel(sql_type = BigInt)]
+        page_count: i64,
+    }
+    #[derive(QueryableByName)]
+    struct MaxPageCount {
+        #[diesel(sql_type = BigInt)]
+        max_page_count: i64,
+    }
+    #[derive(QueryableByName)]
+    struct FreelistCount {
+        #[diesel(sql_type = BigInt)]
+        freelist_count: i64,
+    }
+    let failed = |e: diesel::result::Error| health::classify(&e);
+    let used = diesel::sql_query("PRAGMA page_count")
+        .get_result::<PageCount>(conn)
+        .map_err(failed)?
+        .page_count;
+    let most = diesel::sql_query("PRAGMA max_page_count")
+        .get_result::<MaxPageCount>(conn)
+        .map_err(failed)?
+        .max_page_count;
+    let free = diesel::sql_query("PRAGMA freelist_count")
+        .get_result::<FreelistCount>(conn)
+        .map_err(failed)?
+        .freelist_count;
+    Ok(used >= most && free == 0)
 }

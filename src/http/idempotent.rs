@@ -140,7 +140,12 @@ where
                     replayed: false,
                 }),
                 // Outages are not answers: nothing is stored, a retry runs.
-                Err(e @ (Error::Storage(_) | Error::Internal(_) | Error::Unavailable(_))) => Err(e),
+                Err(
+                    e @ (Error::Storage(_)
+                    | Error::Internal(_)
+                    | Error::Unavailable(_)
+                    | Error::StorageFull(_)),
+                ) => Err(e),
                 Err(refusal) => {
                     let problem = Problem::from(refusal);
                     Ok(Answer {

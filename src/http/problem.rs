@@ -8,7 +8,9 @@
 //! * `NotFound` is 404, and so is anything in another collective;
 //! * `Storage` and `Internal` are 500 with no detail: the cause goes to the
 //!   log with the request id, never to the client;
-//! * `Unavailable` (no database connection in time) is 503;
+//! * `Unavailable` (the database unreachable, cut off or locked) is 503
+//!   `unavailable`, `StorageFull` is 503 `storage_full`, both with
+//!   `Retry-After`;
 //! * anything actix answers by itself (unknown route, wrong method, body too
 //!   large …) under `/api` and the operations endpoints is rewritten by
 //!   [`problem_fallback`], so no error of theirs leaves as text/plain; the
@@ -201,6 +203,15 @@ impl From<Error> for Problem {
                 )
                 .with_header(header::RETRY_AFTER, "1")
             }
+            Error::StorageFull(cause) => {
+                tracing::error!(%cause, "database storage full");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_full",
+                    "the service's storage is full; nothing was changed; try again later",
+                )
+                .with_header(header::RETRY_AFTER, STORAGE_FULL_RETRY_AFTER)
+            }
             Error::Storage(cause) => {
                 tracing::error!(%cause, "storage error");
                 Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "")
@@ -212,6 +223,10 @@ impl From<Error> for Problem {
         }
     }
 }
+
+/// Seconds to wait after `storage_full`: space is freed by people, not in
+/// a moment.
+pub const STORAGE_FULL_RETRY_AFTER: &str = "30";
 
 /// What a handler returns on failure.
 pub type ApiResult<T> = Result<T, Problem>;

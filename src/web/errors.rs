@@ -66,7 +66,7 @@ impl PageError {
                 Error::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
                 Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
                 Error::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
-                Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                Error::Unavailable(_) | Error::StorageFull(_) => StatusCode::SERVICE_UNAVAILABLE,
                 Error::Storage(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
@@ -117,6 +117,10 @@ impl PageError {
                     "Briefly unavailable".into(),
                     "The service cannot reach its database just now. Try again in a moment.".into(),
                 ),
+                Error::StorageFull(_) => (
+                    "Briefly unavailable".into(),
+                    "The service's storage is full, so nothing was changed. Try again later.".into(),
+                ),
                 Error::Unauthenticated { .. } => ("Sign in".into(), "Please sign in.".into()),
                 Error::Storage(_) | Error::Internal(_) => (
                     "Something went wrong".into(),
@@ -152,7 +156,10 @@ impl ResponseError for PageError {
                 .insert_header((header::LOCATION, target))
                 .finish();
         }
-        if let Self::Domain(Error::Storage(_) | Error::Internal(_) | Error::Unavailable(_)) = self {
+        if let Self::Domain(
+            Error::Storage(_) | Error::Internal(_) | Error::Unavailable(_) | Error::StorageFull(_),
+        ) = self
+        {
             tracing::error!(error = %self, "page failed");
         }
         let (heading, message) = self.words();

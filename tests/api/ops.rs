@@ -678,3 +678,445 @@ mod verify {
         assert_eq!(tables, 1, "verify created no tables");
     }
 }
+
+mod outage {
+    //! Issue #15.4 and #15.5: a database that cannot be reached, cannot be
+    //! written or cannot store more is answered at once and honestly (503
+    //! with a code and `Retry-After`, `/readyz` saying why), never a bare
+    //! 500 or a 10 s stall. PostgreSQL outages are made by cutting a TCP
+    //! proxy between the service and the database; the shared server is
+    //! never stopped.
+
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use reqwest::Method;
+    use serde_json::json;
+
+    use crate::helpers::{fresh_database, postgres_url, TestApp};
+
+    /// A TCP proxy in front of PostgreSQL that can be cut: cutting closes
+    /// every connection through it and refuses new ones until reopened.
+    struct Proxy {
+        port: u16,
+        open: Arc<AtomicBool>,
+        cuts: tokio::sync::watch::Sender<u64>,
+    }
+
+    impl Proxy {
+        /// On a thread and runtime of its own: the service connects from
+        /// blocking code, sometimes on the test's own thread.
+        fn start(upstream: String) -> Proxy {
+            let open = Arc::new(AtomicBool::new(true));
+            let (cuts, _) = tokio::sync::watch::channel(0u64);
+            let (accepting, cut_signal) = (open.clone(), cuts.clone());
+            let (port_tx, port_rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                    port_tx.send(listener.local_addr().unwrap().port()).unwrap();
+                    loop {
+                        let Ok((mut inbound, _)) = listener.accept().await else {
+                            return;
+                        };
+                        if !accepting.load(Ordering::SeqCst) {
+                            drop(inbound);
+                            continue;
+                        }
+                        let upstream = upstream.clone();
+                        let mut cut = cut_signal.subscribe();
+                        tokio::spawn(async move {
+                            let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await
+                            else {
+                                return;
+                            };
+                            tokio::select! {
+                                _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                                _ = cut.changed() => {}
+                            }
+                        });
+                    }
+                });
+            });
+            let port = port_rx.recv().unwrap();
+            Proxy { port, open, cuts }
+        }
+
+        fn cut(&self) {
+            self.open.store(false, Ordering::SeqCst);
+            self.cuts.send_modify(|n| *n += 1);
+        }
+
+        fn reopen(&self) {
+            self.open.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// `postgres://user@host:port/db` with host:port replaced by the proxy's.
+    fn through(url: &str, port: u16) -> (String, String) {
+        let (scheme, rest) = url.split_once("://").unwrap();
+        let (user, rest) = rest.rsplit_once('@').map_or(("", rest), |(u, r)| (u, r));
+        let (authority, database) = rest.split_once('/').unwrap();
+        let upstream = if authority.contains(':') {
+            authority.to_owned()
+        } else {
+            format!("{authority}:5432")
+        };
+        let at = if user.is_empty() { "" } else { "@" };
+        (
+            format!("{scheme}://{user}{at}127.0.0.1:{port}/{database}"),
+            upstream,
+        )
+    }
+
+    async fn timed(
+        app: &TestApp,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> (crate::helpers::Answer, Duration) {
+        let started = Instant::now();
+        let answer = app.send(method, path, token, None).await;
+        (answer, started.elapsed())
+    }
+
+    fn assert_unavailable(answer: &crate::helpers::Answer, code: &str) {
+        assert_eq!(answer.status.as_u16(), 503, "{}", answer.body);
+        assert_eq!(answer.body["code"], code, "{}", answer.body);
+        assert!(answer.header("retry-after").is_some(), "Retry-After");
+        assert_eq!(
+            answer.header("content-type"),
+            Some("application/problem+json")
+        );
+    }
+
+    #[actix_rt::test]
+    async fn a_database_outage_is_answered_at_once_with_503_and_readyz_says_so() {
+        let Some(_) = postgres_url() else {
+            // SQLite is a file in the process: it has no connection to cut.
+            // Its outage is a lock held past the busy timeout, tested below.
+            return;
+        };
+        let (database, url) = fresh_database();
+        let (_, upstream) = through(&url, 0);
+        let proxy = Proxy::start(upstream);
+        let (proxied, _) = through(&url, proxy.port);
+        let app = TestApp::spawn_configured(|s| s.database_url = proxied).await;
+        let (collective, admin) = app.bootstrap("Northside").await;
+        let pool = app.pool(&collective, &admin.token, "EUR").await;
+        let me = format!("/api/v1/pools/{pool}");
+        app.get(&me, &admin.token).await.expect(200);
+
+        proxy.cut();
+        let (ready, took) = timed(&app, Method::GET, "/readyz", None).await;
+        assert_unavailable(&ready, "database_unreachable");
+        assert!(took < Duration::from_secs(3), "/readyz took {took:?}");
+        for _ in 0..3 {
+            let (answer, took) = timed(&app, Method::GET, &me, Some(&admin.token)).await;
+            assert_unavailable(&answer, "unavailable");
+            assert!(
+                took < Duration::from_millis(1500),
+                "a request took {took:?}"
+            );
+        }
+        let money = app
+            .post_money(
+                &format!("/api/v1/pools/{pool}/contributions"),
+                &admin.token,
+                json!({"amount": "5.00", "method": "cash"}),
+            )
+            .await;
+        assert_unavailable(&money, "unavailable");
+
+        proxy.reopen();
+        let started = Instant::now();
+        loop {
+            let ready = app.send(Method::GET, "/readyz", None, None).await;
+            if ready.status == 200 {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "never ready again: {}",
+                ready.body
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        app.get(&me, &admin.token).await.expect(200);
+        drop(app);
+        drop(database);
+    }
+
+    /// Ordinary queueing is not an outage: more concurrent requests than the
+    /// pool has connections all succeed.
+    #[actix_rt::test]
+    async fn queueing_for_connections_under_load_is_not_a_503() {
+        let app = TestApp::spawn_configured(|s| s.db_pool_size = 2).await;
+        let (collective, admin) = app.bootstrap("Northside").await;
+        let pool = app.pool(&collective, &admin.token, "EUR").await;
+        let path = format!("/api/v1/pools/{pool}/contributions");
+        let answers = futures::future::join_all((0..40).map(|_| {
+            app.post_money(
+                &path,
+                &admin.token,
+                json!({"amount": "1.00", "method": "cash"}),
+            )
+        }))
+        .await;
+        for answer in answers {
+            assert_eq!(answer.status.as_u16(), 201, "{}", answer.body);
+        }
+    }
+
+    /// A request whose query is cut off (PostgreSQL: its backend terminated
+    /// mid-query; SQLite: the database stays locked past the busy timeout)
+    /// is a 503 `unavailable`, not a bare 500.
+    #[actix_rt::test]
+    async fn a_request_cut_off_mid_query_is_503_not_500() {
+        let app = TestApp::spawn().await;
+        let (collective, admin) = app.bootstrap("Northside").await;
+        let pool = app.pool(&collective, &admin.token, "EUR").await;
+        let url = app.settings.database_url.clone();
+        let blocker = match postgres_url() {
+            Some(_) => {
+                let url = url.clone();
+                // Lock the pools table, wait for the service's query to
+                // queue behind the lock, then terminate that backend.
+                tokio::task::spawn_blocking(move || {
+                    use diesel::{Connection, RunQueryDsl};
+                    let mut locker = diesel::PgConnection::establish(&url).unwrap();
+                    let mut admin = diesel::PgConnection::establish(&url).unwrap();
+                    locker
+                        .transaction::<_, diesel::result::Error, _>(|c| {
+                            diesel::sql_query("LOCK TABLE pools IN ACCESS EXCLUSIVE MODE")
+                                .execute(c)?;
+                            let started = Instant::now();
+                            loop {
+                                #[derive(diesel::QueryableByName)]
+                                struct Killed {
+                                    #[diesel(sql_type = diesel::sql_types::BigInt)]
+                                    n: i64,
+                                }
+                                let killed = diesel::sql_query(
+                                    "SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+                                     WHERE datname = current_database() AND wait_event_type = 'Lock' \
+                                     AND pid <> pg_backend_pid()",
+                                )
+                                .get_result::<Killed>(&mut admin)?;
+                                if killed.n > 0 {
+                                    break;
+                                }
+                                assert!(started.elapsed() < Duration::from_secs(10), "no query queued");
+                                std::thread::sleep(Duration::from_millis(20));
+                            }
+                            Ok(())
+                        })
+                        .unwrap();
+                })
+            }
+            None => {
+                let path = url.strip_prefix("sqlite://").unwrap().to_owned();
+                // Hold the write lock past the busy timeout.
+                tokio::task::spawn_blocking(move || {
+                    use diesel::connection::SimpleConnection;
+                    use diesel::Connection;
+                    let mut locker = diesel::SqliteConnection::establish(&path).unwrap();
+                    locker.batch_execute("BEGIN IMMEDIATE").unwrap();
+                    std::thread::sleep(Duration::from_secs(12));
+                    locker.batch_execute("ROLLBACK").unwrap();
+                })
+            }
+        };
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+        let answer = app
+            .post_money(
+                &format!("/api/v1/pools/{pool}/contributions"),
+                &admin.token,
+                json!({"amount": "5.00", "method": "cash"}),
+            )
+            .await;
+        blocker.await.unwrap();
+        assert_unavailable(&answer, "unavailable");
+        // Nothing was recorded, and the service answers again.
+        let balances = app.balances(&pool, &admin.token).await;
+        assert_eq!(balances["received"], "0.00");
+    }
+
+    fn euid_is_root() -> bool {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("Uid:"))
+                    .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+            })
+            .unwrap_or(false)
+    }
+
+    /// Serve on `url`; the exit status and stderr, or a failure if it is
+    /// still running after 20 s (it started: the test failed).
+    fn serve_exits(url: &str, dir: &std::path::Path, as_nobody: bool) -> (bool, String) {
+        use std::os::unix::process::CommandExt;
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_commonpot"));
+        command
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .current_dir(dir)
+            .env("DATABASE_URL", url)
+            .env(
+                "COMMONPOT_JWT_SECRET",
+                "test-secret-test-secret-test-secret-0123456789",
+            )
+            .env("RUST_BACKTRACE", "0")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        if as_nobody {
+            command.uid(65534).gid(65534);
+        }
+        let mut child = command.spawn().expect("the binary runs");
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut stderr = String::new();
+                std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+                return (status.success(), stderr);
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                panic!("serve started on a database it cannot write");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Issue #15.5: a database the service can read but not write is
+    /// refused at start (a read-only SQLite file in a writable folder; a
+    /// PostgreSQL database whose transactions are read-only, as on a
+    /// standby).
+    #[test]
+    fn serve_refuses_a_database_it_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (database, url) = fresh_database();
+        commonpot::db::open(&commonpot::db::DatabaseUrl::parse(&url).unwrap(), 1).unwrap();
+        let as_nobody = match postgres_url() {
+            Some(server) => {
+                use diesel::{Connection, RunQueryDsl};
+                let name = url.rsplit_once('/').unwrap().1.to_owned();
+                let mut conn = diesel::PgConnection::establish(&server).unwrap();
+                diesel::sql_query(format!(
+                    "ALTER DATABASE {name} SET default_transaction_read_only = on"
+                ))
+                .execute(&mut conn)
+                .unwrap();
+                false
+            }
+            None => {
+                use std::os::unix::fs::PermissionsExt;
+                let file = url.strip_prefix("sqlite://").unwrap();
+                let folder = std::path::Path::new(file).parent().unwrap();
+                std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o444)).unwrap();
+                std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o777)).unwrap();
+                std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))
+                    .unwrap();
+                // Root writes whatever the mode says: serve as nobody.
+                euid_is_root()
+            }
+        };
+        let (ok, stderr) = serve_exits(&url, dir.path(), as_nobody);
+        assert!(!ok, "serve must refuse: {stderr}");
+        assert!(stderr.contains("cannot be written"), "{stderr}");
+        drop(database);
+    }
+
+    /// Issue #15.5: a full disk is 503 `storage_full` with `Retry-After`,
+    /// and `/readyz` says so; once space is back, writes succeed and it is
+    /// ready again. SQLite's limit is `max_page_count` on the service's
+    /// connections; PostgreSQL's is the server's own disk-full error
+    /// (53100, "could not extend file …: No space left on device"), raised
+    /// here by a trigger since the shared server's disk must stay usable.
+    #[actix_rt::test]
+    async fn a_full_disk_is_503_storage_full_and_readyz_says_so() {
+        let app = TestApp::spawn().await;
+        let (collective, admin) = app.bootstrap("Northside").await;
+        let pool = app.pool(&collective, &admin.token, "EUR").await;
+        let gifts = format!("/api/v1/pools/{pool}/contributions");
+        let db = app.db.clone();
+        let size = app.settings.db_pool_size.clamp(1, 8) as usize;
+        // On every connection the service holds (SQLite's page limit is a
+        // connection's setting), or once (PostgreSQL's DDL).
+        let on_connections = move |statement: String, every: bool| {
+            let db = db.clone();
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    use diesel::connection::SimpleConnection;
+                    let count = if every { size } else { 1 };
+                    let mut held: Vec<_> = (0..count).map(|_| db.get().unwrap()).collect();
+                    for conn in &mut held {
+                        conn.batch_execute(&statement).unwrap();
+                    }
+                })
+                .await
+                .unwrap()
+            }
+        };
+        let postgres = postgres_url().is_some();
+        if postgres {
+            on_connections(
+                "CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 RAISE EXCEPTION 'could not extend file \"base/16384/16385\": No space left on device' \
+                 USING ERRCODE = 'disk_full', HINT = 'Check free disk space.'; END $$; \
+                 CREATE TRIGGER disk_full BEFORE INSERT ON ledger_entries \
+                 FOR EACH ROW EXECUTE FUNCTION disk_full()"
+                    .into(),
+                false,
+            )
+            .await;
+        } else {
+            // No page beyond those the database has now.
+            on_connections("PRAGMA max_page_count = 1".into(), true).await;
+        }
+        let note = "x".repeat(1500);
+        let mut refused = None;
+        for _ in 0..500 {
+            let answer = app
+                .post_money(
+                    &gifts,
+                    &admin.token,
+                    json!({"amount": "1.00", "method": "cash", "note": note}),
+                )
+                .await;
+            match answer.status.as_u16() {
+                201 => continue,
+                _ => {
+                    refused = Some(answer);
+                    break;
+                }
+            }
+        }
+        let refused = refused.expect("the storage filled up");
+        assert_unavailable(&refused, "storage_full");
+        let ready = app.send(Method::GET, "/readyz", None, None).await;
+        assert_unavailable(&ready, "storage_full");
+        // Space comes back.
+        if postgres {
+            on_connections("DROP TRIGGER disk_full ON ledger_entries".into(), false).await;
+        } else {
+            on_connections("PRAGMA max_page_count = 1073741823".into(), true).await;
+        }
+        app.post_money(
+            &gifts,
+            &admin.token,
+            json!({"amount": "1.00", "method": "cash"}),
+        )
+        .await
+        .expect(201);
+        app.send(Method::GET, "/readyz", None, None)
+            .await
+            .expect(200);
+    }
+}
