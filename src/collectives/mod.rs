@@ -26,6 +26,9 @@ pub struct Collective {
     pub updated_at: DateTime<Utc>,
     /// Changes with every update; sent as the `ETag`.
     pub version: i64,
+    /// Made by `commonpot demo`: invented people and money, not a real
+    /// group's. The web app shows a banner on its pages.
+    pub demo: bool,
 }
 
 impl From<CollectiveRow> for Collective {
@@ -37,6 +40,7 @@ impl From<CollectiveRow> for Collective {
             created_at: utc(row.created_at),
             updated_at: utc(row.updated_at),
             version: row.version,
+            demo: row.demo,
         }
     }
 }

@@ -53,6 +53,7 @@ pub fn insert_collective_with_admin(
         created_at: at,
         updated_at: at,
         version: 1,
+        demo: false,
     };
     diesel::insert_into(collectives::table)
         .values(&row)
@@ -94,6 +95,35 @@ pub fn insert_collective_with_admin(
     let user = store::find_user(conn, user_id)?.ok_or(Error::NotFound { what: "user" })?;
     let membership = Membership::from_rows(membership, user, true)?;
     Ok((row.into(), membership))
+}
+
+/// Marks a collective as made by `commonpot demo`, so the API and the pages
+/// say it is demo data. Only the command line does this; nothing unmarks it.
+pub fn mark_as_demo(conn: &mut DbConnection, id: &str) -> Result<Collective> {
+    write_tx(conn, |conn| {
+        let row =
+            store::find_collective(conn, id)?.ok_or(Error::NotFound { what: "collective" })?;
+        diesel::update(collectives::table.filter(collectives::id.eq(id)))
+            .set((
+                collectives::demo.eq(true),
+                collectives::updated_at.eq(now()),
+                collectives::version.eq(row.version + 1),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            &Actor::system(id),
+            "collective.marked_demo",
+            "collective",
+            id,
+            json!({}),
+        )?;
+        let collective: Collective = store::find_collective(conn, id)?
+            .ok_or(Error::NotFound { what: "collective" })?
+            .into();
+        events::record(conn, id, EventType::CollectiveUpdated, &collective)?;
+        Ok(collective)
+    })
 }
 
 pub fn get(conn: &mut DbConnection, principal: &Principal, id: &str) -> Result<Collective> {

@@ -17,6 +17,7 @@ pub struct CollectiveRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
+    pub demo: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -280,6 +280,9 @@ pub struct Plan {
     pub steps: Vec<(i64, Step)>,
 }
 
+/// Members have all joined by this day; what they do comes later.
+const JOINED_BY: i64 = 21;
+
 /// The admin is person 0, coordinators 1..=3, members after them.
 pub const ADMIN: usize = 0;
 pub const COORDINATORS: usize = 3;
@@ -404,7 +407,7 @@ impl Planner {
             let joins = match role {
                 Role::Admin => None,
                 Role::Coordinator => Some(60 + 30 * i as i64),
-                Role::Member => Some(self.between(1, 21)),
+                Role::Member => Some(self.between(1, JOINED_BY)),
             };
             if let Some(at) = joins {
                 self.at(at, Step::Join { person: i });
@@ -419,8 +422,9 @@ impl Planner {
 
     fn partner_and_sweeps(&mut self) {
         self.at(9 * DAY, Step::RegisterPartner);
-        for week in 1..=SPAN_DAYS / 7 {
-            self.at(week * 7 * DAY + 3 * 60, Step::Sweep);
+        let weekly = (1..).map(|week| week * 7 * DAY + 3 * 60);
+        for at in weekly.take_while(|at| *at < SPAN_DAYS * DAY - 60) {
+            self.at(at, Step::Sweep);
         }
         self.at(SPAN_DAYS * DAY - 30, Step::Sweep);
     }
@@ -939,14 +943,14 @@ impl Planner {
     fn pledges(&mut self, scale: usize) {
         // (frequency, installments, paid installments, start day)
         let kinds: [(&str, u32, u32, (i64, i64)); 8] = [
-            ("once", 1, 1, (20, 120)),
+            ("once", 1, 1, (22, 120)),
             ("once", 1, 1, (30, 150)),
             ("weekly", 8, 8, (25, 100)),
             ("weekly", 8, 8, (30, 110)),
             ("weekly", 12, 12, (150, 152)),
             ("weekly", 10, 3, (40, 60)),
-            ("monthly", 3, 3, (20, 60)),
-            ("monthly", 12, 2, (20, 40)),
+            ("monthly", 3, 3, (22, 60)),
+            ("monthly", 12, 2, (22, 40)),
         ];
         let monthly_running = 3;
         for _ in 0..scale {
@@ -954,7 +958,7 @@ impl Planner {
                 self.pledge(frequency, installments, paid, days);
             }
             for _ in 0..monthly_running {
-                self.pledge("monthly", 12, 12, (10, 30));
+                self.pledge("monthly", 12, 12, (22, 35));
             }
             // Promised for next month: not due yet.
             let pledge = self.plan.pledges.len();
@@ -1002,6 +1006,119 @@ impl Planner {
                 break;
             }
             self.gift(at, pool, Giver::Member(person), amount, Some(pledge));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fingerprint(plan: &Plan) -> Vec<String> {
+        let mut lines: Vec<String> = plan
+            .people
+            .iter()
+            .map(|p| format!("{} {} {:?} {:?}", p.name, p.email, p.role, p.declarations))
+            .collect();
+        lines.extend(
+            plan.requests
+                .iter()
+                .map(|r| format!("{} {} {} {:?}", r.pool, r.requester, r.amount, r.fate)),
+        );
+        lines.extend(
+            plan.gifts
+                .iter()
+                .map(|g| format!("{} {} {}", g.pool, g.amount, g.method)),
+        );
+        lines.extend(
+            plan.steps
+                .iter()
+                .map(|(at, step)| format!("{at} {}", step_name(step))),
+        );
+        lines
+    }
+
+    fn step_name(step: &Step) -> &'static str {
+        super::super::run::describe(step)
+    }
+
+    #[test]
+    fn a_seed_always_tells_the_same_story_and_another_seed_another() {
+        assert_eq!(fingerprint(&plan(7, 1)), fingerprint(&plan(7, 1)));
+        assert_ne!(fingerprint(&plan(7, 1)), fingerprint(&plan(8, 1)));
+    }
+
+    #[test]
+    fn scale_multiplies_members_and_requests_and_keeps_every_fate() {
+        for scale in [1, 3] {
+            let plan = plan(5, scale);
+            let n = scale as usize;
+            assert_eq!(plan.people.len(), 1 + COORDINATORS + MEMBERS * n);
+            assert_eq!(plan.requests.len(), REQUESTS * n);
+            for (fate, count) in FATES {
+                let planned = plan.requests.iter().filter(|r| r.fate == *fate).count();
+                assert_eq!(planned, count * n, "{fate:?}");
+            }
+            assert!(plan.requests.iter().any(|r| r.fate == Fate::Paid));
+            let with_password = plan.people.iter().filter(|p| p.has_password).count();
+            assert_eq!(
+                with_password,
+                1 + COORDINATORS + MEMBERS,
+                "scaled members have none"
+            );
+            let last = plan.steps.last().map(|(at, _)| *at).unwrap_or(0);
+            assert!(
+                last < SPAN_DAYS * DAY,
+                "the story ends before now: {last} {}",
+                plan.steps.last().map_or("", |(_, s)| step_name(s))
+            );
+            assert!(
+                plan.steps.windows(2).all(|w| w[0].0 <= w[1].0),
+                "in time order"
+            );
+        }
+    }
+
+    /// Who acts in a step, if a member or coordinator other than the admin.
+    fn actor(plan: &Plan, step: &Step) -> Option<usize> {
+        match step {
+            Step::Verify { person, .. } | Step::Vote { person, .. } => Some(*person),
+            Step::Ask { request } | Step::Withdraw { request } => {
+                Some(plan.requests[*request].requester)
+            }
+            Step::Take { by, .. }
+            | Step::Conflict { by, .. }
+            | Step::Comment { by, .. }
+            | Step::Approve { by, .. }
+            | Step::Reject { by, .. }
+            | Step::Cancel { by, .. } => Some(*by),
+            Step::Pledge { pledge } => Some(plan.pledges[*pledge].person),
+            Step::Gift { gift } => match plan.gifts[*gift].giver {
+                Giver::Member(person) => Some(person),
+                Giver::Donor { .. } => None,
+            },
+            _ => None,
+        }
+        .filter(|p| *p != ADMIN)
+    }
+
+    #[test]
+    fn nobody_acts_before_joining() {
+        for seed in 0..20 {
+            let plan = plan(seed, 2);
+            let mut joined = vec![false; plan.people.len()];
+            joined[ADMIN] = true;
+            for (at, step) in &plan.steps {
+                if let Step::Join { person } = step {
+                    joined[*person] = true;
+                }
+                if let Some(person) = actor(&plan, step) {
+                    assert!(
+                        joined[person],
+                        "seed {seed}: person {person} acts at {at} before joining"
+                    );
+                }
+            }
         }
     }
 }

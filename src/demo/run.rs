@@ -129,6 +129,7 @@ impl<'a> Live<'a> {
             COLLECTIVE,
             TIME_ZONE,
         )?;
+        collectives::service::mark_as_demo(conn, &collective.id)?;
         let user_id = membership
             .user_id
             .clone()
@@ -635,7 +636,7 @@ impl<'a> Live<'a> {
     }
 }
 
-fn describe(step: &Step) -> &'static str {
+pub(super) fn describe(step: &Step) -> &'static str {
     match step {
         Step::Join { .. } => "join",
         Step::Verify { .. } => "verify affectedness",

@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::helpers::TestApp;
+use crate::web::Browser;
 
 fn commonpot(args: &[&str], database_url: &str) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_commonpot"))
@@ -122,6 +123,7 @@ async fn the_demo_builds_a_living_collective_and_a_second_run_changes_nothing() 
 
     let collectives = all(&app, "/api/v1/collectives", &admin).await;
     assert_eq!(collectives.len(), 1);
+    assert_eq!(collectives[0]["demo"], true, "marked as demo data");
     let collective = collectives[0]["id"].as_str().unwrap().to_owned();
     let base = format!("/api/v1/collectives/{collective}");
 
@@ -260,6 +262,20 @@ async fn the_demo_builds_a_living_collective_and_a_second_run_changes_nothing() 
         "{events}"
     );
 
+    // The pages say it is demo data.
+    let (email, password) = account(&report, "member");
+    let mut browser = Browser::new(&app);
+    browser
+        .submit(
+            "/sign-in",
+            "/sign-in",
+            &[("email", &email), ("password", &password), ("next", "/")],
+        )
+        .await
+        .expect(303);
+    let home = browser.get("/").await.expect(200);
+    assert!(home.html.contains("demo-banner"), "{}", home.html);
+
     // The ledger holds.
     let verified = commonpot(&["verify"], &url);
     assert!(
@@ -278,4 +294,19 @@ async fn the_demo_builds_a_living_collective_and_a_second_run_changes_nothing() 
         String::from_utf8_lossy(&again.stderr)
     );
     assert_eq!(fingerprint(&app).await, before);
+}
+
+#[actix_rt::test]
+async fn a_real_collective_is_not_marked_as_demo() {
+    let app = TestApp::spawn().await;
+    let (collective, admin) = app.bootstrap("Northside").await;
+    let read = app
+        .get(&format!("/api/v1/collectives/{collective}"), &admin.token)
+        .await
+        .expect(200);
+    assert_eq!(read.body["demo"], false);
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&admin.email).await.expect(303);
+    let home = browser.get("/").await.expect(200);
+    assert!(!home.html.contains("demo-banner"));
 }

@@ -52,6 +52,8 @@ pub struct Chrome {
     pub user: Option<String>,
     pub csrf: String,
     pub collectives: Vec<NavCollective>,
+    /// One of the person's collectives was made by `commonpot demo`.
+    pub demo: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +63,7 @@ pub struct NavCollective {
     /// Coordinators and admins see the links to their pages.
     pub coordinator: bool,
     pub admin: bool,
+    pub demo: bool,
 }
 
 impl Chrome {
@@ -88,12 +91,14 @@ impl Chrome {
                 name: c.name,
                 coordinator: m.role >= Role::Coordinator,
                 admin: m.role >= Role::Admin,
+                demo: c.demo,
             });
         }
         Ok(Self {
             title: title.to_owned(),
             user: Some(profile.display_name),
             csrf: session.csrf.clone(),
+            demo: nav.iter().any(|c| c.demo),
             collectives: nav,
         })
     }
