@@ -42,6 +42,11 @@ try {
   await signIn(coordinator, cleo.email);
   await shot(coordinator, `/c/${admin.collectiveId}/queue`, "queue");
   await shot(coordinator, `/requests/${rent.id}`, "request");
+  // The open round as a coordinator runs it: participation per tier so far.
+  await coordinator.goto(`/rounds/${round.id}`);
+  await coordinator.locator("#manage-h").scrollIntoViewIfNeeded();
+  await coordinator.evaluate(() => document.getElementById("manage-h").scrollIntoView());
+  await coordinator.screenshot({ path: `${out}round.png` });
   await app.api("POST", `/rounds/${round.id}/close`, { token: admin.token });
   await app.api("POST", `/rounds/${round.id}/tally`, { token: admin.token });
   await shot(member, `/rounds/${round.id}`, "results");

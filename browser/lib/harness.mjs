@@ -166,9 +166,15 @@ export async function launch() {
 /**
  * A phone-sized browser page for one person. Every request it makes is
  * recorded; any that would leave 127.0.0.1 is blocked and fails the test.
+ * `javaScript: false` turns the page's scripts off (the checks below still
+ * run: Playwright evaluates outside the page's own scripts).
  */
-export async function phone(browser, app) {
-  const context = await browser.newContext({ viewport: { width: 360, height: 740 }, baseURL: app.base });
+export async function phone(browser, app, { javaScript = true } = {}) {
+  const context = await browser.newContext({
+    viewport: { width: 360, height: 740 },
+    baseURL: app.base,
+    javaScriptEnabled: javaScript,
+  });
   const outside = [];
   await context.route("**/*", (route) => {
     const url = new URL(route.request().url());

@@ -150,6 +150,7 @@ test("a member cannot reach coordinator or admin pages, and the public page name
     `/c/${admin.collectiveId}/affectedness/review`,
     `/pools/${pool.id}/money`,
     `/pools/${pool.id}/rounds/new`,
+    `/pools/${pool.id}/edit`,
   ]) {
     const response = await visit(member, path);
     assert.equal(response.status(), 403, path);
@@ -162,4 +163,31 @@ test("a member cannot reach coordinator or admin pages, and the public page name
   for (const name of [/\bAda\b/, /\bMo\b/, /\bCleo\b/, /\bPat\b/, /Rent arrears/, /@example\.org/]) {
     assert.doesNotMatch(html, name, "a name on the public page");
   }
+});
+
+test("an admin changes a pool's rules; a rule that contradicts another is refused by its field and changes nothing", async () => {
+  const ada = await phone(browser, app);
+  await signIn(ada, admin.email);
+  await visit(ada, `/c/${admin.collectiveId}/pools`);
+  await submit(ada, `a[href='/pools/${pool.id}/edit']`);
+  assert.equal(await ada.inputValue("#f-approvals_needed"), "2");
+  await ada.fill("#f-max_request", "100.00");
+  await ada.fill("#f-fast_track_limit", "150.00");
+  const refused = await submit(ada, "button:has-text('Save the settings')");
+  assert.equal(refused.status(), 422);
+  assert.match(await ada.textContent("#e-fast_track_limit"), /not be more than the largest request/);
+  assert.equal((await app.api("GET", `/pools/${pool.id}`, { token: admin.token })).rules.max_request, null);
+
+  await ada.fill("#f-max_request", "800.00");
+  await ada.fill("#f-fast_track_limit", "50.00");
+  await ada.fill("#f-approvals_needed", "1");
+  await ada.check("#rq-coordinators");
+  await submit(ada, "button:has-text('Save the settings')");
+  assert.equal(new URL(ada.url()).pathname, `/c/${admin.collectiveId}/pools`);
+  assert.match(await ada.textContent("main"), /largest request €800\.00; 1 approval; emergencies up to €50\.00 need one; coordinators may ask/);
+  const rules = (await app.api("GET", `/pools/${pool.id}`, { token: admin.token })).rules;
+  assert.deepEqual(
+    [rules.max_request, rules.approvals_needed, rules.fast_track_limit, rules.requesters],
+    ["800.00", 1, "50.00", "coordinators"],
+  );
 });

@@ -179,6 +179,23 @@ test("members declare affectedness, vote with their weights, and read the explai
     await submit(p, "button:has-text('Cast my ballot')");
   }
 
+  // While it is open, the coordinator watches participation per tier;
+  // members never see it.
+  const ada = await phone(browser, app);
+  await signIn(ada, admin.email);
+  await visit(ada, `/rounds/${round.id}`);
+  const rows = await ada.$$eval("[data-turnout] tbody tr", (trs) =>
+    trs.map((tr) => [...tr.cells].map((c) => c.textContent.trim())),
+  );
+  assert.deepEqual(rows, [
+    ["Directly affected", "3", "1 of 1 (100%)"],
+    ["Indirectly affected", "2", "0 of 0 (0%)"],
+    ["Supporters", "1", "0 of 0 (0%)"],
+    ["No declaration", "1", "2 of 3 (66%)"],
+  ]);
+  await visit(page, `/rounds/${round.id}`);
+  assert.equal(await page.locator("[data-turnout]").count(), 0);
+
   await app.api("POST", `/rounds/${round.id}/close`, { token: admin.token });
   await app.api("POST", `/rounds/${round.id}/tally`, { token: admin.token });
   await visit(page, `/rounds/${round.id}`);

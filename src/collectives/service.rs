@@ -706,3 +706,36 @@ pub fn bootstrap(
         insert_collective_with_admin(conn, &user_id, collective_name, time_zone)
     })
 }
+
+/// What an invitation shows whoever holds its link, before accepting (the
+/// web app's acceptance page): the collective and what the inviter gave —
+/// the email, name and role — never whether the email has an account.
+#[derive(Debug, Clone)]
+pub struct InvitationDetails {
+    pub collective_id: String,
+    pub collective_name: String,
+    pub time_zone: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The invitation a token names, if it can still be accepted (404 for no
+/// such invitation, 409 `invitation_expired` when expired or used).
+pub fn invitation_details(conn: &mut DbConnection, token: &str) -> Result<InvitationDetails> {
+    let (membership, user) = pending_invitation(conn, token)?;
+    let collective = store::find_collective(conn, &membership.collective_id)?
+        .ok_or(Error::NotFound { what: "invitation" })?;
+    Ok(InvitationDetails {
+        collective_id: collective.id,
+        collective_name: collective.name,
+        time_zone: collective.time_zone,
+        email: user.email,
+        display_name: membership.invited_name.unwrap_or_default(),
+        role: Role::parse(&membership.role).unwrap_or(Role::Member),
+        expires_at: utc(membership
+            .invitation_expires_at
+            .ok_or_else(invitation_expired)?),
+    })
+}

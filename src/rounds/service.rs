@@ -803,3 +803,77 @@ pub(super) fn ballot_candidates(
         })
         .collect())
 }
+
+/// One tier's turnout so far in an open round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierTurnout {
+    /// `direct`, `indirect`, `supporter`, or `none`.
+    pub tier: &'static str,
+    /// What one ballot of this tier weighs under the round's policy.
+    pub weight: u32,
+    /// Members who may vote in this round, in this tier.
+    pub eligible: i64,
+    /// Of them, those who have cast a ballot.
+    pub voted: i64,
+}
+
+/// Participation per tier while a round is open, for those who run it
+/// (`ManageRounds`): each eligible member (as closing would count them) in
+/// the tier their declarations put them in as they stand now — closing
+/// fixes the tiers — and whether they have voted. Counts only, never who.
+pub fn participation(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: &str,
+) -> Result<Vec<TierTurnout>> {
+    use crate::db::schema::memberships;
+    use diesel::prelude::*;
+    let (_, row) = load(conn, principal, id, Permission::ManageRounds)?;
+    phase_of(&row)?.require(Step::Close)?;
+    let policy = policy(&row)?;
+    let opened_at = row
+        .opened_at
+        .ok_or_else(|| Error::Internal(format!("open round {} has no opening time", row.id)))?;
+    let voted: HashSet<String> = store::ballots_of(conn, &row.id)?
+        .into_iter()
+        .map(|b| b.membership_id)
+        .collect();
+    let members: Vec<(String, String, Option<NaiveDateTime>)> = memberships::table
+        .filter(memberships::collective_id.eq(&row.collective_id))
+        .select((memberships::id, memberships::status, memberships::joined_at))
+        .load(conn)?;
+    let mut turnout: Vec<TierTurnout> = ["direct", "indirect", "supporter", "none"]
+        .into_iter()
+        .map(|tier| TierTurnout {
+            tier,
+            weight: policy
+                .weigh(
+                    &affectedness::Tier::parse(tier)
+                        .into_iter()
+                        .collect::<Vec<_>>(),
+                )
+                .1,
+            eligible: 0,
+            voted: 0,
+        })
+        .collect();
+    for (membership_id, status, joined_at) in members {
+        if !eligible(&status, joined_at, opened_at) {
+            continue;
+        }
+        let tiers = affectedness::service::counted_tiers(
+            conn,
+            &row.collective_id,
+            &membership_id,
+            &|issue: &str| policy.counts_issue(issue),
+            policy.count_unverified,
+        )?;
+        let (tier, _) = policy.weigh(&tiers);
+        let name = tier.map_or("none", |t| t.as_str());
+        if let Some(line) = turnout.iter_mut().find(|t| t.tier == name) {
+            line.eligible += 1;
+            line.voted += i64::from(voted.contains(&membership_id));
+        }
+    }
+    Ok(turnout)
+}

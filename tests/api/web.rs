@@ -4,7 +4,7 @@
 
 use reqwest::{Method, StatusCode};
 
-use crate::helpers::{TestApp, PASSWORD};
+use crate::helpers::{Person, TestApp, PASSWORD};
 
 /// A browser in miniature: keeps the cookies the app sets.
 pub struct Browser<'a> {
@@ -691,4 +691,440 @@ async fn a_public_pool_summary_is_readable_without_signing_in_and_names_nobody()
     let hidden = anyone.get(&format!("/public/pools/{private}")).await;
     assert_eq!(hidden.status, StatusCode::SEE_OTHER);
     assert!(hidden.location.unwrap().starts_with("/sign-in"));
+}
+
+/// An invitation for `email`, made by `admin` through the API: its page's
+/// address and its token.
+async fn invitation_link(
+    app: &TestApp,
+    collective: &str,
+    admin: &Person,
+    email: &str,
+) -> (String, String) {
+    let invitation = app
+        .post(
+            &format!("/api/v1/collectives/{collective}/members"),
+            &admin.token,
+            serde_json::json!({"email": email, "display_name": "Nia"}),
+        )
+        .await
+        .expect(201);
+    let token = invitation.body["invitation_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let link = format!(
+        "/invitations/accept?{}",
+        serde_urlencoded::to_string([("token", &token)]).unwrap()
+    );
+    (link, token)
+}
+
+#[actix_rt::test]
+async fn a_new_account_accepts_its_invitation_by_choosing_a_password_and_is_signed_in() {
+    let app = TestApp::spawn().await;
+    let (collective, admin) = app.bootstrap("Northside").await;
+    let (link, token) = invitation_link(&app, &collective, &admin, "nia@example.org").await;
+    let mut nia = Browser::new(&app);
+    let page = nia.get(&link).await.expect(200);
+    assert!(page.html.contains("Join Northside"), "{}", page.html);
+    assert!(page.html.contains("nia@example.org"));
+    let csrf = page.csrf();
+    let differ = nia
+        .post(
+            "/invitations/accept",
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("password", PASSWORD),
+                ("password_again", "something else entirely"),
+            ],
+        )
+        .await
+        .expect(422);
+    assert!(
+        differ.html.contains("id=\"e-password_again\""),
+        "{}",
+        differ.html
+    );
+    let short = nia
+        .post(
+            "/invitations/accept",
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("password", "short"),
+                ("password_again", "short"),
+            ],
+        )
+        .await
+        .expect(422);
+    assert!(short.html.contains("id=\"e-password\""), "{}", short.html);
+    assert_eq!(app.count("web_sessions").await, 0, "nothing accepted yet");
+
+    let accepted = nia
+        .post(
+            "/invitations/accept",
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("password", PASSWORD),
+                ("password_again", PASSWORD),
+            ],
+        )
+        .await
+        .expect(303);
+    assert_eq!(
+        accepted.location.as_deref(),
+        Some(format!("/c/{collective}").as_str())
+    );
+    let home = nia.get(&format!("/c/{collective}")).await.expect(200);
+    assert!(home.html.contains("Northside"), "{}", home.html);
+    // The password chosen signs in, and the link is used up (accepting
+    // forgets its token).
+    app.login("nia@example.org", PASSWORD).await.expect(200);
+    let again = Browser::new(&app).get(&link).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "{}", again.html);
+}
+
+#[actix_rt::test]
+async fn an_existing_account_accepts_only_while_signed_in_as_itself_never_by_password() {
+    let app = TestApp::spawn().await;
+    let (collective, admin) = app.bootstrap("Northside").await;
+    // Bo has an account (the admin of another collective).
+    let (_, bo) = app.bootstrap("Southside").await;
+    let (_, someone_else) = app.bootstrap("Eastside").await;
+    let (link, token) = invitation_link(&app, &collective, &admin, &bo.email).await;
+    let members = || async {
+        app.get(
+            &format!("/api/v1/collectives/{collective}/members?status=active"),
+            &admin.token,
+        )
+        .await
+        .expect(200)
+        .body
+        .to_string()
+    };
+
+    // Not signed in: even the right password does not accept it.
+    let mut anonymous = Browser::new(&app);
+    let page = anonymous.get(&link).await.expect(200);
+    assert!(page.html.contains("/sign-in?next="), "{}", page.html);
+    let csrf = page.csrf();
+    let refused = anonymous
+        .post(
+            "/invitations/accept",
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("password", PASSWORD),
+                ("password_again", PASSWORD),
+            ],
+        )
+        .await
+        .expect(401);
+    assert!(
+        refused.html.contains("already has an account"),
+        "{}",
+        refused.html
+    );
+    assert!(!members().await.contains(&bo.email));
+
+    // Signed in as another account: refused.
+    let mut other = Browser::new(&app);
+    other.sign_in(&someone_else.email).await;
+    let other_page = other.get(&link).await.expect(200);
+    other
+        .post(
+            "/invitations/accept",
+            &[("csrf", &other_page.csrf()), ("token", &token)],
+        )
+        .await
+        .expect(403);
+    assert!(!members().await.contains(&bo.email));
+
+    // Signed in as Bo: one click, no password.
+    let mut browser = Browser::new(&app);
+    let signed_in = browser
+        .submit(
+            "/sign-in",
+            "/sign-in",
+            &[
+                ("email", &bo.email),
+                ("password", PASSWORD),
+                ("next", &link),
+            ],
+        )
+        .await;
+    assert_eq!(signed_in.location.as_deref(), Some(link.as_str()));
+    let page = browser.get(&link).await.expect(200);
+    assert!(page.html.contains("Accept and join"), "{}", page.html);
+    assert!(
+        !page.html.contains("name=\"password\""),
+        "no password asked"
+    );
+    browser
+        .post(
+            "/invitations/accept",
+            &[("csrf", &page.csrf()), ("token", &token)],
+        )
+        .await
+        .expect(303);
+    assert!(members().await.contains(&bo.email));
+    browser.get(&format!("/c/{collective}")).await.expect(200);
+}
+
+#[actix_rt::test]
+async fn coordinators_watch_participation_per_tier_while_a_round_is_open() {
+    let s = crate::rounds::setup("100.00").await;
+    let issue = s.issue("eviction").await;
+    let (ann, bea) = (s.member().await, s.member().await);
+    s.declare(
+        &ann,
+        serde_json::json!([{"issue_id": issue, "tier": "direct"}]),
+    )
+    .await;
+    let a = s.request(&ann, "40.00").await;
+    let round = s
+        .round(
+            serde_json::json!({"title": "Winter", "budget": "50.00", "candidates": [a],
+            "ballot": {"type": "approval"}, "policy": {"direct": 3}}),
+        )
+        .await;
+    s.step(&round, "open").await.expect(200);
+    s.vote(&ann, &round, serde_json::json!({"approve": [a]}))
+        .await
+        .expect(200);
+    let row = |tier: &str, weight: u32, voted: i64, eligible: i64, percent: i64| {
+        format!(
+            "<tr><td>{tier}</td><td class=\"num\">{weight}</td><td class=\"num\">{voted} of {eligible} ({percent}%)</td></tr>"
+        )
+    };
+    let mut coordinator = Browser::new(&s.app);
+    coordinator.sign_in(&s.admin.email).await;
+    let page = coordinator
+        .get(&format!("/rounds/{round}"))
+        .await
+        .expect(200);
+    assert!(page.html.contains("data-turnout"), "{}", page.html);
+    assert!(page.html.contains(&row("Directly affected", 3, 1, 1, 100)));
+    // The admin and Bea declared nothing; Bea has not voted yet.
+    assert!(page.html.contains(&row("No declaration", 1, 0, 2, 0)));
+    s.vote(&bea, &round, serde_json::json!({"approve": [a]}))
+        .await
+        .expect(200);
+    let page = coordinator.get(&format!("/rounds/{round}")).await;
+    assert!(page.html.contains(&row("No declaration", 1, 1, 2, 50)));
+
+    // Members never see it; once closed, the results will say it.
+    let mut member = Browser::new(&s.app);
+    member.sign_in(&bea.email).await;
+    let theirs = member.get(&format!("/rounds/{round}")).await.expect(200);
+    assert!(!theirs.html.contains("data-turnout"));
+    s.step(&round, "close").await.expect(200);
+    let closed = coordinator
+        .get(&format!("/rounds/{round}"))
+        .await
+        .expect(200);
+    assert!(!closed.html.contains("data-turnout"));
+}
+
+#[actix_rt::test]
+async fn a_pools_rules_are_changed_on_its_page_as_the_api_would_and_only_by_coordinators() {
+    let app = TestApp::spawn().await;
+    let (collective, pool, admin, member) = pool_with_money(&app).await;
+    let edit = format!("/pools/{pool}/edit");
+    let mut ada = Browser::new(&app);
+    ada.sign_in(&admin.email).await;
+    let page = ada.get(&edit).await.expect(200);
+    let version = app
+        .get(&format!("/api/v1/pools/{pool}"), &admin.token)
+        .await
+        .expect(200)
+        .body["version"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    assert!(page
+        .html
+        .contains(&format!("name=\"version\" value=\"{version}\"")));
+    let fields = |max: &'static str, fast: &'static str, version: &str| {
+        vec![
+            ("name", "Rent relief".to_owned()),
+            ("description", String::new()),
+            ("goal", "3000.00".to_owned()),
+            ("max_request", max.to_owned()),
+            ("approvals_needed", "1".to_owned()),
+            ("fast_track_limit", fast.to_owned()),
+            ("requesters", "coordinators".to_owned()),
+            ("version", version.to_owned()),
+        ]
+    };
+    let send = |fields: Vec<(&'static str, String)>, csrf: String| {
+        let mut form = vec![("csrf", csrf)];
+        form.extend(fields);
+        form
+    };
+    fn as_pairs<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
+        form.iter().map(|(k, v)| (*k, v.as_str())).collect()
+    }
+
+    // A fast track above the largest request: refused by its field, nothing saved.
+    let bad = send(fields("100.00", "150.00", &version), page.csrf());
+    let refused = ada.post(&edit, &as_pairs(&bad)).await.expect(422);
+    assert!(
+        refused.html.contains("id=\"e-fast_track_limit\""),
+        "{}",
+        refused.html
+    );
+    let unchanged = app
+        .get(&format!("/api/v1/pools/{pool}"), &admin.token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(unchanged["version"].as_i64().unwrap().to_string(), version);
+
+    let good = send(fields("800.00", "50.00", &version), page.csrf());
+    let saved = ada.post(&edit, &as_pairs(&good)).await.expect(303);
+    assert_eq!(
+        saved.location.as_deref(),
+        Some(format!("/c/{collective}/pools").as_str())
+    );
+    let now = app
+        .get(&format!("/api/v1/pools/{pool}"), &admin.token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(now["rules"]["max_request"], "800.00");
+    assert_eq!(now["rules"]["approvals_needed"], 1);
+    assert_eq!(now["rules"]["fast_track_limit"], "50.00");
+    assert_eq!(now["rules"]["requesters"], "coordinators");
+    assert_eq!(now["goal"], "3000.00");
+
+    // The same form again, from the page as it was: changed meanwhile.
+    let stale = send(fields("900.00", "50.00", &version), page.csrf());
+    assert_eq!(
+        ada.post(&edit, &as_pairs(&stale)).await.status,
+        StatusCode::PRECONDITION_FAILED
+    );
+
+    // A member sees neither the form nor the link, and cannot post it.
+    let mut mo = Browser::new(&app);
+    mo.sign_in(&member.email).await;
+    let forbidden = mo.get(&edit).await.expect(403);
+    assert!(!forbidden.html.contains("800.00"));
+    let list = mo.get(&format!("/c/{collective}/pools")).await.expect(200);
+    assert!(!list.html.contains(&edit));
+    let csrf = list.csrf();
+    let theirs = send(fields("5.00", "1.00", "0"), csrf);
+    mo.post(&edit, &as_pairs(&theirs)).await.expect(403);
+    let after = app
+        .get(&format!("/api/v1/pools/{pool}"), &admin.token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(after["rules"]["max_request"], "800.00");
+}
+
+#[actix_rt::test]
+async fn pages_show_dates_and_times_in_the_collectives_time_zone() {
+    let at: chrono::DateTime<chrono::Utc> = "2026-12-03T23:30:00Z".parse().unwrap();
+    let app = TestApp::spawn_at(commonpot::clock::Clock::settable(at)).await;
+    let (collective, pool, admin, member) = pool_with_money(&app).await;
+    let request = app
+        .post(
+            &format!("/api/v1/pools/{pool}/requests"),
+            &member.token,
+            serde_json::json!({"amount": "30.00", "category": "food", "urgency": "standard",
+                "public_summary": "Groceries"}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&member.email).await;
+    // Berlin is an hour ahead of UTC in December: already the 4th there.
+    let page = browser
+        .get(&format!("/requests/{request}"))
+        .await
+        .expect(200);
+    assert!(page.html.contains("4 Dec 2026, 00:30"), "{}", page.html);
+    assert!(!page.html.contains("23:30"));
+    app.patch(
+        &format!("/api/v1/collectives/{collective}"),
+        &admin.token,
+        serde_json::json!({"time_zone": "America/New_York"}),
+    )
+    .await
+    .expect(200);
+    let page = browser
+        .get(&format!("/requests/{request}"))
+        .await
+        .expect(200);
+    assert!(page.html.contains("3 Dec 2026, 18:30"), "{}", page.html);
+}
+
+#[actix_rt::test]
+async fn the_session_cookie_is_secure_over_tls_and_the_api_never_reads_it() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.bootstrap("Northside").await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sign_in = |proto: Option<&'static str>| {
+        let client = client.clone();
+        let base = app.base.clone();
+        let email = admin.email.clone();
+        async move {
+            let mut page = client.get(format!("{base}/sign-in"));
+            if let Some(p) = proto {
+                page = page.header("x-forwarded-proto", p);
+            }
+            let page = page.send().await.unwrap();
+            let form_cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
+            let html = page.text().await.unwrap();
+            let marker = r#"name="csrf" value=""#;
+            let start = html.find(marker).unwrap() + marker.len();
+            let csrf = html[start..start + html[start..].find('"').unwrap()].to_owned();
+            let mut post = client
+                .post(format!("{base}/sign-in"))
+                .header("cookie", form_cookie.split(';').next().unwrap())
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("email", email.as_str()),
+                    ("password", PASSWORD),
+                    ("next", "/"),
+                ]);
+            if let Some(p) = proto {
+                post = post.header("x-forwarded-proto", p);
+            }
+            let answer = post.send().await.unwrap();
+            assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+            (
+                form_cookie,
+                answer.headers()["set-cookie"].to_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let (form_plain, plain) = sign_in(None).await;
+    for cookie in [&form_plain, &plain] {
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(!cookie.contains("Secure"), "{cookie}");
+    }
+    let (form_tls, tls) = sign_in(Some("https")).await;
+    for cookie in [&form_tls, &tls] {
+        assert!(cookie.contains("Secure"), "{cookie}");
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+    }
+    // The API is bearer-only: a live session cookie is no credential there.
+    let session = plain.split(';').next().unwrap();
+    let me = client
+        .get(format!("{}/api/v1/me", app.base))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
 }

@@ -1,6 +1,9 @@
 //! Signing in and out, and accepting an invitation. Sign-in goes through
 //! `auth::service::authenticate`, the token endpoint's own check, so the
-//! same throttle counts failures from both.
+//! same throttle counts failures from both. Accepting goes through
+//! `collectives::service::accept_invitation`, the API's own: a new account
+//! sets its password there; an existing account accepts while signed in as
+//! itself (its session), never by a password.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -9,16 +12,19 @@ use serde::Deserialize;
 
 use super::{db, render, see_other, Chrome, FieldErrors};
 use crate::auth::service::authenticate;
+use crate::collectives::{self, AcceptInvitation};
 use crate::error::Error;
 use crate::http::AppState;
 use crate::web::errors::PageError;
 use crate::web::extract::{self, Form, Visitor};
-use crate::web::session;
+use crate::web::{format, session};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/sign-in", web::get().to(sign_in_page))
         .route("/sign-in", web::post().to(sign_in))
-        .route("/sign-out", web::post().to(sign_out));
+        .route("/sign-out", web::post().to(sign_out))
+        .route("/invitations/accept", web::get().to(invitation_page))
+        .route("/invitations/accept", web::post().to(accept));
 }
 
 #[derive(Template)]
@@ -173,4 +179,185 @@ async fn sign_out(
         .add_cookie(&extract::cleared_session_cookie(&req))
         .map_err(|e| PageError::Domain(Error::Internal(e.to_string())))?;
     Ok(response)
+}
+
+#[derive(Template)]
+#[template(path = "accept.html")]
+struct AcceptPage {
+    chrome: Chrome,
+    csrf: String,
+    token: String,
+    invitation: collectives::service::InvitationDetails,
+    expires: String,
+    /// The signed-in person's name, when someone is signed in.
+    signed_in_as: Option<String>,
+    /// Where signing in comes back to: this page.
+    sign_in_link: String,
+    password_hint: String,
+    errors: FieldErrors,
+    problem: String,
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// The acceptance page for the invitation `token`, as `visitor` sees it.
+async fn accept_form(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    visitor: &Visitor,
+    token: String,
+    status: StatusCode,
+    errors: FieldErrors,
+    problem: String,
+) -> Result<HttpResponse, PageError> {
+    let session = visitor.0.clone();
+    let lookup = token.clone();
+    let (invitation, chrome) = db(state, move |conn| {
+        let invitation = collectives::service::invitation_details(conn, &lookup)?;
+        let chrome = match &session {
+            Some(s) => Chrome::load(conn, s, "Accept your invitation")?,
+            None => Chrome::bare("Accept your invitation"),
+        };
+        Ok((invitation, chrome))
+    })
+    .await?;
+    let (csrf, cookie) = match &visitor.0 {
+        Some(s) => (s.csrf.clone(), None),
+        None => extract::form_token(req),
+    };
+    let zone = invitation
+        .time_zone
+        .parse::<chrono_tz::Tz>()
+        .unwrap_or(chrono_tz::UTC);
+    let here = format!(
+        "/invitations/accept?{}",
+        serde_urlencoded::to_string([("token", &token)]).unwrap_or_default()
+    );
+    let page = AcceptPage {
+        signed_in_as: visitor.0.as_ref().and(chrome.user.clone()),
+        chrome,
+        csrf,
+        expires: format::datetime(invitation.expires_at, zone),
+        sign_in_link: format!(
+            "/sign-in?{}",
+            serde_urlencoded::to_string([("next", &here)]).unwrap_or_default()
+        ),
+        password_hint: format!(
+            "At least {} characters. A few unrelated words are easy to remember.",
+            crate::auth::password::MIN_PASSWORD_CHARS
+        ),
+        token,
+        invitation,
+        errors,
+        problem,
+    };
+    let mut response = render(status, &page)?;
+    if let Some(cookie) = cookie {
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| PageError::Domain(Error::Internal(e.to_string())))?;
+    }
+    Ok(response)
+}
+
+async fn invitation_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, PageError> {
+    let token = query.token.clone().unwrap_or_default();
+    accept_form(
+        &req,
+        &state,
+        &visitor,
+        token,
+        StatusCode::OK,
+        FieldErrors::default(),
+        String::new(),
+    )
+    .await
+}
+
+/// Accepts the invitation: signed in, as that person (no password); not
+/// signed in, as a new account with the password chosen here, then signed
+/// in. An existing account is never accepted by a password: it is asked
+/// to sign in first.
+async fn accept(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: Form,
+) -> Result<HttpResponse, PageError> {
+    let token = form.fields.get("token").trim().to_owned();
+    let visitor = Visitor(form.session.clone());
+    let signed_in = form.session.as_ref().map(|s| s.user_id.clone());
+    let mut errors = FieldErrors::default();
+    let password = if signed_in.is_some() {
+        None
+    } else {
+        let password = form.fields.get("password").to_owned();
+        if password.is_empty() {
+            errors.add("password", "Choose a password for your new account.");
+        } else if form.fields.get("password_again") != password {
+            errors.add(
+                "password_again",
+                "The two passwords differ: type the same one twice.",
+            );
+        }
+        Some(password)
+    };
+    if !errors.is_empty() {
+        return accept_form(
+            &req,
+            &state,
+            &visitor,
+            token,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors,
+            String::new(),
+        )
+        .await;
+    }
+    let input = AcceptInvitation {
+        invitation_token: token.clone(),
+        password,
+    };
+    let (status, errors, problem) =
+        match collectives::service::accept_invitation(&state.db, signed_in.clone(), input).await {
+            Ok(membership) => {
+                let target = format!("/c/{}", membership.collective_id);
+                if signed_in.is_some() {
+                    return Ok(see_other(&target));
+                }
+                // The new account's first session: it just chose its password.
+                let user_id = membership.user_id.unwrap_or_default();
+                let ttl = state.settings.session_ttl_secs;
+                let (cookie, _) = db(&state, move |conn| session::start(conn, &user_id, ttl)).await?;
+                let mut response = see_other(&target);
+                response
+                    .add_cookie(&extract::session_cookie(&req, cookie))
+                    .map_err(|e| PageError::Domain(Error::Internal(e.to_string())))?;
+                return Ok(response);
+            }
+            Err(Error::Unauthenticated { .. }) => (
+                StatusCode::UNAUTHORIZED,
+                FieldErrors::default(),
+                "This email address already has an account. Sign in as it (the link below), then accept the invitation.".to_owned(),
+            ),
+            Err(Error::Forbidden { .. }) => (
+                StatusCode::FORBIDDEN,
+                FieldErrors::default(),
+                "This invitation is for another email address than the account you are signed in as. Sign out, then open the link again.".to_owned(),
+            ),
+            Err(error @ Error::Invalid { .. }) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                FieldErrors::from_error(error)?,
+                String::new(),
+            ),
+            Err(other) => return Err(other.into()),
+        };
+    accept_form(&req, &state, &visitor, token, status, errors, problem).await
 }

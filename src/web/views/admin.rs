@@ -32,6 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/c/{collective}/pools", web::get().to(pools_page))
         .route("/c/{collective}/pools", web::post().to(create_pool))
+        .route("/pools/{pool}/edit", web::get().to(pool_edit_page))
+        .route("/pools/{pool}/edit", web::post().to(update_pool))
         .route("/c/{collective}/apps", web::get().to(apps_page))
         .route("/c/{collective}/apps", web::post().to(register_app))
         .route("/c/{collective}/apps/{id}", web::post().to(change_app));
@@ -229,12 +231,174 @@ pub struct PoolLine {
     pub id: String,
 }
 
+/// A refusal of a pool's rule names its form field (`rules.max_request` is
+/// the field `max_request`); any other error stays an error.
+fn pool_errors(error: Error) -> Result<FieldErrors> {
+    FieldErrors::from_error(match error {
+        Error::Invalid { field, message } => Error::Invalid {
+            field: field.strip_prefix("rules.").unwrap_or(&field).to_owned(),
+            message,
+        },
+        other => other,
+    })
+}
+
+/// The rules as a form sends them; a malformed number of approvals is
+/// refused by its field.
+fn rules_from(f: &Fields) -> Result<PoolRules> {
+    let approvals_needed = f
+        .opt("approvals_needed")
+        .map(|n| {
+            n.parse::<i32>()
+                .map_err(|_| Error::invalid("approvals_needed", "give a whole number from 1 to 10"))
+        })
+        .transpose()?;
+    Ok(PoolRules {
+        max_request: f.opt("max_request"),
+        approvals_needed,
+        fast_track_limit: f.opt("fast_track_limit"),
+        requesters: Some(if f.get("requesters") == "coordinators" {
+            Requesters::Coordinators
+        } else {
+            Requesters::Members
+        }),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "pool_edit.html")]
+struct PoolEditPage {
+    chrome: Chrome,
+    pool_id: String,
+    pool_name: String,
+    collective_id: String,
+    currency: String,
+    /// The version shown, sent back as `If-Match`: a change made meanwhile
+    /// is not overwritten.
+    version: i64,
+    form: Fields,
+    errors: FieldErrors,
+}
+
+/// The edit form of a pool, filled from the pool as it is (or with what was
+/// sent, when it comes back with messages).
+fn pool_edit(
+    conn: &mut DbConnection,
+    session: &Session,
+    pool_id: &str,
+    sent: Option<(Fields, FieldErrors)>,
+) -> Result<PoolEditPage> {
+    let principal = session.principal();
+    let pool = pools::service::get(conn, &principal, pool_id)?;
+    // Only those who may manage pools see the form (a readable 403 for others).
+    crate::auth::access::authorize(
+        conn,
+        &principal,
+        &pool.collective_id,
+        crate::auth::policy::Permission::ManagePools,
+        "pool",
+    )?;
+    let (form, errors) = sent.unwrap_or_else(|| {
+        let mut fields = vec![
+            ("name".to_owned(), pool.name.clone()),
+            ("description".to_owned(), pool.description.clone()),
+            ("goal".to_owned(), pool.goal.clone().unwrap_or_default()),
+            (
+                "max_request".to_owned(),
+                pool.rules.max_request.clone().unwrap_or_default(),
+            ),
+            (
+                "approvals_needed".to_owned(),
+                pool.rules.approvals_needed.unwrap_or(2).to_string(),
+            ),
+            (
+                "fast_track_limit".to_owned(),
+                pool.rules.fast_track_limit.clone().unwrap_or_default(),
+            ),
+            (
+                "requesters".to_owned(),
+                pool.rules
+                    .requesters
+                    .map(|r| r.as_str())
+                    .unwrap_or("members")
+                    .to_owned(),
+            ),
+        ];
+        if pool.public {
+            fields.push(("public".to_owned(), "1".to_owned()));
+        }
+        (Fields(fields), FieldErrors::default())
+    });
+    Ok(PoolEditPage {
+        chrome: Chrome::load(conn, session, &format!("{}: settings and rules", pool.name))?,
+        pool_id: pool.id,
+        pool_name: pool.name,
+        collective_id: pool.collective_id,
+        currency: pool.currency,
+        version: pool.version,
+        form,
+        errors,
+    })
+}
+
+async fn pool_edit_page(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let session = signed_in.0;
+    let id = path.into_inner();
+    let page = db(&state, move |conn| pool_edit(conn, &session, &id, None)).await?;
+    ok(&page)
+}
+
+/// Saves a pool's settings and rules through the API's `pools::service::
+/// update`, guarded by the version the form was shown with.
+async fn update_pool(
+    state: web::Data<AppState>,
+    form: Form,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let session = form.signed_in()?.clone();
+    let pool_id = path.into_inner();
+    let f = form.fields.clone();
+    let outcome = db(&state, move |conn| {
+        let if_match = collectives::etag(f.get("version").trim().parse::<i64>().unwrap_or(0));
+        let result = rules_from(&f).and_then(|rules| {
+            let patch = pools::PoolPatch {
+                name: Some(f.get("name").to_owned()),
+                description: Some(f.get("description").to_owned()),
+                // An empty goal clears it ("0" is the API's way).
+                goal: Some(f.opt("goal").unwrap_or_else(|| "0".into())),
+                rules: Some(rules),
+                public: Some(f.checked("public")),
+                currency: None,
+            };
+            pools::service::update(conn, &session.principal(), &pool_id, patch, Some(&if_match))
+        });
+        match result {
+            Ok(pool) => Ok(Ok(format!("/c/{}/pools", pool.collective_id))),
+            Err(error) => {
+                let errors = pool_errors(error)?;
+                Ok(Err(pool_edit(conn, &session, &pool_id, Some((f, errors)))?))
+            }
+        }
+    })
+    .await?;
+    match outcome {
+        Ok(location) => Ok(see_other(&location)),
+        Err(page) => render(StatusCode::UNPROCESSABLE_ENTITY, &page),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "pools_admin.html")]
 struct PoolsPage {
     chrome: Chrome,
     collective_id: String,
     pools: Vec<PoolLine>,
+    /// Whether the reader may start pools and change their rules.
+    manager: bool,
     errors: FieldErrors,
     form: Fields,
 }
@@ -247,7 +411,16 @@ fn pools_list(
     form: Fields,
 ) -> Result<PoolsPage> {
     let list = pools::service::list(conn, &session.principal(), collective_id, &all())?;
+    let manager = crate::auth::access::authorize(
+        conn,
+        &session.principal(),
+        collective_id,
+        crate::auth::policy::Permission::ManagePools,
+        "collective",
+    )
+    .is_ok();
     Ok(PoolsPage {
+        manager,
         chrome: Chrome::load(conn, session, "Pools")?,
         collective_id: collective_id.to_owned(),
         pools: list
@@ -261,13 +434,16 @@ fn pools_list(
                     .map(|g| money(g, &p.currency))
                     .unwrap_or_else(|| "none".into()),
                 rules: format!(
-                    "largest request {}; {} approvals; emergencies up to {} need one; {} may ask",
+                    "largest request {}; {}; emergencies up to {} need one; {} may ask",
                     p.rules
                         .max_request
                         .as_deref()
                         .map(|m| money(m, &p.currency))
                         .unwrap_or_else(|| "no limit".into()),
-                    p.rules.approvals_needed.unwrap_or(2),
+                    match p.rules.approvals_needed.unwrap_or(2) {
+                        1 => "1 approval".to_owned(),
+                        n => format!("{n} approvals"),
+                    },
                     p.rules
                         .fast_track_limit
                         .as_deref()
@@ -316,26 +492,13 @@ async fn create_pool(
     let collective_id = path.into_inner();
     let f = form.fields.clone();
     let outcome = db(&state, move |conn| {
-        let approvals = f.opt("approvals_needed").map(|n| {
-            n.parse::<i32>()
-                .map_err(|_| Error::invalid("approvals_needed", "give a whole number from 1 to 10"))
-        });
-        let result = approvals.transpose().and_then(|approvals_needed| {
+        let result = rules_from(&f).and_then(|rules| {
             let input = NewPool {
                 name: f.get("name").to_owned(),
                 description: f.get("description").to_owned(),
                 currency: f.get("currency").trim().to_uppercase(),
                 goal: f.opt("goal"),
-                rules: Some(PoolRules {
-                    max_request: f.opt("max_request"),
-                    approvals_needed,
-                    fast_track_limit: f.opt("fast_track_limit"),
-                    requesters: Some(if f.get("requesters") == "coordinators" {
-                        Requesters::Coordinators
-                    } else {
-                        Requesters::Members
-                    }),
-                }),
+                rules: Some(rules),
                 public: f.checked("public"),
             };
             pools::service::create(conn, &session.principal(), &collective_id, input)
@@ -343,7 +506,7 @@ async fn create_pool(
         match result {
             Ok(_) => Ok(Ok(format!("/c/{collective_id}/pools"))),
             Err(error) => {
-                let errors = FieldErrors::from_error(error)?;
+                let errors = pool_errors(error)?;
                 Ok(Err(pools_list(conn, &session, &collective_id, errors, f)?))
             }
         }

@@ -67,6 +67,26 @@ pub struct ResultView {
     pub count_unverified: bool,
 }
 
+/// One tier's turnout so far, for those who run an open round.
+pub struct TurnoutLine {
+    pub tier: String,
+    pub weight_each: u32,
+    pub eligible: i64,
+    pub voted: i64,
+    /// Whole per cent of the tier's eligible members who voted.
+    pub percent: i64,
+}
+
+/// The tier's name as members read it.
+fn tier_words(tier: &str) -> String {
+    match affectedness::Tier::parse(tier) {
+        Some(affectedness::Tier::Direct) => "Directly affected".into(),
+        Some(affectedness::Tier::Indirect) => "Indirectly affected".into(),
+        Some(affectedness::Tier::Supporter) => "Supporters".into(),
+        None => "No declaration".into(),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "round.html")]
 struct RoundPage {
@@ -93,6 +113,8 @@ struct RoundPage {
     saved: bool,
     /// Coordinators run the round from here.
     manager: bool,
+    /// While it is open, for coordinators: who has voted so far, per tier.
+    turnout: Vec<TurnoutLine>,
     once: String,
 }
 
@@ -298,12 +320,7 @@ fn load(
                 .iter()
                 .map(|t| TierLine {
                     weight_each: weight_of(&t.tier),
-                    tier: match affectedness::Tier::parse(&t.tier) {
-                        Some(affectedness::Tier::Direct) => "Directly affected".into(),
-                        Some(affectedness::Tier::Indirect) => "Indirectly affected".into(),
-                        Some(affectedness::Tier::Supporter) => "Supporters".into(),
-                        None => "No declaration".into(),
-                    },
+                    tier: tier_words(&t.tier),
                     voters: t.voters,
                     total_weight: t.total_weight,
                 })
@@ -322,8 +339,23 @@ fn load(
         "round",
     )
     .is_ok();
+    let turnout = if manager && open {
+        service::participation(conn, &principal, id)?
+            .into_iter()
+            .map(|t| TurnoutLine {
+                tier: tier_words(t.tier),
+                weight_each: t.weight,
+                percent: (t.voted * 100).checked_div(t.eligible).unwrap_or(0),
+                eligible: t.eligible,
+                voted: t.voted,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(RoundPage {
         manager,
+        turnout,
         once: super::once_key(),
         chrome: Chrome::load(conn, session, &round.title)?,
         id: round.id,
