@@ -156,7 +156,9 @@ mod tests {
         );
         let mut found = Vec::new();
         for (file, text) in &files {
-            if file.ends_with("codes.rs") || file.contains("/web/") {
+            // The web app's pages (src/web) are HTML, not problems; matched
+            // below src/ so a checkout in a folder named "web" still scans.
+            if file.ends_with("codes.rs") || file.contains("/src/web/") {
                 continue;
             }
             for marker in [
