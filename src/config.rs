@@ -70,6 +70,36 @@ pub struct Settings {
     /// Days events are kept for the feed (and webhook replays) before they
     /// are purged.
     pub events_retention_days: u32,
+    /// Webhooks: whether endpoint URLs may be plain `http` (local
+    /// development only; otherwise `https` is required).
+    pub webhooks_allow_http: bool,
+    /// Webhooks: networks (CIDR, e.g. `127.0.0.1/32`) endpoints may reach
+    /// although they are loopback, private, link-local or otherwise
+    /// refused. Empty in production.
+    pub webhooks_allowed_networks: Vec<String>,
+    /// Webhooks: how long, in seconds, the previous signing secret still
+    /// signs (beside the new one) after a rotation.
+    pub webhooks_rotation_grace_secs: u64,
+    /// Webhooks: whether `serve` runs the delivery worker.
+    pub webhooks_deliver: bool,
+    /// Webhooks: how often the worker looks for new events and due
+    /// deliveries, in milliseconds.
+    pub webhooks_poll_ms: u64,
+    /// Webhooks: timeout of one delivery attempt (connect to last byte), in
+    /// milliseconds.
+    pub webhooks_timeout_ms: u64,
+    /// Webhooks: how long a replica holds a claimed delivery, in seconds;
+    /// longer than the timeout. A replica that dies mid-delivery leaves it
+    /// to expire, and the attempt is made again.
+    pub webhooks_lease_secs: u64,
+    /// Webhooks: the first retry's delay in milliseconds; each further one
+    /// doubles (with jitter) up to `webhooks_retry_max_delay_secs`.
+    pub webhooks_retry_base_ms: u64,
+    /// Webhooks: the longest delay between two attempts, in seconds.
+    pub webhooks_retry_max_delay_secs: u64,
+    /// Webhooks: how long, in seconds, a message is retried before it is
+    /// given up and its endpoint disabled (about three days).
+    pub webhooks_give_up_after_secs: u64,
 }
 
 impl Default for Settings {
@@ -94,6 +124,16 @@ impl Default for Settings {
             summary_min_group: 3,
             session_ttl_secs: 12 * 3600,
             events_retention_days: 30,
+            webhooks_allow_http: false,
+            webhooks_allowed_networks: Vec::new(),
+            webhooks_rotation_grace_secs: 24 * 3600,
+            webhooks_deliver: true,
+            webhooks_poll_ms: 250,
+            webhooks_timeout_ms: 10_000,
+            webhooks_lease_secs: 60,
+            webhooks_retry_base_ms: 10_000,
+            webhooks_retry_max_delay_secs: 6 * 3600,
+            webhooks_give_up_after_secs: 3 * 24 * 3600,
         }
     }
 }
@@ -120,6 +160,16 @@ const KEYS: &[&str] = &[
     "summary_min_group",
     "session_ttl_secs",
     "events_retention_days",
+    "webhooks_allow_http",
+    "webhooks_allowed_networks",
+    "webhooks_rotation_grace_secs",
+    "webhooks_deliver",
+    "webhooks_poll_ms",
+    "webhooks_timeout_ms",
+    "webhooks_lease_secs",
+    "webhooks_retry_base_ms",
+    "webhooks_retry_max_delay_secs",
+    "webhooks_give_up_after_secs",
 ];
 
 impl Settings {

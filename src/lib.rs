@@ -35,3 +35,4 @@ pub mod rounds;
 pub mod startup;
 pub mod telemetry;
 pub mod web;
+pub mod webhooks;

@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{self, DatabaseUrl, Db};
 use crate::http::{self, metrics::Metrics, AppState};
+use crate::webhooks::ssrf::{Guard, Lookup, Policy, SystemLookup};
 
 pub struct Application {
     port: u16,
@@ -32,6 +33,23 @@ impl Application {
     /// Like `build`, with the services reading the time from `clock` (tests
     /// move a settable one to let installments fall due).
     pub fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        Self::build_with(settings, clock, Arc::new(SystemLookup))
+    }
+
+    /// Like `build_with_clock`, with webhook host names resolved by
+    /// `lookup` (tests inject a table, so they need no DNS).
+    pub fn build_with(
+        settings: Settings,
+        clock: Clock,
+        lookup: Arc<dyn Lookup>,
+    ) -> anyhow::Result<Self> {
+        let guard = Guard {
+            policy: Arc::new(Policy::new(
+                settings.webhooks_allow_http,
+                &settings.webhooks_allowed_networks,
+            )?),
+            lookup,
+        };
         let url = DatabaseUrl::parse(&settings.database_url)?;
         let keys = Keys::from_settings(&settings)?;
         let pool = db::open(&url, settings.db_pool_size)?;
@@ -47,6 +65,7 @@ impl Application {
             db: db.clone(),
             settings: settings.clone(),
             keys,
+            webhooks: guard.clone(),
         });
         let metrics = web::Data::new(Metrics::new());
         let api = web::Data::new(http::OpenApiJson::generate());

@@ -101,6 +101,7 @@ scopes! {
     DisbursementsWrite => "disbursements:write", "Record the outcome of disbursements (paid, failed), and read holds and disbursements.";
     RoundsRead => "rounds:read", "Read budgeting rounds and their results.";
     EventsRead => "events:read", "Read the events feed.";
+    WebhooksManage => "webhooks:manage", "Register, change and rotate the secret of the partner app's own webhook endpoints, read their delivery log, retry and replay.";
 }
 
 /// Which role may take an action, and which scope lets a partner app take it.
@@ -169,6 +170,9 @@ pub enum Permission {
     /// Read the collective's events feed (what partner apps also receive
     /// as webhooks), each event filtered by what the reader may see.
     ReadEvents,
+    /// Register and manage webhook endpoints (a partner app: only its own)
+    /// and read their delivery logs.
+    ManageWebhooks,
 }
 
 impl Permission {
@@ -213,6 +217,7 @@ impl Permission {
             Self::ReadPledges => (Some(Coordinator), Some(ContributionsWrite)),
             Self::ReadOwnContributions => (Some(Member), None),
             Self::ReadEvents => (Some(Admin), Some(EventsRead)),
+            Self::ManageWebhooks => (Some(Admin), Some(WebhooksManage)),
         };
         Rule { role, scope }
     }

@@ -277,6 +277,14 @@ vocabulary! {
         "A member declared how they are affected. Coordinators only: never sent to partner apps.";
     AffectednessVerified => "affectedness.verified", "membership", crate::affectedness::Affectedness, ReviewAffectedness,
         "A coordinator verified a member's declaration. Coordinators only: never sent to partner apps.";
+    WebhookEndpointCreated => "webhook_endpoint.created", "webhook_endpoint", crate::webhooks::Endpoint, ManageClients,
+        "A webhook endpoint was registered for a partner app. Admins only: never sent to partner apps (it names the app's URL).";
+    WebhookEndpointUpdated => "webhook_endpoint.updated", "webhook_endpoint", crate::webhooks::Endpoint, ManageClients,
+        "A webhook endpoint's URL, event types or description changed, or it was enabled. Admins only.";
+    WebhookEndpointSecretRotated => "webhook_endpoint.secret_rotated", "webhook_endpoint", crate::webhooks::Endpoint, ManageClients,
+        "A webhook endpoint's signing secret was rotated; the previous one signs beside it until `previous_secret_expires_at`. Admins only.";
+    WebhookEndpointDisabled => "webhook_endpoint.disabled", "webhook_endpoint", crate::webhooks::Endpoint, ManageClients,
+        "A webhook endpoint was disabled, by hand or because its deliveries kept failing (`disabled_reason`). Admins only.";
 }
 
 /// A `types` filter: an event type, or a prefix ending in `*`

@@ -30,6 +30,8 @@ pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
     pub keys: Keys,
+    /// Checks webhook URLs against the request-forgery rules.
+    pub webhooks: crate::webhooks::ssrf::Guard,
 }
 
 /// The OpenAPI document of the routes the application serves.

@@ -105,6 +105,10 @@ const TAGS: &[(&str, &str)] = &[
         "events",
         "The feed of everything that happened in a collective, in commit order",
     ),
+    (
+        "webhooks",
+        "Webhook endpoints of partner apps: registration, signing secrets, the delivery log, retries and replays",
+    ),
     ("operations", "Health, readiness and metrics"),
 ];
 

@@ -8,7 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::ops;
 use crate::{
     affectedness, audit, auth, clients, collectives, events, flows, ledger, pledges, pools,
-    reports, requests, rounds,
+    reports, requests, rounds, webhooks,
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -41,6 +41,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(clients::http::rotate_client_secret)
                 .service(audit::http::list_audit)
                 .service(events::http::list_events)
+                .service(webhooks::http::register_endpoint)
+                .service(webhooks::http::list_endpoints)
+                .service(webhooks::http::get_endpoint)
+                .service(webhooks::http::update_endpoint)
+                .service(webhooks::http::rotate_endpoint_secret)
                 .service(pools::http::create_pool)
                 .service(pools::http::list_pools)
                 .service(pools::http::get_pool)

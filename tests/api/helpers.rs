@@ -208,8 +208,39 @@ impl TestApp {
         database: TestDb,
         clock: commonpot::clock::Clock,
     ) -> TestApp {
-        let app =
-            Application::build_with_clock(settings.clone(), clock).expect("the application starts");
+        Self::spawn_full(
+            settings,
+            database,
+            clock,
+            std::sync::Arc::new(commonpot::webhooks::ssrf::SystemLookup),
+        )
+    }
+
+    /// Like `spawn_configured`, with webhook host names resolved by
+    /// `lookup` instead of DNS.
+    pub async fn spawn_resolving(
+        configure: impl FnOnce(&mut Settings),
+        lookup: std::sync::Arc<dyn commonpot::webhooks::ssrf::Lookup>,
+    ) -> TestApp {
+        let (database, url) = fresh_database();
+        let mut settings = test_settings(url);
+        configure(&mut settings);
+        Self::spawn_full(
+            settings,
+            database,
+            commonpot::clock::Clock::system(),
+            lookup,
+        )
+    }
+
+    fn spawn_full(
+        settings: Settings,
+        database: TestDb,
+        clock: commonpot::clock::Clock,
+        lookup: std::sync::Arc<dyn commonpot::webhooks::ssrf::Lookup>,
+    ) -> TestApp {
+        let app = Application::build_with(settings.clone(), clock, lookup)
+            .expect("the application starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let db = app.db();
         actix_web::rt::spawn(app.run_until_stopped());

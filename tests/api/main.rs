@@ -26,3 +26,4 @@ mod second_look;
 mod sign_in;
 mod summary_properties;
 mod web;
+mod webhooks;

@@ -34,6 +34,9 @@ enum Access {
     /// A draft: it exists only for its author; to everyone else in the
     /// collective it is not found.
     DraftAuthor,
+    /// As `Collective`, but a partner app holding the scopes acts only on
+    /// what is its own: another app's (the matrix's) is not found to it.
+    OwnOr(Role, &'static [&'static str]),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -102,6 +105,8 @@ struct World {
     voting_round: String,
     tallied_round: String,
     client_id: String,
+    /// A webhook endpoint of `client_id` (disabled: it sends nothing).
+    endpoint: String,
     admin: Person,
     coordinator: Person,
     member: Person,
@@ -1054,6 +1059,73 @@ fn rows() -> Vec<Row> {
                 )
             },
         },
+        Row {
+            operation: "register_endpoint",
+            access: OwnOr(Role::Admin, &["webhooks:manage"]),
+            call: |w, n, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/collectives/{}/webhooks", w.collective),
+                    Some(
+                        json!({"client_id": w.client_id, "url": format!("https://127.0.0.1:9/hook/{n}"),
+                                "event_types": ["pool.*"], "enabled": false}),
+                    ),
+                )
+            },
+        },
+        Row {
+            operation: "list_endpoints",
+            access: Collective(Role::Admin, &["webhooks:manage"]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/collectives/{}/webhooks", w.collective),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "get_endpoint",
+            access: OwnOr(Role::Admin, &["webhooks:manage"]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!(
+                        "/api/v1/collectives/{}/webhooks/{}",
+                        w.collective, w.endpoint
+                    ),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "update_endpoint",
+            access: OwnOr(Role::Admin, &["webhooks:manage"]),
+            call: |w, n, _| {
+                (
+                    Method::PATCH,
+                    format!(
+                        "/api/v1/collectives/{}/webhooks/{}",
+                        w.collective, w.endpoint
+                    ),
+                    Some(json!({"description": format!("changed {n}")})),
+                )
+            },
+        },
+        Row {
+            operation: "rotate_endpoint_secret",
+            access: OwnOr(Role::Admin, &["webhooks:manage"]),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!(
+                        "/api/v1/collectives/{}/webhooks/{}/rotate-secret",
+                        w.collective, w.endpoint
+                    ),
+                    None,
+                )
+            },
+        },
     ]
 }
 
@@ -1080,6 +1152,10 @@ fn expected(access: Access, caller: Caller) -> Result<(), u16> {
             Caller::Expired | Caller::Anonymous => Err(401),
             Caller::Suspended => Err(403),
             _ => Err(404),
+        },
+        Access::OwnOr(least, scopes) => match caller {
+            Caller::PartnerWithScope => Err(404),
+            other => expected(Access::Collective(least, scopes), other),
         },
         Access::RequesterOr(least, scopes) => match caller {
             Caller::Member => Ok(()),
@@ -1128,7 +1204,10 @@ fn expired_token(app: &TestApp, user_id: &str) -> String {
 
 #[actix_rt::test]
 async fn every_operation_admits_exactly_the_callers_its_rule_names() {
-    let app = TestApp::spawn().await;
+    // Webhook endpoints of the matrix point at 127.0.0.1 (and are disabled).
+    let app =
+        TestApp::spawn_configured(|s| s.webhooks_allowed_networks = vec!["127.0.0.1/32".into()])
+            .await;
     let (collective, admin) = app.bootstrap("Northside").await;
     let (other_collective, other_admin) = app.bootstrap("Southside").await;
     let _ = other_collective;
@@ -1315,6 +1394,16 @@ async fn every_operation_admits_exactly_the_callers_its_rule_names() {
         .await
         .expect(201)
         .id();
+    let endpoint = app
+        .post(
+            &format!("/api/v1/collectives/{collective}/webhooks"),
+            &admin.token,
+            json!({"client_id": client_id, "url": "https://127.0.0.1:9/hook",
+                   "event_types": ["pool.*"], "enabled": false}),
+        )
+        .await
+        .expect(201)
+        .id();
     let world = World {
         pledge,
         issue,
@@ -1343,6 +1432,7 @@ async fn every_operation_admits_exactly_the_callers_its_rule_names() {
         collective: collective.clone(),
         target_membership: target.membership_id.clone(),
         client_id,
+        endpoint,
         expired: expired_token(&app, &admin.user_id),
         admin,
         coordinator,
@@ -1383,7 +1473,9 @@ async fn every_operation_admits_exactly_the_callers_its_rule_names() {
     let mut n = 0;
     for row in &rows {
         let scopes: &[&str] = match row.access {
-            Access::Collective(_, scopes) | Access::RequesterOr(_, scopes) => scopes,
+            Access::Collective(_, scopes)
+            | Access::RequesterOr(_, scopes)
+            | Access::OwnOr(_, scopes) => scopes,
             _ => &[],
         };
         let with_scope: Vec<&str> = if scopes.is_empty() {
