@@ -61,10 +61,15 @@ pub async fn list_endpoints(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<Uuid>,
-    query: web::Query<PageQuery>,
+    query: crate::http::extract::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Endpoint>>> {
     let id = path.into_inner().to_string();
-    let page = query.check()?;
+    // Endpoint ids are `whe_` and 32 hex digits.
+    let page = query.check_with(|cursor| {
+        cursor
+            .strip_prefix("whe_")
+            .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    })?;
     Ok(web::Json(
         state
             .db

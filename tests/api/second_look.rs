@@ -262,6 +262,18 @@ async fn every_paged_list_can_be_walked_to_its_end() {
     for _ in 0..3 {
         app.partner(collective, admin, &["pools:read"]).await;
     }
+    // Webhook endpoints (disabled, so nothing is ever sent to them).
+    let (_, hook_client, _) = app.partner(collective, admin, &["pools:read"]).await;
+    for n in 0..3 {
+        app.post(
+            &format!("/api/v1/collectives/{collective}/webhooks"),
+            &admin.token,
+            json!({"client_id": hook_client, "url": format!("https://93.184.215.14/hook/{n}"),
+                   "event_types": ["pool.*"], "enabled": false}),
+        )
+        .await
+        .expect(201);
+    }
     app.join(collective, admin, "member").await;
     app.join(collective, admin, "coordinator").await;
     app.pool(collective, &admin.token, "EUR").await;
@@ -339,6 +351,10 @@ async fn every_paged_list_can_be_walked_to_its_end() {
         (
             "list_events",
             format!("/api/v1/collectives/{collective}/events"),
+        ),
+        (
+            "list_endpoints",
+            format!("/api/v1/collectives/{collective}/webhooks"),
         ),
         (
             "list_members",
