@@ -19,8 +19,6 @@ pub mod contributions;
 pub mod facts;
 pub mod holds;
 pub mod http;
-#[cfg(test)]
-mod stands_alone;
 pub mod verify;
 #[cfg(test)]
 mod verify_is_independent;

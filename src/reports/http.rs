@@ -118,7 +118,7 @@ pub async fn pool_summary(
     state: web::Data<AppState>,
     principal: MaybePrincipal,
     path: web::Path<Uuid>,
-    query: web::Query<SummaryQuery>,
+    query: crate::http::extract::Query<SummaryQuery>,
 ) -> ApiResult<web::Json<PoolSummary>> {
     let id = path.into_inner().to_string();
     let min_group = state.settings.summary_min_group;

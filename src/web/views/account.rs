@@ -267,7 +267,7 @@ async fn invitation_page(
     req: HttpRequest,
     state: web::Data<AppState>,
     visitor: Visitor,
-    query: web::Query<TokenQuery>,
+    query: crate::http::extract::Query<TokenQuery>,
 ) -> Result<HttpResponse, PageError> {
     let token = query.token.clone().unwrap_or_default();
     accept_form(

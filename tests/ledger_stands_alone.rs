@@ -1,6 +1,8 @@
 //! The ledger imports nothing built on it: no file under `src/ledger` names
 //! requests, pledges, rounds, the events delivery (webhooks) or the web
-//! app. They learn what the ledger did from its facts (`facts.rs`).
+//! app. They learn what the ledger did from its facts (`src/ledger/facts.rs`).
+//! The check lives outside `src/ledger`, so its own examples of forbidden
+//! paths are not in the folder it reads.
 
 use std::path::Path;
 
@@ -85,7 +87,6 @@ fn the_ledger_names_nothing_built_on_it() {
     assert!(files.len() >= 5, "found only {} files", files.len());
     let offences: Vec<String> = files
         .iter()
-        .filter(|(path, _)| !path.ends_with("stands_alone.rs"))
         .flat_map(|(path, text)| {
             names_built_on_it(text)
                 .into_iter()
