@@ -5,23 +5,22 @@
 //! Personal data (donor name and email) lives here, never in the journal,
 //! so it can be erased without touching the ledger.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::prelude::*;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
 use super::facts::{PledgePaid, PledgeTakenBack, Reactions};
-use super::{record, Account, EntryKind};
+use super::store::{self, ContributionRow, Whose};
+use super::{record, Account, EntryKind, Reference};
 use crate::audit;
 use crate::auth::access::{Actor, Principal};
 use crate::auth::policy::Permission;
 use crate::collectives::check_text;
-use crate::db::schema::{contributions, ledger_entries};
 use crate::db::{is_unique_violation, write_tx, DbConnection};
 use crate::error::{known, Error, Result};
 use crate::events::{self, EventType};
-use crate::ids::{new_id, now, utc, PledgeId};
+use crate::ids::{new_id, now, utc, EntryId, PledgeId};
 use crate::money::{format_minor, Money};
 use crate::pagination::{Page, PageRequest};
 use crate::pools::service::load_authorized;
@@ -113,33 +112,6 @@ pub struct NewRefund {
     pub dispute_fee: Option<String>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = contributions)]
-pub struct ContributionRow {
-    pub collective_id: String,
-    pub id: String,
-    pub pool_id: String,
-    pub amount_minor: i64,
-    pub fee_minor: i64,
-    pub refunded_minor: i64,
-    pub method: String,
-    pub external_reference: Option<String>,
-    pub member_id: Option<String>,
-    pub donor_name: Option<String>,
-    pub donor_email: Option<String>,
-    pub anonymous: bool,
-    pub note: Option<String>,
-    pub status: String,
-    pub entry_id: String,
-    pub recorded_by: String,
-    pub received_at: NaiveDateTime,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    pub pledge_id: Option<String>,
-    pub pledge_applied_minor: i64,
-    pub dispute_fee_minor: i64,
-}
-
 /// Where a contribution stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -175,7 +147,7 @@ impl ContributionStatus {
 }
 
 impl ContributionRow {
-    pub fn status(&self) -> Result<ContributionStatus> {
+    fn status(&self) -> Result<ContributionStatus> {
         let parsed = ContributionStatus::parse(&self.status);
         known(parsed, "contribution", &self.id, &self.status)
     }
@@ -351,7 +323,7 @@ fn record_contribution_tx(
         conn,
         &pool,
         EntryKind::Contribution,
-        ("contribution", &id),
+        &Reference::Contribution(id.as_str().into()),
         None,
         &[
             (Account::ContributionsIn, -gross),
@@ -388,7 +360,7 @@ fn record_contribution_tx(
         anonymous: contributor.anonymous,
         note,
         status: ContributionStatus::Received.as_str().to_owned(),
-        entry_id,
+        entry_id: entry_id.into_string(),
         recorded_by: actor.id().to_owned(),
         received_at: input.received_at.map(|t| t.naive_utc()).unwrap_or(at),
         created_at: at,
@@ -399,24 +371,16 @@ fn record_contribution_tx(
     };
     // Two concurrent records of one processor payment: the unique key
     // stops the second, inside a savepoint so the caller sees a clean 409.
-    let inserted = conn.transaction(|conn| {
-        diesel::insert_into(contributions::table)
-            .values(&row)
-            .execute(conn)
-    });
-    match inserted {
-        Err(e) if is_unique_violation(&e) => {
-            let existing = find_by_reference(
-                conn,
-                &pool.id,
-                row.external_reference.as_deref().unwrap_or_default(),
-            )?;
-            return Err(duplicate(
-                existing.map(|c| c.id).as_deref().unwrap_or_default(),
-            ));
-        }
-        other => other?,
-    };
+    if !store::insert_contribution(conn, &row)? {
+        let existing = find_by_reference(
+            conn,
+            &pool.id,
+            row.external_reference.as_deref().unwrap_or_default(),
+        )?;
+        return Err(duplicate(
+            existing.map(|c| c.id).as_deref().unwrap_or_default(),
+        ));
+    }
     audit::record(
         conn,
         &actor,
@@ -454,14 +418,7 @@ fn take_back_from_pledge(
         amount: Money::new(amount, pool.currency()?),
     };
     let taken = reactions.pledge_taken_back(conn, actor, &taken_back)?.minor;
-    diesel::update(
-        contributions::table
-            .filter(contributions::id.eq(&row.id))
-            .filter(contributions::pledge_applied_minor.ge(taken)),
-    )
-    .set(contributions::pledge_applied_minor.eq(contributions::pledge_applied_minor - taken))
-    .execute(conn)?;
-    Ok(())
+    store::take_back_pledge_credit(conn, &row.id, taken)
 }
 
 fn duplicate(existing_id: &str) -> Error {
@@ -473,29 +430,7 @@ fn duplicate(existing_id: &str) -> Error {
     }
 }
 
-fn find_by_reference(
-    conn: &mut DbConnection,
-    pool_id: &str,
-    reference: &str,
-) -> Result<Option<ContributionRow>> {
-    Ok(contributions::table
-        .filter(contributions::pool_id.eq(pool_id))
-        .filter(contributions::external_reference.eq(reference))
-        .select(ContributionRow::as_select())
-        .first(conn)
-        .optional()?)
-}
-
-fn find(conn: &mut DbConnection, id: &str) -> Result<ContributionRow> {
-    contributions::table
-        .find(id)
-        .select(ContributionRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or(Error::NotFound {
-            what: "contribution",
-        })
-}
+use store::{find_by_reference, find_contribution as find};
 
 /// Loads a contribution for a caller allowed `permission` in its collective.
 fn load_authorized_contribution(
@@ -521,41 +456,6 @@ pub fn get(conn: &mut DbConnection, principal: &Principal, id: &str) -> Result<C
     Contribution::from_row(row, &pool)
 }
 
-/// Whose contributions to page through.
-enum Whose<'a> {
-    Pool(&'a str),
-    Member {
-        collective_id: &'a str,
-        member_id: &'a str,
-    },
-}
-
-fn page_of(
-    conn: &mut DbConnection,
-    whose: Whose<'_>,
-    page: &PageRequest,
-) -> Result<Page<ContributionRow>> {
-    let mut query = contributions::table.into_boxed();
-    query = match whose {
-        Whose::Pool(pool_id) => query.filter(contributions::pool_id.eq(pool_id.to_owned())),
-        Whose::Member {
-            collective_id,
-            member_id,
-        } => query
-            .filter(contributions::collective_id.eq(collective_id.to_owned()))
-            .filter(contributions::member_id.eq(member_id.to_owned())),
-    };
-    if let Some(after) = &page.after {
-        query = query.filter(contributions::id.gt(after.clone()));
-    }
-    let rows: Vec<ContributionRow> = query
-        .order(contributions::id.asc())
-        .limit(page.limit + 1)
-        .select(ContributionRow::as_select())
-        .load(conn)?;
-    Ok(Page::from_rows(rows, page, |r| &r.id))
-}
-
 pub fn list(
     conn: &mut DbConnection,
     principal: &Principal,
@@ -563,7 +463,8 @@ pub fn list(
     page: &PageRequest,
 ) -> Result<Page<Contribution>> {
     let (_, pool) = load_authorized(conn, principal, pool_id, Permission::ReadContributions)?;
-    page_of(conn, Whose::Pool(&pool.id), page)?.try_map(|r| Contribution::from_row(r, &pool))
+    store::contribution_page(conn, Whose::Pool(&pool.id), page)?
+        .try_map(|r| Contribution::from_row(r, &pool))
 }
 
 /// `GET /me/contributions`: the caller's own contributions in a
@@ -584,7 +485,7 @@ pub fn list_mine(
     let member_id = actor
         .membership_id()
         .ok_or_else(|| Error::forbidden("only members have contributions of their own"))?;
-    let page = page_of(
+    let page = store::contribution_page(
         conn,
         Whose::Member {
             collective_id,
@@ -596,9 +497,7 @@ pub fn list_mine(
     let mut items = Vec::with_capacity(page.items.len());
     for row in page.items {
         if !pools.iter().any(|p| p.id == row.pool_id) {
-            pools.push(
-                pool_store::find(conn, &row.pool_id)?.ok_or(Error::NotFound { what: "pool" })?,
-            );
+            pools.push(store::pool(conn, &row.pool_id)?);
         }
         let pool = pools
             .iter()
@@ -690,7 +589,7 @@ fn refund_tx(
         conn,
         &pool,
         kind,
-        ("contribution", &row.id),
+        &Reference::Contribution(row.id.as_str().into()),
         None,
         &[
             (Account::Available, -take),
@@ -705,19 +604,7 @@ fn refund_tx(
     } else {
         ContributionStatus::PartiallyRefunded
     };
-    let updated = diesel::update(
-        contributions::table
-            .filter(contributions::id.eq(&row.id))
-            .filter(contributions::refunded_minor.eq(row.refunded_minor)),
-    )
-    .set((
-        contributions::refunded_minor.eq(refunded),
-        contributions::dispute_fee_minor.eq(contributions::dispute_fee_minor + dispute_fee),
-        contributions::status.eq(status.as_str()),
-        contributions::updated_at.eq(now()),
-    ))
-    .execute(conn)?;
-    if updated == 0 {
+    if !store::add_refund(conn, &row, amount, dispute_fee, status.as_str(), now())? {
         return Err(Error::conflict(
             "concurrent_change",
             "the contribution changed meanwhile; try again",
@@ -771,7 +658,7 @@ fn reverse_entry_tx(
     reason: Option<String>,
     reactions: &mut dyn Reactions,
 ) -> Result<super::Entry> {
-    let entry = super::find_entry(conn, entry_id)?.ok_or(Error::NotFound { what: "entry" })?;
+    let entry = store::find_entry(conn, entry_id)?.ok_or(Error::NotFound { what: "entry" })?;
     let (actor, pool) =
         load_authorized(conn, principal, &entry.pool_id, Permission::ReverseEntries).map_err(
             |e| match e {
@@ -780,7 +667,7 @@ fn reverse_entry_tx(
             },
         )?;
     let reason = optional_text("reason", reason.as_deref(), 2000)?;
-    if entry.kind != EntryKind::Contribution.as_str() {
+    if entry.kind()? != EntryKind::Contribution {
         return Err(Error::Conflict {
             code: "not_reversible",
             message: "only contribution entries are reversed; release a hold or record a failed payout instead".into(),
@@ -788,11 +675,7 @@ fn reverse_entry_tx(
         });
     }
     let pool = pool_store::lock(conn, &pool.id)?;
-    let already: i64 = ledger_entries::table
-        .filter(ledger_entries::reverses_entry_id.eq(&entry.id))
-        .count()
-        .get_result(conn)?;
-    if already > 0 {
+    if store::is_reversed(conn, &entry.id)? {
         return Err(Error::conflict(
             "already_reversed",
             "this entry has already been reversed",
@@ -807,13 +690,14 @@ fn reverse_entry_tx(
     }
     let net = row.amount_minor - row.fee_minor;
     let (take, shortfall) = take_back(&pool, net);
-    let recorded = conn.transaction(|conn| {
+    let reversed = EntryId::from(entry.id.as_str());
+    let recorded = write_tx(conn, |conn| {
         record(
             conn,
             &pool,
             EntryKind::Reversal,
-            ("contribution", &row.id),
-            Some(&entry.id),
+            &Reference::Contribution(row.id.as_str().into()),
+            Some(&reversed),
             &[
                 (Account::ContributionsIn, row.amount_minor),
                 (Account::Fees, -row.fee_minor),
@@ -831,12 +715,7 @@ fn reverse_entry_tx(
         }
         other => other?,
     };
-    diesel::update(contributions::table.filter(contributions::id.eq(&row.id)))
-        .set((
-            contributions::status.eq(ContributionStatus::Reversed.as_str()),
-            contributions::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
+    store::set_contribution_status(conn, &row.id, ContributionStatus::Reversed.as_str(), now())?;
     take_back_from_pledge(
         conn,
         &actor,
@@ -851,11 +730,9 @@ fn reverse_entry_tx(
         "entry.reversed",
         "entry",
         &entry.id,
-        json!({"reversal_entry_id": reversal_id, "reason": reason, "deficit_minor": shortfall}),
+        json!({"reversal_entry_id": reversal_id.as_str(), "reason": reason, "deficit_minor": shortfall}),
     )?;
-    let reversal =
-        super::find_entry(conn, &reversal_id)?.ok_or(Error::NotFound { what: "entry" })?;
-    let reversal = single_entry(conn, &pool, reversal)?;
+    let reversal = super::single_entry(conn, &pool, &reversal_id)?;
     let contribution = Contribution::from_row(find(conn, &row.id)?, &pool)?;
     events::record(
         conn,
@@ -870,19 +747,4 @@ fn reverse_entry_tx(
         &contribution,
     )?;
     Ok(reversal)
-}
-
-/// One entry with its postings.
-pub fn single_entry(
-    conn: &mut DbConnection,
-    pool: &PoolRow,
-    row: super::EntryRow,
-) -> Result<super::Entry> {
-    use crate::db::schema::ledger_postings;
-    let postings: Vec<(String, String, i64)> = ledger_postings::table
-        .filter(ledger_postings::entry_id.eq(&row.id))
-        .order(ledger_postings::id.asc())
-        .select(super::POSTING)
-        .load(conn)?;
-    Ok(super::to_entry(row, &postings, pool.currency()?))
 }

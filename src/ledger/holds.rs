@@ -7,19 +7,18 @@
 //! remainder, so pending ones together never exceed the hold; `paid` moves
 //! the money out of the pool; `failed` returns its part to the remainder.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::prelude::*;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
 use super::facts::{PayoutPosted, Reactions};
-use super::{record, require_no_deficit, Account, EntryKind};
+use super::store::{self, DisbursementRow, HoldRow, Shift};
+use super::{record, require_no_deficit, Account, EntryKind, Reference};
 use crate::audit;
 use crate::auth::access::{Actor, Principal};
 use crate::auth::policy::Permission;
 use crate::collectives::check_text;
-use crate::db::schema::{disbursements, holds};
 use crate::db::{write_tx, DbConnection};
 use crate::error::{known, Error, Result};
 use crate::events::{self, EventType};
@@ -28,47 +27,6 @@ use crate::money::{format_minor, Money};
 use crate::pagination::{Page, PageRequest};
 use crate::pools::service::load_authorized;
 use crate::pools::store::{self as pool_store, PoolRow};
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = holds)]
-pub struct HoldRow {
-    pub collective_id: String,
-    pub id: String,
-    pub pool_id: String,
-    pub parent_hold_id: Option<String>,
-    pub purpose: String,
-    pub reference_id: Option<String>,
-    pub amount_minor: i64,
-    pub remaining_minor: i64,
-    pub pending_minor: i64,
-    pub paid_minor: i64,
-    pub released_minor: i64,
-    pub split_minor: i64,
-    pub status: String,
-    pub note: Option<String>,
-    pub created_by: String,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = disbursements)]
-pub struct DisbursementRow {
-    pub collective_id: String,
-    pub id: String,
-    pub pool_id: String,
-    pub hold_id: String,
-    pub amount_minor: i64,
-    pub status: String,
-    pub external_reference: Option<String>,
-    pub failure_reason: Option<String>,
-    pub entry_id: Option<String>,
-    pub created_by: String,
-    pub resolved_by: Option<String>,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-    pub resolved_at: Option<NaiveDateTime>,
-}
 
 /// What a hold reserves money for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -230,7 +188,7 @@ impl DisbursementStatus {
 }
 
 impl HoldRow {
-    pub fn status(&self) -> Result<HoldStatus> {
+    fn status(&self) -> Result<HoldStatus> {
         known(
             HoldStatus::parse(&self.status),
             "hold",
@@ -239,7 +197,7 @@ impl HoldRow {
         )
     }
 
-    pub fn purpose(&self) -> Result<Purpose> {
+    fn purpose(&self) -> Result<Purpose> {
         known(
             Purpose::parse(&self.purpose),
             "hold",
@@ -250,7 +208,7 @@ impl HoldRow {
 }
 
 impl DisbursementRow {
-    pub fn status(&self) -> Result<DisbursementStatus> {
+    fn status(&self) -> Result<DisbursementStatus> {
         let parsed = DisbursementStatus::parse(&self.status);
         known(parsed, "disbursement", &self.id, &self.status)
     }
@@ -280,7 +238,7 @@ pub struct Hold {
 }
 
 impl Hold {
-    pub fn from_row(row: HoldRow, pool: &PoolRow) -> Result<Self> {
+    fn from_row(row: HoldRow, pool: &PoolRow) -> Result<Self> {
         let currency = pool.currency()?;
         let show = |m: i64| format_minor(m, currency);
         let status = row.status()?;
@@ -323,7 +281,7 @@ pub struct Disbursement {
 }
 
 impl Disbursement {
-    pub fn from_row(row: DisbursementRow, pool: &PoolRow) -> Result<Self> {
+    fn from_row(row: DisbursementRow, pool: &PoolRow) -> Result<Self> {
         let currency = pool.currency()?;
         let status = row.status()?;
         Ok(Self {
@@ -390,34 +348,13 @@ pub struct DisbursementOutcome {
     pub reason: Option<String>,
 }
 
-fn find_hold(conn: &mut DbConnection, id: &str) -> Result<HoldRow> {
-    holds::table
-        .find(id)
-        .select(HoldRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or(Error::NotFound { what: "hold" })
-}
-
-fn find_disbursement(conn: &mut DbConnection, id: &str) -> Result<DisbursementRow> {
-    disbursements::table
-        .find(id)
-        .select(DisbursementRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or(Error::NotFound {
-            what: "disbursement",
-        })
-}
+use store::{find_disbursement, find_hold};
 
 /// Locks the pool and then the hold, and reads the hold fresh.
 fn lock_hold(conn: &mut DbConnection, hold_id: &str) -> Result<(PoolRow, HoldRow)> {
     let hold = find_hold(conn, hold_id)?;
     let pool = pool_store::lock(conn, &hold.pool_id)?;
-    diesel::update(holds::table.find(hold_id))
-        .set(holds::updated_at.eq(holds::updated_at))
-        .execute(conn)?;
-    Ok((pool, find_hold(conn, hold_id)?))
+    Ok((pool, store::lock_hold(conn, hold_id)?))
 }
 
 fn authorize_hold(
@@ -462,7 +399,7 @@ fn place_row(
             conn,
             &pool,
             EntryKind::Hold,
-            ("hold", &id),
+            &Reference::Hold(id.as_str().into()),
             None,
             &[
                 (Account::Available, -amount.minor),
@@ -489,9 +426,7 @@ fn place_row(
             created_at: at,
             updated_at: at,
         };
-        diesel::insert_into(holds::table)
-            .values(&row)
-            .execute(conn)?;
+        store::insert_holds(conn, std::slice::from_ref(&row))?;
         audit::record(
             conn,
             actor,
@@ -597,12 +532,12 @@ pub fn disburse(
         amount.minor,
         external_reference,
     )?;
-    let pool = pool_store::find(conn, &row.pool_id)?.ok_or(Error::NotFound { what: "pool" })?;
+    let pool = store::pool(conn, &row.pool_id)?;
     Disbursement::from_row(row, &pool)
 }
 
 fn pool_of(conn: &mut DbConnection, hold: &HoldRow) -> Result<PoolRow> {
-    pool_store::find(conn, &hold.pool_id)?.ok_or(Error::NotFound { what: "pool" })
+    store::pool(conn, &hold.pool_id)
 }
 
 /// `POST /pools/{id}/holds`: a coordinator reserves money by hand.
@@ -620,22 +555,11 @@ pub fn place_manual(
         .map(|n| check_text("note", n, 2000))
         .transpose()?;
     let row = place_row(conn, &actor, &pool.id, amount, Purpose::Manual, None, note)?;
-    let pool = pool_store::find(conn, &pool.id)?.ok_or(Error::NotFound { what: "pool" })?;
+    let pool = store::pool(conn, &pool.id)?;
     Hold::from_row(row, &pool)
 }
 
-/// Marks a hold closed once nothing remains or is pending on it.
-fn close_if_done(conn: &mut DbConnection, hold_id: &str) -> Result<()> {
-    diesel::update(
-        holds::table
-            .filter(holds::id.eq(hold_id))
-            .filter(holds::remaining_minor.eq(0))
-            .filter(holds::pending_minor.eq(0)),
-    )
-    .set(holds::status.eq(HoldStatus::Closed.as_str()))
-    .execute(conn)?;
-    Ok(())
-}
+use store::close_if_done;
 
 fn require_remaining(pool: &PoolRow, hold: &HoldRow, amount: i64) -> Result<()> {
     if hold.status()? != HoldStatus::Active || hold.remaining_minor < amount {
@@ -671,18 +595,7 @@ fn split_rows(
         let (pool, hold) = lock_hold(conn, hold_id)?;
         let total: i64 = amounts.iter().map(|m| m.minor).sum();
         require_remaining(&pool, &hold, total)?;
-        let moved = diesel::update(
-            holds::table
-                .filter(holds::id.eq(hold_id))
-                .filter(holds::remaining_minor.ge(total)),
-        )
-        .set((
-            holds::remaining_minor.eq(holds::remaining_minor - total),
-            holds::split_minor.eq(holds::split_minor + total),
-            holds::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-        if moved == 0 {
+        if !store::shift(conn, hold_id, total, Shift::Split, now())? {
             return Err(Error::conflict(
                 "hold_exceeded",
                 "the hold changed meanwhile; try again",
@@ -710,11 +623,9 @@ fn split_rows(
                 created_at: at,
                 updated_at: at,
             };
-            diesel::insert_into(holds::table)
-                .values(&child)
-                .execute(conn)?;
             children.push(child);
         }
+        store::insert_holds(conn, &children)?;
         close_if_done(conn, hold_id)?;
         audit::record(
             conn,
@@ -743,7 +654,7 @@ pub fn split_manual(
 ) -> Result<Vec<Hold>> {
     let actor = authorize_hold(conn, principal, hold_id, Permission::ManageHolds)?;
     let hold = find_hold(conn, hold_id)?;
-    let pool = pool_store::find(conn, &hold.pool_id)?.ok_or(Error::NotFound { what: "pool" })?;
+    let pool = store::pool(conn, &hold.pool_id)?;
     if input.amounts.is_empty() || input.amounts.len() > 100 {
         return Err(Error::invalid("amounts", "must list 1 to 100 amounts"));
     }
@@ -775,18 +686,7 @@ fn release_row(
             return Ok(hold);
         }
         require_remaining(&pool, &hold, amount)?;
-        let moved = diesel::update(
-            holds::table
-                .filter(holds::id.eq(hold_id))
-                .filter(holds::remaining_minor.ge(amount)),
-        )
-        .set((
-            holds::remaining_minor.eq(holds::remaining_minor - amount),
-            holds::released_minor.eq(holds::released_minor + amount),
-            holds::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-        if moved == 0 {
+        if !store::shift(conn, hold_id, amount, Shift::Release, now())? {
             return Err(Error::conflict(
                 "hold_exceeded",
                 "the hold changed meanwhile; try again",
@@ -799,7 +699,7 @@ fn release_row(
             conn,
             &pool,
             EntryKind::Release,
-            ("hold", hold_id),
+            &Reference::Hold(hold_id.into()),
             None,
             &[
                 (Account::Held, -amount),
@@ -831,7 +731,7 @@ pub fn release_manual(
 ) -> Result<Hold> {
     let actor = authorize_hold(conn, principal, hold_id, Permission::ManageHolds)?;
     let hold = find_hold(conn, hold_id)?;
-    let pool = pool_store::find(conn, &hold.pool_id)?.ok_or(Error::NotFound { what: "pool" })?;
+    let pool = store::pool(conn, &hold.pool_id)?;
     let amount = input
         .amount
         .as_deref()
@@ -844,7 +744,7 @@ pub fn release_manual(
 pub fn get_hold(conn: &mut DbConnection, principal: &Principal, hold_id: &str) -> Result<Hold> {
     authorize_hold(conn, principal, hold_id, Permission::ReadHolds)?;
     let hold = find_hold(conn, hold_id)?;
-    let pool = pool_store::find(conn, &hold.pool_id)?.ok_or(Error::NotFound { what: "pool" })?;
+    let pool = store::pool(conn, &hold.pool_id)?;
     Hold::from_row(hold, &pool)
 }
 
@@ -855,18 +755,43 @@ pub fn list_holds(
     page: &PageRequest,
 ) -> Result<Page<Hold>> {
     let (_, pool) = load_authorized(conn, principal, pool_id, Permission::ReadHolds)?;
-    let mut query = holds::table
-        .filter(holds::pool_id.eq(&pool.id))
-        .into_boxed();
-    if let Some(after) = &page.after {
-        query = query.filter(holds::id.gt(after.clone()));
-    }
-    let rows: Vec<HoldRow> = query
-        .order(holds::id.asc())
-        .limit(page.limit + 1)
-        .select(HoldRow::as_select())
-        .load(conn)?;
-    Page::from_rows(rows, page, |r| &r.id).try_map(|r| Hold::from_row(r, &pool))
+    store::hold_page(conn, &pool.id, page)?.try_map(|r| Hold::from_row(r, &pool))
+}
+
+/// A pool's holds with what each reserves money for: all of them, or only
+/// those still reserving money (active, something remaining or pending).
+pub fn held_for_in_pool(
+    conn: &mut DbConnection,
+    pool_id: &PoolId,
+    reserving_only: bool,
+) -> Result<Vec<(HoldId, HoldFor)>> {
+    store::holds_of_pool(conn, pool_id.as_str(), reserving_only)?
+        .into_iter()
+        .map(|row| Ok((HoldFor::of(&row)?, row.id)).map(|(f, id)| (id.into(), f)))
+        .collect()
+}
+
+/// A payout that left the pool.
+#[derive(Debug, Clone)]
+pub struct PaidPayout {
+    pub hold_id: HoldId,
+    pub amount: Money,
+    /// When its payment was reported paid.
+    pub paid_at: chrono::NaiveDateTime,
+}
+
+/// A pool's paid payouts, oldest first.
+pub fn paid_payouts(conn: &mut DbConnection, pool: &PoolRow) -> Result<Vec<PaidPayout>> {
+    let currency = pool.currency()?;
+    store::disbursements_of_pool(conn, &pool.id, DisbursementStatus::Paid.as_str())?
+        .into_iter()
+        .map(|row| PaidPayout {
+            amount: Money::new(row.amount_minor, currency),
+            paid_at: row.resolved_at.unwrap_or(row.created_at),
+            hold_id: row.hold_id.into(),
+        })
+        .map(Ok)
+        .collect()
 }
 
 /// Whether payments drawn on a hold are still waiting for their outcome.
@@ -880,12 +805,9 @@ pub fn disbursements_of(
     hold_id: &HoldId,
     pool: &PoolRow,
 ) -> Result<Vec<Disbursement>> {
-    let rows: Vec<DisbursementRow> = disbursements::table
-        .filter(disbursements::hold_id.eq(hold_id.as_str()))
-        .order(disbursements::id.asc())
-        .select(DisbursementRow::as_select())
-        .load(conn)?;
-    rows.into_iter()
+    store::disbursements_of_hold(conn, hold_id.as_str(), None)?
+        .items
+        .into_iter()
         .map(|r| Disbursement::from_row(r, pool))
         .collect()
 }
@@ -902,18 +824,7 @@ fn disburse_row(
     write_tx(conn, |conn| {
         let (pool, hold) = lock_hold(conn, hold_id)?;
         require_remaining(&pool, &hold, amount)?;
-        let drawn = diesel::update(
-            holds::table
-                .filter(holds::id.eq(hold_id))
-                .filter(holds::remaining_minor.ge(amount)),
-        )
-        .set((
-            holds::remaining_minor.eq(holds::remaining_minor - amount),
-            holds::pending_minor.eq(holds::pending_minor + amount),
-            holds::updated_at.eq(now()),
-        ))
-        .execute(conn)?;
-        if drawn == 0 {
+        if !store::shift(conn, hold_id, amount, Shift::Draw, now())? {
             return Err(Error::conflict(
                 "hold_exceeded",
                 "the hold changed meanwhile; try again",
@@ -936,9 +847,7 @@ fn disburse_row(
             updated_at: at,
             resolved_at: None,
         };
-        diesel::insert_into(disbursements::table)
-            .values(&row)
-            .execute(conn)?;
+        store::insert_disbursement(conn, &row)?;
         audit::record(
             conn,
             actor,
@@ -966,7 +875,7 @@ pub fn disburse_manual(
 ) -> Result<Disbursement> {
     let actor = authorize_hold(conn, principal, hold_id, Permission::CreateDisbursements)?;
     let hold = find_hold(conn, hold_id)?;
-    let pool = pool_store::find(conn, &hold.pool_id)?.ok_or(Error::NotFound { what: "pool" })?;
+    let pool = store::pool(conn, &hold.pool_id)?;
     let amount = super::amount("amount", &input.amount, &pool)?.minor;
     let reference = input
         .external_reference
@@ -980,7 +889,7 @@ pub fn disburse_manual(
 /// Records a payment's outcome, once: `paid` moves the money out of the
 /// pool (post pending) and tells `reactions` so; `failed` returns its part
 /// to the hold.
-pub fn resolve(
+fn resolve(
     conn: &mut DbConnection,
     actor: &Actor,
     disbursement_id: &str,
@@ -997,22 +906,19 @@ pub fn resolve(
             Outcome::Paid => DisbursementStatus::Paid,
             Outcome::Failed => DisbursementStatus::Failed,
         };
-        let resolved = diesel::update(
-            disbursements::table
-                .filter(disbursements::id.eq(disbursement_id))
-                .filter(disbursements::status.eq(DisbursementStatus::Pending.as_str())),
-        )
-        .set((
-            disbursements::status.eq(status.as_str()),
-            disbursements::external_reference
-                .eq(external_reference.or(row.external_reference.clone())),
-            disbursements::failure_reason.eq(reason),
-            disbursements::resolved_by.eq(actor.id()),
-            disbursements::resolved_at.eq(at),
-            disbursements::updated_at.eq(at),
-        ))
-        .execute(conn)?;
-        if resolved == 0 {
+        let resolved = store::resolve_disbursement(
+            conn,
+            disbursement_id,
+            DisbursementStatus::Pending.as_str(),
+            store::Resolution {
+                status: status.as_str(),
+                external_reference: external_reference.or(row.external_reference.clone()),
+                failure_reason: reason,
+                resolved_by: actor.id(),
+                at,
+            },
+        )?;
+        if !resolved {
             let current = find_disbursement(conn, disbursement_id)?;
             return Err(Error::Conflict {
                 code: "disbursement_resolved",
@@ -1021,32 +927,11 @@ pub fn resolve(
             });
         }
         let amount = row.amount_minor;
-        let hold_change = match outcome {
-            Outcome::Paid => diesel::update(
-                holds::table
-                    .filter(holds::id.eq(&row.hold_id))
-                    .filter(holds::pending_minor.ge(amount)),
-            )
-            .set((
-                holds::pending_minor.eq(holds::pending_minor - amount),
-                holds::paid_minor.eq(holds::paid_minor + amount),
-                holds::updated_at.eq(at),
-            ))
-            .execute(conn)?,
-            Outcome::Failed => diesel::update(
-                holds::table
-                    .filter(holds::id.eq(&row.hold_id))
-                    .filter(holds::pending_minor.ge(amount)),
-            )
-            .set((
-                holds::pending_minor.eq(holds::pending_minor - amount),
-                holds::remaining_minor.eq(holds::remaining_minor + amount),
-                holds::status.eq(HoldStatus::Active.as_str()),
-                holds::updated_at.eq(at),
-            ))
-            .execute(conn)?,
+        let shift = match outcome {
+            Outcome::Paid => Shift::Pay,
+            Outcome::Failed => Shift::Fail,
         };
-        if hold_change == 0 {
+        if !store::shift(conn, &row.hold_id, amount, shift, at)? {
             return Err(Error::Internal(format!(
                 "hold {} has less pending than disbursement {}",
                 row.hold_id, row.id
@@ -1057,19 +942,17 @@ pub fn resolve(
                 conn,
                 &pool,
                 EntryKind::Disbursement,
-                ("disbursement", disbursement_id),
+                &Reference::Disbursement(disbursement_id.into()),
                 None,
                 &[(Account::Held, -amount), (Account::PayoutsOut, amount)],
             )?;
-            diesel::update(disbursements::table.filter(disbursements::id.eq(disbursement_id)))
-                .set(disbursements::entry_id.eq(&entry_id))
-                .execute(conn)?;
+            store::set_disbursement_entry(conn, disbursement_id, entry_id.as_str())?;
             // What the money was for learns that it was paid, in this transaction.
             let payout = PayoutPosted {
                 hold_id: hold.id.as_str().into(),
                 held_for: HoldFor::of(&hold)?,
                 disbursement_id: disbursement_id.into(),
-                entry_id: entry_id.into(),
+                entry_id,
                 amount: Money::new(amount, pool.currency()?),
             };
             reactions.payout_posted(conn, actor, &payout)?;
@@ -1159,17 +1042,7 @@ pub fn list_disbursements(
 ) -> Result<Page<Disbursement>> {
     authorize_hold(conn, principal, hold_id, Permission::ReadHolds)?;
     let hold = find_hold(conn, hold_id)?;
-    let pool = pool_store::find(conn, &hold.pool_id)?.ok_or(Error::NotFound { what: "pool" })?;
-    let mut query = disbursements::table
-        .filter(disbursements::hold_id.eq(hold_id))
-        .into_boxed();
-    if let Some(after) = &page.after {
-        query = query.filter(disbursements::id.gt(after.clone()));
-    }
-    let rows: Vec<DisbursementRow> = query
-        .order(disbursements::id.asc())
-        .limit(page.limit + 1)
-        .select(DisbursementRow::as_select())
-        .load(conn)?;
-    Page::from_rows(rows, page, |r| &r.id).try_map(|r| Disbursement::from_row(r, &pool))
+    let pool = store::pool(conn, &hold.pool_id)?;
+    store::disbursements_of_hold(conn, hold_id, Some(page))?
+        .try_map(|r| Disbursement::from_row(r, &pool))
 }

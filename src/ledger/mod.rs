@@ -19,19 +19,18 @@ pub mod contributions;
 pub mod facts;
 pub mod holds;
 pub mod http;
+mod store;
 pub mod verify;
 #[cfg(test)]
 mod verify_is_independent;
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::schema::{ledger_entries, ledger_postings, pools};
 use crate::db::DbConnection;
-use crate::error::{Error, Result};
-use crate::ids::{new_id, now, utc};
+use crate::error::{known, Error, Result};
+use crate::ids::{new_id, now, utc, ContributionId, DisbursementId, EntryId, HoldId};
 use crate::money::{format_minor, Currency, Money, MAX_TOTAL_MINOR};
 use crate::pagination::{Page, PageRequest};
 use crate::pools::store::PoolRow;
@@ -98,6 +97,20 @@ impl EntryKind {
             Self::Reversal => "reversal",
         }
     }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Contribution,
+            Self::Refund,
+            Self::Chargeback,
+            Self::Hold,
+            Self::Release,
+            Self::Disbursement,
+            Self::Reversal,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
+    }
 }
 
 #[cfg(test)]
@@ -111,7 +124,7 @@ thread_local! {
 /// the `deficit` account are negative (the pool owes), so the shown deficit
 /// is the negated balance; world accounts accumulate what came in and out.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct BalanceDelta {
+struct BalanceDelta {
     pub available: i64,
     pub held: i64,
     pub deficit: i64,
@@ -179,39 +192,27 @@ fn beyond_bound(pool: &PoolRow, total: &str) -> Result<Error> {
     ))
 }
 
-/// An entry's postings: account and signed amount in minor units.
-pub type Postings = Vec<(Account, i64)>;
-
-/// The columns a posting is read with: its entry, account and amount.
-pub const POSTING: (
-    ledger_postings::entry_id,
-    ledger_postings::account,
-    ledger_postings::amount_minor,
-) = (
-    ledger_postings::entry_id,
-    ledger_postings::account,
-    ledger_postings::amount_minor,
-);
-
 /// Writes one balanced entry for a pool and moves the pool's cached balances
 /// with it. The caller holds the pool's lock (`pools::store::lock`) and has
 /// checked the business rules; the guarded update here is the last line of
 /// defence: if the postings would take `available`, `held` or `deficit`
 /// below zero, nothing is written and the pool's shortfall is reported.
-pub fn record(
+fn record(
     conn: &mut DbConnection,
     pool: &PoolRow,
     kind: EntryKind,
-    reference: (&str, &str),
-    reverses: Option<&str>,
+    reference: &Reference,
+    reverses: Option<&EntryId>,
     postings: &[(Account, i64)],
-) -> Result<String> {
-    record_at(conn, pool, kind, reference, reverses, postings, now())
+) -> Result<EntryId> {
+    write_entry(conn, pool, kind, reference, reverses, postings, now())
 }
 
-/// [`record`], for an entry written at `at`. The service always writes
-/// entries at the current time; this exists for fixtures and demo
-/// histories that need entries on earlier days.
+/// [`record`], for an entry written at `at`: a door for test fixtures that
+/// need history on earlier days (the service always writes entries now).
+/// It takes the reference as stored text and amounts in minor units, and
+/// reads the reference through the same checked function as every row.
+#[doc(hidden)]
 pub fn record_at(
     conn: &mut DbConnection,
     pool: &PoolRow,
@@ -221,6 +222,29 @@ pub fn record_at(
     postings: &[(Account, i64)],
     at: chrono::NaiveDateTime,
 ) -> Result<String> {
+    let reference = Reference::parse(reference.0, reference.1)?;
+    let reverses = reverses.map(EntryId::from);
+    write_entry(
+        conn,
+        pool,
+        kind,
+        &reference,
+        reverses.as_ref(),
+        postings,
+        at,
+    )
+    .map(EntryId::into_string)
+}
+
+fn write_entry(
+    conn: &mut DbConnection,
+    pool: &PoolRow,
+    kind: EntryKind,
+    reference: &Reference,
+    reverses: Option<&EntryId>,
+    postings: &[(Account, i64)],
+    at: chrono::NaiveDateTime,
+) -> Result<EntryId> {
     let total: i128 = postings.iter().map(|(_, a)| i128::from(*a)).sum();
     if total != 0 || postings.is_empty() {
         return Err(Error::Internal(format!(
@@ -233,76 +257,29 @@ pub fn record_at(
     }
     // The pool is locked and was read fresh, so these guards hold; they
     // stay as the last line of defence, with the bounds checked above.
-    let room = |change: i64| {
-        if change > 0 {
-            MAX_TOTAL_MINOR.saturating_sub(change)
-        } else {
-            i64::MAX
-        }
-    };
-    let moved = diesel::update(
-        pools::table
-            .filter(pools::id.eq(&pool.id))
-            .filter(pools::available_minor.ge(-d.available))
-            .filter(pools::held_minor.ge(-d.held))
-            .filter(pools::deficit_minor.ge(-d.deficit))
-            .filter(pools::available_minor.le(room(d.available)))
-            .filter(pools::held_minor.le(room(d.held)))
-            .filter(pools::deficit_minor.le(room(d.deficit)))
-            .filter(pools::received_minor.le(room(d.received)))
-            .filter(pools::refunded_minor.le(room(d.refunded)))
-            .filter(pools::fees_minor.le(room(d.fees)))
-            .filter(pools::paid_minor.le(room(d.paid))),
-    )
-    .set((
-        pools::available_minor.eq(pools::available_minor + d.available),
-        pools::held_minor.eq(pools::held_minor + d.held),
-        pools::deficit_minor.eq(pools::deficit_minor + d.deficit),
-        pools::received_minor.eq(pools::received_minor + d.received),
-        pools::refunded_minor.eq(pools::refunded_minor + d.refunded),
-        pools::fees_minor.eq(pools::fees_minor + d.fees),
-        pools::paid_minor.eq(pools::paid_minor + d.paid),
-    ))
-    .execute(conn)?;
-    if moved == 0 {
-        let fresh =
-            crate::pools::store::find(conn, &pool.id)?.ok_or(Error::NotFound { what: "pool" })?;
+    if store::move_balances(conn, &pool.id, &d)? == 0 {
+        let fresh = store::pool(conn, &pool.id)?;
         if let Some(total) = d.beyond_bound(&fresh) {
             return Err(beyond_bound(&fresh, total)?);
         }
         return Err(insufficient_funds(&fresh, -d.available)?);
     }
-    let entry_id = new_id();
-    diesel::insert_into(ledger_entries::table)
-        .values((
-            ledger_entries::collective_id.eq(&pool.collective_id),
-            ledger_entries::id.eq(&entry_id),
-            ledger_entries::pool_id.eq(&pool.id),
-            ledger_entries::kind.eq(kind.as_str()),
-            ledger_entries::reference_kind.eq(reference.0),
-            ledger_entries::reference_id.eq(reference.1),
-            ledger_entries::reverses_entry_id.eq(reverses),
-            ledger_entries::created_at.eq(at),
-        ))
-        .execute(conn)?;
-    for &(account, amount) in postings.iter().filter(|(_, a)| *a != 0) {
-        diesel::insert_into(ledger_postings::table)
-            .values((
-                ledger_postings::collective_id.eq(&pool.collective_id),
-                ledger_postings::id.eq(new_id()),
-                ledger_postings::entry_id.eq(&entry_id),
-                ledger_postings::pool_id.eq(&pool.id),
-                ledger_postings::account.eq(account.as_str()),
-                ledger_postings::amount_minor.eq(amount),
-                ledger_postings::currency.eq(&pool.currency),
-            ))
-            .execute(conn)?;
-    }
-    Ok(entry_id)
+    let entry = store::EntryRow {
+        collective_id: pool.collective_id.clone(),
+        id: new_id(),
+        pool_id: pool.id.clone(),
+        kind: kind.as_str().to_owned(),
+        reference_kind: reference.kind().to_owned(),
+        reference_id: reference.id().to_owned(),
+        reverses_entry_id: reverses.map(|e| e.as_str().to_owned()),
+        created_at: at,
+    };
+    store::insert_entry(conn, &entry, &pool.currency, postings)?;
+    Ok(entry.id.into())
 }
 
 /// The refusal for taking `needed` from a pool that does not have it.
-pub fn insufficient_funds(pool: &PoolRow, needed: i64) -> Result<Error> {
+fn insufficient_funds(pool: &PoolRow, needed: i64) -> Result<Error> {
     let currency = pool.currency()?;
     let show = |m: i64| format_minor(m, currency);
     Ok(Error::Conflict {
@@ -322,7 +299,7 @@ pub fn insufficient_funds(pool: &PoolRow, needed: i64) -> Result<Error> {
 }
 
 /// Refuses new holds while the pool owes money from refunds (SPEC §3).
-pub fn require_no_deficit(pool: &PoolRow) -> Result<()> {
+fn require_no_deficit(pool: &PoolRow) -> Result<()> {
     if pool.deficit_minor > 0 {
         let currency = pool.currency()?;
         return Err(Error::Conflict {
@@ -339,7 +316,7 @@ pub fn require_no_deficit(pool: &PoolRow) -> Result<()> {
 }
 
 /// Parses an amount in the pool's currency.
-pub fn amount(field: &str, text: &str, pool: &PoolRow) -> Result<Money> {
+fn amount(field: &str, text: &str, pool: &PoolRow) -> Result<Money> {
     Money::parse_positive(field, text, pool.currency()?)
 }
 
@@ -368,142 +345,168 @@ pub struct Entry {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = ledger_entries)]
-pub struct EntryRow {
-    pub collective_id: String,
-    pub id: String,
-    pub pool_id: String,
-    pub kind: String,
-    pub reference_kind: String,
-    pub reference_id: String,
-    pub reverses_entry_id: Option<String>,
-    pub created_at: chrono::NaiveDateTime,
+/// What an entry is about, with its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    Contribution(ContributionId),
+    Hold(HoldId),
+    Disbursement(DisbursementId),
 }
 
-pub fn find_entry(conn: &mut DbConnection, id: &str) -> Result<Option<EntryRow>> {
-    Ok(ledger_entries::table
-        .find(id)
-        .select(EntryRow::as_select())
-        .first(conn)
-        .optional()?)
+impl Reference {
+    /// As stored and shown: `contribution`, `hold` or `disbursement`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Contribution(_) => "contribution",
+            Self::Hold(_) => "hold",
+            Self::Disbursement(_) => "disbursement",
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Contribution(id) => id.as_str(),
+            Self::Hold(id) => id.as_str(),
+            Self::Disbursement(id) => id.as_str(),
+        }
+    }
+
+    /// Read from a stored kind and id: the one checked reading.
+    fn parse(kind: &str, id: &str) -> Result<Self> {
+        Ok(match kind {
+            "contribution" => Self::Contribution(id.into()),
+            "hold" => Self::Hold(id.into()),
+            "disbursement" => Self::Disbursement(id.into()),
+            other => return known(None, "entry reference", id, other),
+        })
+    }
+}
+
+/// One journal entry as the areas built on the ledger read it (statements,
+/// summaries): typed, with its postings in the pool's currency.
+#[derive(Debug, Clone)]
+pub struct JournalEntry {
+    pub id: EntryId,
+    pub kind: EntryKind,
+    pub reference: Reference,
+    pub created_at: chrono::NaiveDateTime,
+    pub postings: Vec<(Account, Money)>,
+}
+
+impl store::EntryRow {
+    fn kind(&self) -> Result<EntryKind> {
+        known(EntryKind::parse(&self.kind), "entry", &self.id, &self.kind)
+    }
+}
+
+/// A posting row read through the checked account.
+fn posting(row: &store::PostingRow) -> Result<(Account, i64)> {
+    let (entry, account, amount) = row;
+    Ok((
+        known(Account::parse(account), "posting of entry", entry, account)?,
+        *amount,
+    ))
 }
 
 /// A page of a pool's entries, oldest first, with their postings.
 pub fn entries(conn: &mut DbConnection, pool: &PoolRow, page: &PageRequest) -> Result<Page<Entry>> {
     let currency = pool.currency()?;
-    let mut query = ledger_entries::table
-        .filter(ledger_entries::pool_id.eq(&pool.id))
-        .into_boxed();
-    if let Some(after) = &page.after {
-        query = query.filter(ledger_entries::id.gt(after.clone()));
-    }
-    let rows: Vec<EntryRow> = query
-        .order(ledger_entries::id.asc())
-        .limit(page.limit + 1)
-        .select(EntryRow::as_select())
-        .load(conn)?;
-    let page = Page::from_rows(rows, page, |r| &r.id);
+    let page = store::entry_page(conn, &pool.id, page)?;
     let ids: Vec<&str> = page.items.iter().map(|e| e.id.as_str()).collect();
-    let postings: Vec<(String, String, i64)> = ledger_postings::table
-        .filter(ledger_postings::entry_id.eq_any(ids))
-        .order(ledger_postings::id.asc())
-        .select(POSTING)
-        .load(conn)?;
-    Ok(page.map(|row| to_entry(row, &postings, currency)))
+    let postings = store::postings_of(conn, &ids)?;
+    page.try_map(|row| to_entry(row, &postings, currency))
+}
+
+/// One entry with its postings, as the API shows it.
+fn single_entry(conn: &mut DbConnection, pool: &PoolRow, id: &EntryId) -> Result<Entry> {
+    let row = store::find_entry(conn, id.as_str())?.ok_or(Error::NotFound { what: "entry" })?;
+    let postings = store::postings_of(conn, &[id.as_str()])?;
+    to_entry(row, &postings, pool.currency()?)
 }
 
 /// The sum of a pool's postings per account over the entries written
 /// before `before`: the balances the pool had at that instant.
 pub fn sums_before(
     conn: &mut DbConnection,
-    pool_id: &str,
+    pool: &PoolRow,
     before: chrono::NaiveDateTime,
-) -> Result<Vec<(Account, i64)>> {
-    use diesel::dsl::sql;
-    use diesel::sql_types::{BigInt, Nullable};
-    let earlier = ledger_entries::table
-        .filter(ledger_entries::pool_id.eq(pool_id))
-        .filter(ledger_entries::created_at.lt(before))
-        .select(ledger_entries::id);
-    // SUM of BIGINT is NUMERIC on PostgreSQL; the cast keeps it an integer
-    // on both databases.
-    let sums: Vec<(String, Option<i64>)> = ledger_postings::table
-        .filter(ledger_postings::pool_id.eq(pool_id))
-        .filter(ledger_postings::entry_id.eq_any(earlier))
-        .group_by(ledger_postings::account)
-        .select((
-            ledger_postings::account,
-            sql::<Nullable<BigInt>>("CAST(SUM(ledger_postings.amount_minor) AS BIGINT)"),
-        ))
-        .load(conn)?;
-    Ok(sums
+) -> Result<Vec<(Account, Money)>> {
+    let currency = pool.currency()?;
+    store::sums_before(conn, &pool.id, before)?
         .into_iter()
-        .filter_map(|(account, sum)| Account::parse(&account).map(|a| (a, sum.unwrap_or(0))))
-        .collect())
+        .map(|(account, sum)| {
+            let account = known(
+                Account::parse(&account),
+                "postings of pool",
+                &pool.id,
+                &account,
+            )?;
+            Ok((account, Money::new(sum, currency)))
+        })
+        .collect()
 }
 
 /// A pool's entries written in `[start, end)`, oldest first, each with its
 /// postings.
 pub fn entries_between(
     conn: &mut DbConnection,
-    pool_id: &str,
+    pool: &PoolRow,
     start: chrono::NaiveDateTime,
     end: chrono::NaiveDateTime,
-) -> Result<Vec<(EntryRow, Postings)>> {
-    let within = || {
-        ledger_entries::table
-            .filter(ledger_entries::pool_id.eq(pool_id))
-            .filter(ledger_entries::created_at.ge(start))
-            .filter(ledger_entries::created_at.lt(end))
-    };
-    let entries: Vec<EntryRow> = within()
-        .order((ledger_entries::created_at.asc(), ledger_entries::id.asc()))
-        .select(EntryRow::as_select())
-        .load(conn)?;
-    let postings: Vec<(String, String, i64)> = ledger_postings::table
-        .filter(ledger_postings::pool_id.eq(pool_id))
-        .filter(ledger_postings::entry_id.eq_any(within().select(ledger_entries::id)))
-        .order(ledger_postings::id.asc())
-        .select(POSTING)
-        .load(conn)?;
-    let mut by_entry: std::collections::HashMap<String, Postings> =
+) -> Result<Vec<JournalEntry>> {
+    let currency = pool.currency()?;
+    let (entries, postings) = store::entries_between(conn, &pool.id, start, end)?;
+    let mut by_entry: std::collections::HashMap<&str, Vec<(Account, Money)>> =
         std::collections::HashMap::new();
-    for (entry, account, amount) in postings {
-        if let Some(account) = Account::parse(&account) {
-            by_entry.entry(entry).or_default().push((account, amount));
-        }
+    for row in &postings {
+        let (account, amount) = posting(row)?;
+        by_entry
+            .entry(row.0.as_str())
+            .or_default()
+            .push((account, Money::new(amount, currency)));
     }
-    Ok(entries
+    entries
         .into_iter()
         .map(|entry| {
-            let postings = by_entry.remove(&entry.id).unwrap_or_default();
-            (entry, postings)
+            Ok(JournalEntry {
+                kind: entry.kind()?,
+                reference: Reference::parse(&entry.reference_kind, &entry.reference_id)?,
+                postings: by_entry.remove(entry.id.as_str()).unwrap_or_default(),
+                created_at: entry.created_at,
+                id: entry.id.into(),
+            })
         })
-        .collect())
+        .collect()
 }
 
-fn to_entry(row: EntryRow, postings: &[(String, String, i64)], currency: Currency) -> Entry {
-    Entry {
-        postings: postings
-            .iter()
-            .filter(|(entry, _, _)| *entry == row.id)
-            .filter_map(|(_, account, amount)| {
-                Account::parse(account).map(|account| Posting {
-                    account,
-                    amount: format_minor(*amount, currency),
-                })
+fn to_entry(
+    row: store::EntryRow,
+    postings: &[store::PostingRow],
+    currency: Currency,
+) -> Result<Entry> {
+    let kind = row.kind()?;
+    let reference = Reference::parse(&row.reference_kind, &row.reference_id)?;
+    let postings = postings
+        .iter()
+        .filter(|(entry, _, _)| *entry == row.id)
+        .map(|p| {
+            posting(p).map(|(account, amount)| Posting {
+                account,
+                amount: format_minor(amount, currency),
             })
-            .collect(),
+        })
+        .collect::<Result<_>>()?;
+    Ok(Entry {
+        postings,
         id: row.id,
         pool_id: row.pool_id,
-        kind: row.kind,
-        reference_kind: row.reference_kind,
+        kind: kind.as_str().to_owned(),
+        reference_kind: reference.kind().to_owned(),
         reference_id: row.reference_id,
         reverses_entry_id: row.reverses_entry_id,
         currency: currency.code.to_owned(),
         created_at: utc(row.created_at),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -32,11 +32,12 @@ use diesel::dsl::{count_star, sql};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
+use super::holds::DisbursementStatus;
+use super::store::HoldRow;
 use super::Account;
 use crate::db::schema::{disbursements, holds, ledger_entries, ledger_postings, pools};
 use crate::db::DbConnection;
 use crate::error::Result;
-use crate::ledger::holds::{DisbursementStatus, HoldRow};
 use crate::pools::store::PoolRow;
 
 /// Rows read per query.

@@ -162,13 +162,14 @@ pub fn statement(
     let tz = crate::collectives::store::time_zone(conn, &pool.collective_id)?;
     let (start, end) = calendar::period(tz, from, to);
     let mut own = Own::default();
-    own.add(&ledger::sums_before(conn, &pool.id, start)?);
+    own.add(&minor(&ledger::sums_before(conn, &pool, start)?));
     let opening = own;
     let show = |m: i64| format_minor(m, currency);
     let mut total = Flows::default();
     let (mut placed, mut released, mut held_paid) = (0_i64, 0_i64, 0_i64);
     let mut lines = Vec::new();
-    for (entry, postings) in ledger::entries_between(conn, &pool.id, start, end)? {
+    for entry in ledger::entries_between(conn, &pool, start, end)? {
+        let postings = minor(&entry.postings);
         let flows = Flows::of(&postings);
         own.add(&postings);
         total.received += flows.received;
@@ -177,16 +178,16 @@ pub fn statement(
         total.fees += flows.fees;
         match flows.held {
             h if h > 0 => placed += h,
-            h if h < 0 && entry.kind == ledger::EntryKind::Release.as_str() => released -= h,
+            h if h < 0 && entry.kind == ledger::EntryKind::Release => released -= h,
             h => held_paid -= h,
         }
         lines.push(StatementLine {
             date: calendar::local_date(tz, entry.created_at),
             at: utc(entry.created_at),
-            entry_id: entry.id,
-            kind: entry.kind,
-            reference_kind: entry.reference_kind,
-            reference_id: entry.reference_id,
+            kind: entry.kind.as_str().to_owned(),
+            reference_kind: entry.reference.kind().to_owned(),
+            reference_id: entry.reference.id().to_owned(),
+            entry_id: entry.id.into_string(),
             inflow: show(flows.received),
             outflow: show(flows.returned + flows.paid_out),
             fees: show(flows.fees),
@@ -279,4 +280,9 @@ pub fn to_csv(statement: &Statement) -> String {
         &statement.closing.balance,
     ));
     out
+}
+
+/// Postings in minor units, as the statement adds them up.
+fn minor(postings: &[(Account, crate::money::Money)]) -> Vec<(Account, i64)> {
+    postings.iter().map(|(a, m)| (*a, m.minor)).collect()
 }

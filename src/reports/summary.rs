@@ -15,9 +15,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{Days, Months, NaiveDate, NaiveDateTime};
+use chrono::{Days, Months, NaiveDate};
 use chrono_tz::Tz;
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -26,11 +25,11 @@ use super::Flows;
 use crate::auth::access::{authorize, Principal};
 use crate::auth::policy::Permission;
 use crate::calendar;
-use crate::db::schema::{disbursements, holds};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
+use crate::ids::{HoldId, PoolId};
 use crate::ledger;
-use crate::ledger::holds::{DisbursementStatus, HoldStatus, Purpose};
+use crate::ledger::holds::{self, HoldFor};
 use crate::money::format_minor;
 use crate::pools::store::{self as pool_store, PoolRow};
 use crate::pools::Pool;
@@ -156,17 +155,9 @@ pub struct PoolSummary {
 
 /// What the pool paid out, one unit per request (or manual hold), dated by
 /// its first paid payout in the collective's time zone, in id order.
-pub fn payout_units(conn: &mut DbConnection, pool_id: &str, tz: Tz) -> Result<Vec<Unit>> {
-    let paid: Vec<(String, i64, Option<NaiveDateTime>, NaiveDateTime)> = disbursements::table
-        .filter(disbursements::pool_id.eq(pool_id))
-        .filter(disbursements::status.eq(DisbursementStatus::Paid.as_str()))
-        .select((
-            disbursements::hold_id,
-            disbursements::amount_minor,
-            disbursements::resolved_at,
-            disbursements::created_at,
-        ))
-        .load(conn)?;
+pub fn payout_units(conn: &mut DbConnection, pool: &PoolRow, tz: Tz) -> Result<Vec<Unit>> {
+    let pool_id = pool.id.as_str();
+    let paid = holds::paid_payouts(conn, pool)?;
     let holds = hold_owners(conn, pool_id)?;
     let categories: HashMap<String, String> =
         crate::requests::store::helped_in_pool(conn, pool_id)?
@@ -174,12 +165,13 @@ pub fn payout_units(conn: &mut DbConnection, pool_id: &str, tz: Tz) -> Result<Ve
             .map(|(id, category, _)| (id, category))
             .collect();
     let mut units: BTreeMap<String, Unit> = BTreeMap::new();
-    for (hold_id, amount, resolved_at, created_at) in paid {
+    for payout in paid {
+        let (hold_id, amount) = (payout.hold_id, payout.amount.minor);
         let (key, request) = holds
             .get(&hold_id)
             .cloned()
             .unwrap_or_else(|| (format!("hold:{hold_id}"), false));
-        let on = calendar::local_date(tz, resolved_at.unwrap_or(created_at));
+        let on = calendar::local_date(tz, payout.paid_at);
         let category = request
             .then(|| categories.get(&key).cloned())
             .flatten()
@@ -197,38 +189,30 @@ pub fn payout_units(conn: &mut DbConnection, pool_id: &str, tz: Tz) -> Result<Ve
 
 /// Each hold of the pool: what it is for (the request id for a request's
 /// hold, else `hold:<id>`), and whether that is a request.
-fn hold_owners(conn: &mut DbConnection, pool_id: &str) -> Result<HashMap<String, (String, bool)>> {
-    let rows: Vec<(String, String, Option<String>)> = holds::table
-        .filter(holds::pool_id.eq(pool_id))
-        .select((holds::id, holds::purpose, holds::reference_id))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, purpose, reference)| {
-            let owner = match reference {
-                Some(request) if purpose == Purpose::Request.as_str() => (request, true),
-                _ => (format!("hold:{id}"), false),
-            };
-            (id, owner)
-        })
-        .collect())
+fn hold_owners(conn: &mut DbConnection, pool_id: &str) -> Result<HashMap<HoldId, (String, bool)>> {
+    Ok(
+        holds::held_for_in_pool(conn, &PoolId::from(pool_id), false)?
+            .into_iter()
+            .map(|(id, held_for)| {
+                let owner = match held_for {
+                    HoldFor::Request(request) => (request.into_string(), true),
+                    _ => (format!("hold:{id}"), false),
+                };
+                (id, owner)
+            })
+            .collect(),
+    )
 }
 
 /// How many requests (or manual holds) have money reserved: holds for a
 /// round's budget are not about anyone.
 fn held_for(conn: &mut DbConnection, pool_id: &str) -> Result<usize> {
-    let rows: Vec<(String, String, Option<String>)> = holds::table
-        .filter(holds::pool_id.eq(pool_id))
-        .filter(holds::status.eq(HoldStatus::Active.as_str()))
-        .filter(holds::purpose.ne(Purpose::Round.as_str()))
-        .filter((holds::remaining_minor + holds::pending_minor).gt(0))
-        .select((holds::id, holds::purpose, holds::reference_id))
-        .load(conn)?;
-    let owners: BTreeSet<String> = rows
+    let owners: BTreeSet<String> = holds::held_for_in_pool(conn, &PoolId::from(pool_id), true)?
         .into_iter()
-        .map(|(id, purpose, reference)| match reference {
-            Some(request) if purpose == Purpose::Request.as_str() => request,
-            _ => format!("hold:{id}"),
+        .filter_map(|(id, held_for)| match held_for {
+            HoldFor::Request(request) => Some(request.into_string()),
+            HoldFor::Round(_) => None,
+            HoldFor::Manual => Some(format!("hold:{id}")),
         })
         .collect();
     Ok(owners.len())
@@ -298,7 +282,8 @@ pub fn summary(
         .collect();
     let start = calendar::start_of_day(tz, first_month);
     let end = calendar::start_of_day(tz, today.checked_add_days(Days::new(1)).unwrap_or(today));
-    for (entry, postings) in ledger::entries_between(conn, &row.id, start, end)? {
+    for entry in ledger::entries_between(conn, &row, start, end)? {
+        let postings: Vec<_> = entry.postings.iter().map(|(a, m)| (*a, m.minor)).collect();
         let flows = Flows::of(&postings);
         let month = calendar::month_label(calendar::local_date(tz, entry.created_at));
         if let Some(slot) = months.get_mut(&month) {
@@ -307,7 +292,7 @@ pub fn summary(
         }
     }
 
-    let units = payout_units(conn, &row.id, tz)?;
+    let units = payout_units(conn, &row, tz)?;
     let quarters = Quarters::covering(today, MONTHS);
     let disclosed = if public {
         disclosure::public(&units, &quarters, min_group)
