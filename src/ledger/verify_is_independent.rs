@@ -5,7 +5,7 @@
 
 use diesel::prelude::*;
 
-use super::{record, verify::verify, Account, EntryKind, MISMAPPED};
+use super::{record, verify::verify, Account, EntryKind, Reference, MISMAPPED};
 use crate::auth::access::Principal;
 use crate::db::{DatabaseUrl, DbConnection};
 
@@ -99,7 +99,7 @@ fn gift_with_fee(conn: &mut DbConnection) {
         conn,
         &pool,
         EntryKind::Contribution,
-        ("contribution", "gift"),
+        &Reference::Contribution("gift".into()),
         None,
         &[
             (Account::ContributionsIn, -10_000),
