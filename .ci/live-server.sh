@@ -25,6 +25,9 @@ live_server() {
   export COMMONPOT_ACCESS_TOKEN_TTL_SECS=3600
   # Fuzzers and scenarios sign in often; no lock-out in the middle of a run.
   export COMMONPOT_LOGIN_MAX_FAILURES=1000000
+  # No webhook delivery: a fuzzer may register an endpoint at any public
+  # address, and nothing here may send traffic off this machine (#19).
+  export COMMONPOT_WEBHOOKS_DELIVER=false
   export RUST_LOG="${RUST_LOG:-error}"
   LIVE_PID=
   trap live_server_stop EXIT

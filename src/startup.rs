@@ -19,6 +19,7 @@ pub struct Application {
     server: Server,
     db: Db,
     settings: Arc<Settings>,
+    webhooks: Guard,
     pledge_sweep_every: std::time::Duration,
     events_retention_days: u32,
 }
@@ -79,6 +80,7 @@ impl Application {
             server,
             db,
             settings,
+            webhooks: guard,
             pledge_sweep_every,
             events_retention_days,
         })
@@ -165,9 +167,28 @@ impl Application {
                 }
             }
         });
+        // Webhook delivery (#19): safe on several replicas at once (leases).
+        let delivery = if self.settings.webhooks_deliver {
+            match crate::webhooks::worker::Worker::new(
+                self.db.clone(),
+                &self.settings,
+                self.webhooks.clone(),
+            ) {
+                Ok(worker) => Some(actix_web::rt::spawn(worker.run())),
+                Err(error) => {
+                    tracing::error!(%error, "webhook delivery worker cannot start");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let result = self.server.await;
         housekeeping.abort();
         pledge_sweep.abort();
+        if let Some(delivery) = delivery {
+            delivery.abort();
+        }
         result
     }
 }

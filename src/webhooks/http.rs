@@ -178,3 +178,133 @@ pub async fn rotate_endpoint_secret(
             .await?,
     ))
 }
+
+/// `?status=` for the delivery log.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveriesQuery {
+    /// Items per page, 1 to 200 (default 50).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only deliveries in this state: `pending`, `delivered`, `failed` or
+    /// `skipped`.
+    pub status: Option<String>,
+}
+
+/// The endpoint's delivery log, newest first: each message (its
+/// `webhook-id` is `event_id`) with its status and every try — when, how
+/// long, the status code or error, and the first bytes of the answer.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("id" = Uuid, Path, description = "Collective id"), ("endpoint_id" = String, Path, description = "Endpoint id"), DeliveriesQuery),
+    responses((status = 200, body = Page<log::Delivery>)),
+    security(("bearer" = []))
+)]
+#[get("/collectives/{id}/webhooks/{endpoint_id}/deliveries")]
+pub async fn list_deliveries(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(Uuid, String)>,
+    query: crate::http::extract::Query<DeliveriesQuery>,
+) -> ApiResult<web::Json<Page<log::Delivery>>> {
+    use delivery::DeliveryStatus;
+    let (id, endpoint_id) = path.into_inner();
+    let query = query.into_inner();
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .check_with(log::is_delivery_id)?;
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(text) => Some(
+            [
+                DeliveryStatus::Pending,
+                DeliveryStatus::Delivered,
+                DeliveryStatus::Failed,
+                DeliveryStatus::Skipped,
+            ]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| {
+                crate::error::Error::invalid("status", "one of pending, delivered, failed, skipped")
+            })?,
+        ),
+    };
+    Ok(web::Json(
+        state
+            .db
+            .run(move |conn| {
+                log::list(
+                    conn,
+                    &principal,
+                    &id.to_string(),
+                    &endpoint_id,
+                    status,
+                    &page,
+                )
+            })
+            .await?,
+    ))
+}
+
+/// Send one delivery again, now. A finished one (delivered, failed,
+/// skipped) becomes pending with a fresh retry schedule; a pending one is
+/// made due at once. Same `webhook-id`, so a receiver that has it can tell.
+/// A disabled endpoint receives it once enabled again.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("id" = Uuid, Path, description = "Collective id"), ("endpoint_id" = String, Path, description = "Endpoint id"),
+           ("delivery_id" = String, Path, description = "Delivery id")),
+    responses((status = 202, body = log::Delivery)),
+    security(("bearer" = []))
+)]
+#[post("/collectives/{id}/webhooks/{endpoint_id}/deliveries/{delivery_id}/retry")]
+pub async fn retry_delivery(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(Uuid, String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (id, endpoint_id, delivery_id) = path.into_inner();
+    let delivery = state
+        .db
+        .run(move |conn| {
+            log::retry(
+                conn,
+                &principal,
+                &id.to_string(),
+                &endpoint_id,
+                &delivery_id,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(delivery))
+}
+
+/// Send again every event since a time (for a partner recovering from an
+/// outage): each of the endpoint's types its app may read now, still kept
+/// (`events_retention_days`), with its original `webhook-id`. At most
+/// 10,000 events per call (422 if more: replay a shorter span).
+#[utoipa::path(
+    tag = "webhooks",
+    params(("id" = Uuid, Path, description = "Collective id"), ("endpoint_id" = String, Path, description = "Endpoint id")),
+    request_body = log::Replay,
+    responses((status = 202, body = log::Replayed)),
+    security(("bearer" = []))
+)]
+#[post("/collectives/{id}/webhooks/{endpoint_id}/replay")]
+pub async fn replay_endpoint(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(Uuid, String)>,
+    body: Json<log::Replay>,
+) -> ApiResult<HttpResponse> {
+    let (id, endpoint_id) = path.into_inner();
+    let replayed = state
+        .db
+        .run(move |conn| log::replay(conn, &principal, &id.to_string(), &endpoint_id, &body.0))
+        .await?;
+    Ok(HttpResponse::Accepted().json(replayed))
+}

@@ -9,12 +9,17 @@
 //!   once, at registration and at rotation. After a rotation the previous
 //!   secret signs beside the new one for a grace period.
 //! * Request forgery: [`ssrf`].
+//! * Delivery: [`delivery`] (rows, lease, retries) and [`worker`] (the
+//!   loop `serve` runs, and the HTTP client).
 
+pub mod delivery;
 pub mod http;
+pub mod log;
 pub mod service;
 pub mod signing;
 pub mod ssrf;
 pub mod store;
+pub mod worker;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -27,3 +27,4 @@ mod sign_in;
 mod summary_properties;
 mod web;
 mod webhooks;
+mod webhooks_delivery;

@@ -107,6 +107,8 @@ struct World {
     client_id: String,
     /// A webhook endpoint of `client_id` (disabled: it sends nothing).
     endpoint: String,
+    /// A delivery of that endpoint (queued by a replay).
+    delivery: String,
     admin: Person,
     coordinator: Person,
     member: Person,
@@ -1126,6 +1128,48 @@ fn rows() -> Vec<Row> {
                 )
             },
         },
+        Row {
+            operation: "list_deliveries",
+            access: OwnOr(Role::Admin, &["webhooks:manage"]),
+            call: |w, _, _| {
+                (
+                    Method::GET,
+                    format!(
+                        "/api/v1/collectives/{}/webhooks/{}/deliveries",
+                        w.collective, w.endpoint
+                    ),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "retry_delivery",
+            access: OwnOr(Role::Admin, &["webhooks:manage"]),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!(
+                        "/api/v1/collectives/{}/webhooks/{}/deliveries/{}/retry",
+                        w.collective, w.endpoint, w.delivery
+                    ),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "replay_endpoint",
+            access: OwnOr(Role::Admin, &["webhooks:manage"]),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!(
+                        "/api/v1/collectives/{}/webhooks/{}/replay",
+                        w.collective, w.endpoint
+                    ),
+                    Some(json!({"since": "2020-01-01T00:00:00Z"})),
+                )
+            },
+        },
     ]
 }
 
@@ -1404,6 +1448,24 @@ async fn every_operation_admits_exactly_the_callers_its_rule_names() {
         .await
         .expect(201)
         .id();
+    // A delivery to retry: the endpoint is given the pool's events again
+    // (it is disabled, so nothing is sent).
+    let hook = format!("/api/v1/collectives/{collective}/webhooks/{endpoint}");
+    app.post(
+        &format!("{hook}/replay"),
+        &admin.token,
+        json!({"since": "2020-01-01T00:00:00Z"}),
+    )
+    .await
+    .expect(202);
+    let delivery = app
+        .get(&format!("{hook}/deliveries"), &admin.token)
+        .await
+        .expect(200)
+        .body["items"][0]["id"]
+        .as_str()
+        .expect("a replayed delivery")
+        .to_owned();
     let world = World {
         pledge,
         issue,
@@ -1433,6 +1495,7 @@ async fn every_operation_admits_exactly_the_callers_its_rule_names() {
         target_membership: target.membership_id.clone(),
         client_id,
         endpoint,
+        delivery,
         expired: expired_token(&app, &admin.user_id),
         admin,
         coordinator,
