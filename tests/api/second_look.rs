@@ -264,15 +264,28 @@ async fn every_paged_list_can_be_walked_to_its_end() {
     }
     // Webhook endpoints (disabled, so nothing is ever sent to them).
     let (_, hook_client, _) = app.partner(collective, admin, &["pools:read"]).await;
+    let mut hook = String::new();
     for n in 0..3 {
+        hook = app
+            .post(
+                &format!("/api/v1/collectives/{collective}/webhooks"),
+                &admin.token,
+                json!({"client_id": hook_client, "url": format!("https://93.184.215.14/hook/{n}"),
+                       "event_types": ["pool.*"], "enabled": false}),
+            )
+            .await
+            .expect(201)
+            .id();
+    }
+    // Deliveries for the last one: its pool events, replayed three times.
+    for _ in 0..3 {
         app.post(
-            &format!("/api/v1/collectives/{collective}/webhooks"),
+            &format!("/api/v1/collectives/{collective}/webhooks/{hook}/replay"),
             &admin.token,
-            json!({"client_id": hook_client, "url": format!("https://93.184.215.14/hook/{n}"),
-                   "event_types": ["pool.*"], "enabled": false}),
+            json!({"since": "2020-01-01T00:00:00Z"}),
         )
         .await
-        .expect(201);
+        .expect(202);
     }
     app.join(collective, admin, "member").await;
     app.join(collective, admin, "coordinator").await;
@@ -355,6 +368,10 @@ async fn every_paged_list_can_be_walked_to_its_end() {
         (
             "list_endpoints",
             format!("/api/v1/collectives/{collective}/webhooks"),
+        ),
+        (
+            "list_deliveries",
+            format!("/api/v1/collectives/{collective}/webhooks/{hook}/deliveries"),
         ),
         (
             "list_members",
