@@ -100,6 +100,14 @@ pub struct Settings {
     /// Webhooks: how long, in seconds, a message is retried before it is
     /// given up and its endpoint disabled (about three days).
     pub webhooks_give_up_after_secs: u64,
+    /// Field encryption (#24): the keys private fields are sealed with,
+    /// base64 (32 bytes each), comma separated, the primary first. Wins
+    /// over `encryption_key_file`.
+    pub encryption_keys: Option<String>,
+    /// Field encryption: the file of keys (one base64 key a line, the
+    /// primary first) when `encryption_keys` is unset; `serve` generates a
+    /// development one, with a warning, if it does not exist.
+    pub encryption_key_file: PathBuf,
 }
 
 impl Default for Settings {
@@ -134,6 +142,8 @@ impl Default for Settings {
             webhooks_retry_base_ms: 10_000,
             webhooks_retry_max_delay_secs: 6 * 3600,
             webhooks_give_up_after_secs: 3 * 24 * 3600,
+            encryption_keys: None,
+            encryption_key_file: PathBuf::from("commonpot-fields.key"),
         }
     }
 }
@@ -170,6 +180,8 @@ const KEYS: &[&str] = &[
     "webhooks_retry_base_ms",
     "webhooks_retry_max_delay_secs",
     "webhooks_give_up_after_secs",
+    "encryption_keys",
+    "encryption_key_file",
 ];
 
 impl Settings {

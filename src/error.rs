@@ -49,6 +49,10 @@ pub enum Error {
     Storage(#[from] diesel::result::Error),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A sealed private value does not open here (copied from another row,
+    /// altered, or sealed with a key the keyring lacks): `crate::crypto`.
+    #[error("a private value cannot be decrypted: {0}")]
+    Undecryptable(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -43,7 +43,7 @@ fn stored(
     conn: &mut DbConnection,
     request: &Request,
 ) -> Result<Option<(String, i32, String, chrono::NaiveDateTime)>> {
-    Ok(idempotency_keys::table
+    let row: Option<(String, i32, String, chrono::NaiveDateTime)> = idempotency_keys::table
         .filter(idempotency_keys::caller.eq(&request.caller))
         .filter(idempotency_keys::endpoint.eq(&request.endpoint))
         .filter(idempotency_keys::key.eq(&request.key))
@@ -54,7 +54,26 @@ fn stored(
             idempotency_keys::created_at,
         ))
         .first(conn)
-        .optional()?)
+        .optional()?;
+    row.map(|(hash, status, body, at)| {
+        let body = match body.is_empty() {
+            true => body,
+            false => crate::crypto::open(ANSWER.table, ANSWER.column, &request.place(), &body)?,
+        };
+        Ok((hash, status, body, at))
+    })
+    .transpose()
+}
+
+/// Stored answers are sealed as a whole (`crate::crypto`): a request's
+/// answer holds its private details.
+const ANSWER: crate::crypto::Field = crate::crypto::IDEMPOTENT_ANSWER;
+
+impl Request {
+    /// The row id the answer is sealed for (as `ANSWER.id_sql` writes it).
+    fn place(&self) -> String {
+        format!("{}/{}/{}", self.caller, self.endpoint, self.key)
+    }
 }
 
 fn replay(request: &Request, hash: String, status: i32, body: String) -> Result<Answer> {
@@ -118,7 +137,12 @@ pub fn run(
         )
         .set((
             idempotency_keys::response_status.eq(i32::from(answer.status)),
-            idempotency_keys::response_body.eq(&answer.body),
+            idempotency_keys::response_body.eq(crate::crypto::seal(
+                ANSWER.table,
+                ANSWER.column,
+                &request.place(),
+                &answer.body,
+            )?),
         ))
         .execute(conn)?;
         Ok(answer)

@@ -16,6 +16,7 @@ pub mod clients;
 pub mod clock;
 pub mod collectives;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod demo;
 pub mod error;

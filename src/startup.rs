@@ -54,6 +54,9 @@ impl Application {
         let url = DatabaseUrl::parse(&settings.database_url)?;
         let keys = Keys::from_settings(&settings)?;
         let pool = db::open(&url, settings.db_pool_size)?;
+        // Private fields (#24): the keyring, checked against the database,
+        // and whatever is still clear text sealed, before anything serves.
+        crate::crypto::sweep::startup(&mut *pool.get()?, &settings)?;
         let db = Db::new(pool, &url).with_clock(clock);
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
@@ -183,9 +186,19 @@ impl Application {
         } else {
             None
         };
+        // A key added or promoted in the key file (`admin rotate-key`)
+        // reaches this running service within 30 s.
+        let key_reload = actix_web::rt::spawn(async move {
+            let mut ticks = actix_web::rt::time::interval(std::time::Duration::from_secs(30));
+            loop {
+                ticks.tick().await;
+                crate::crypto::keyring::reload();
+            }
+        });
         let result = self.server.await;
         housekeeping.abort();
         pledge_sweep.abort();
+        key_reload.abort();
         if let Some(delivery) = delivery {
             delivery.abort();
         }

@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::crypto;
 use crate::db::schema::{affectedness, issues};
 use crate::db::DbConnection;
 use crate::error::Result;
@@ -30,6 +31,17 @@ pub struct DeclarationRow {
     pub declared_at: NaiveDateTime,
 }
 
+/// A declaration's tier is sealed (`crate::crypto`), bound to its member and
+/// issue.
+const TIER: crypto::Field = crypto::AFFECTEDNESS_TIER;
+
+impl DeclarationRow {
+    /// The row id the tier is sealed for (as `TIER.id_sql` writes it).
+    fn place(&self) -> String {
+        format!("{}/{}", self.membership_id, self.issue_id)
+    }
+}
+
 pub fn issues_of(conn: &mut DbConnection, collective_id: &str) -> Result<Vec<IssueRow>> {
     Ok(issues::table
         .filter(issues::collective_id.eq(collective_id))
@@ -43,12 +55,18 @@ pub fn declarations_of(
     collective_id: &str,
     membership_id: &str,
 ) -> Result<Vec<DeclarationRow>> {
-    Ok(affectedness::table
+    affectedness::table
         .filter(affectedness::collective_id.eq(collective_id))
         .filter(affectedness::membership_id.eq(membership_id))
         .order(affectedness::issue_id.asc())
         .select(DeclarationRow::as_select())
-        .load(conn)?)
+        .load(conn)?
+        .into_iter()
+        .map(|mut row: DeclarationRow| {
+            crypto::open_in(TIER.table, TIER.column, &row.place(), &mut row.tier)?;
+            Ok(row)
+        })
+        .collect()
 }
 
 /// Replaces a member's declarations with `rows`.
@@ -65,8 +83,10 @@ pub fn replace(
     )
     .execute(conn)?;
     for row in rows {
+        let mut sealed = row.clone();
+        crypto::seal_in(TIER.table, TIER.column, &row.place(), &mut sealed.tier)?;
         diesel::insert_into(affectedness::table)
-            .values(row)
+            .values(sealed)
             .execute(conn)?;
     }
     Ok(())

@@ -40,17 +40,21 @@ pub fn record(
     object_id: &str,
     details: Value,
 ) -> Result<()> {
+    // Details are sealed (`crate::crypto`): some say how a member is
+    // affected, and a copy of the database should not.
+    let id = new_id();
+    let details = crate::crypto::seal("audit_records", "details", &id, &details.to_string())?;
     diesel::insert_into(audit_records::table)
         .values(AuditRow {
             collective_id: actor.collective_id.clone(),
-            id: new_id(),
+            id,
             occurred_at: now(),
             actor_kind: actor.kind().to_owned(),
             actor_id: actor.id().to_owned(),
             action: action.to_owned(),
             object_kind: object_kind.to_owned(),
             object_id: object_id.to_owned(),
-            details: details.to_string(),
+            details,
         })
         .execute(conn)?;
     Ok(())
@@ -246,7 +250,18 @@ pub fn list(
         .order(audit_records::id.asc())
         .limit(page.limit + 1)
         .select(AuditRow::as_select())
-        .load(conn)?;
+        .load(conn)?
+        .into_iter()
+        .map(|mut row: AuditRow| {
+            crate::crypto::open_in(
+                "audit_records",
+                "details",
+                &row.id.clone(),
+                &mut row.details,
+            )?;
+            Ok(row)
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(Page::from_rows(rows, page, |r| &r.id).map(AuditRecord::from))
 }
 

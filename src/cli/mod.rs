@@ -83,6 +83,28 @@ enum AdminCommand {
         #[arg(long, default_value = "UTC")]
         time_zone: String,
     },
+    /// Rotate the key private fields are sealed with (README, Personal
+    /// data). Without flags, all three steps for a single instance whose
+    /// service reads the same key file: add, promote, wait for the service
+    /// to read the file again, re-encrypt.
+    RotateKey {
+        /// Step 1: add a new key at the end of the key file (decrypt-only);
+        /// give the file to every replica.
+        #[arg(long)]
+        add: bool,
+        /// Step 2, once every replica has it: make the key (default: the
+        /// newest) the primary.
+        #[arg(long, num_args = 0..=1, default_missing_value = "")]
+        promote: Option<String>,
+        /// Step 3: seal everything again under the primary, in batches,
+        /// while the service runs; then retire unused keys and checkpoint.
+        #[arg(long)]
+        reencrypt: bool,
+        /// Without flags: seconds to wait between promoting and
+        /// re-encrypting (running services read the key file every 30 s).
+        #[arg(long, default_value_t = 35)]
+        settle_secs: u64,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -115,7 +137,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = settings(cli.config)?;
             crate::telemetry::init(settings.log_format);
             let url = DatabaseUrl::parse(&settings.database_url)?;
-            db::open(&url, 1)?;
+            let pool = db::open(&url, 1)?;
+            crate::crypto::sweep::startup(&mut *pool.get()?, &settings)?;
             tracing::info!(database = url.backend_name(), "migrations applied");
             Ok(())
         }
@@ -150,6 +173,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 serde_json::json!({"collective": collective, "membership": membership})
             );
             Ok(())
+        }
+        Command::Admin(AdminCommand::RotateKey {
+            add,
+            promote,
+            reencrypt,
+            settle_secs,
+        }) => {
+            let settings = settings(cli.config)?;
+            crate::telemetry::init(settings.log_format);
+            rotate_key(&settings, add, promote, reencrypt, settle_secs)
         }
         Command::Demo { seed, scale } => {
             let settings = settings(cli.config)?;
@@ -229,9 +262,69 @@ fn demo_report(demo: &crate::demo::Demo, settings: &Settings, took: std::time::D
     out
 }
 
+/// `admin rotate-key`: the steps asked for, in order.
+fn rotate_key(
+    settings: &Settings,
+    add: bool,
+    promote: Option<String>,
+    reencrypt: bool,
+    settle_secs: u64,
+) -> anyhow::Result<()> {
+    use crate::crypto::{rotate, sweep};
+    let all = !add && promote.is_none() && !reencrypt;
+    let file = &settings.encryption_key_file;
+    if settings.encryption_keys.is_some() && (add || all || promote.is_some()) {
+        anyhow::bail!(
+            "keys come from encryption_keys (COMMONPOT_ENCRYPTION_KEYS): add this new key at \
+             its end on every replica, then move it first, then run \
+             `commonpot admin rotate-key --reencrypt`:\n{}",
+            crate::crypto::Key::generate()
+        );
+    }
+    let mut added = None;
+    if add || all {
+        let id = rotate::add_key(file)?;
+        println!("added key {id} to {} (decrypt-only)", file.display());
+        added = Some(id);
+    }
+    if promote.is_some() || all {
+        let wanted = promote.filter(|p| !p.is_empty()).or(added);
+        let id = rotate::promote(file, wanted.as_deref())?;
+        println!("key {id} is now the primary in {}", file.display());
+    }
+    if all {
+        println!("waiting {settle_secs} s for running services to read the key file again");
+        std::thread::sleep(std::time::Duration::from_secs(settle_secs));
+    }
+    if reencrypt || all {
+        let db = open_db(settings)?;
+        let mut conn = db.get()?;
+        let swept = sweep::reencrypt(&mut conn, || {
+            std::thread::sleep(std::time::Duration::from_millis(20))
+        })?;
+        sweep::checkpoint(&mut conn)?;
+        let census = sweep::census(&mut conn)?;
+        println!(
+            "{}",
+            serde_json::json!({
+                "resealed": swept.sealed,
+                "changed_meanwhile": swept.skipped,
+                "unreadable": swept.unreadable,
+                "values_by_key": census,
+                "keys_in_use": sweep::keys_in_use(&mut conn)?,
+            })
+        );
+        if swept.unreadable > 0 {
+            anyhow::bail!("{} value(s) do not decrypt; see the log", swept.unreadable);
+        }
+    }
+    Ok(())
+}
+
 fn open_db(settings: &Settings) -> anyhow::Result<crate::db::Db> {
     let url = DatabaseUrl::parse(&settings.database_url)?;
     let pool = db::open(&url, 2)?;
+    crate::crypto::sweep::startup(&mut *pool.get()?, settings)?;
     Ok(crate::db::Db::new(pool, &url))
 }
 

@@ -120,9 +120,10 @@ pub struct ConnectionManager {
 
 /// `synchronous = FULL`: in WAL mode, `NORMAL` lets an OS crash or power loss
 /// roll back a commit that was already answered; a ledger answers only for
-/// what is durable.
+/// what is durable. `secure_delete = ON` (#24): deleted or overwritten
+/// content is zeroed, so old clear text does not linger in free pages.
 const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-     PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
+     PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;";
 
 impl ConnectionManager {
     pub fn new(url: DatabaseUrl) -> Self {

@@ -405,6 +405,7 @@ diesel::table! {
         updated_at -> Timestamp,
         version -> BigInt,
         min_support -> Nullable<BigInt>,
+        participation -> Nullable<Text>,
     }
 }
 
@@ -546,3 +547,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     webhook_attempts
 );
+
+// Field encryption (#24): the key ids values may be sealed with.
+diesel::table! {
+    field_keys (id) {
+        id -> Text,
+        added_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+    }
+}

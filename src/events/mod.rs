@@ -87,17 +87,27 @@ pub fn record<T: Snapshot>(
             private.insert((*field).to_owned(), value);
         }
     }
+    // The private part is sealed (`crate::crypto`), bound to the event.
+    let id = new_id();
+    let private_data = match private.is_empty() {
+        true => None,
+        false => Some(crate::crypto::seal(
+            "events",
+            "private_data",
+            &id,
+            &Value::Object(private).to_string(),
+        )?),
+    };
     diesel::insert_into(events::table)
         .values((
             events::collective_id.eq(collective_id),
-            events::id.eq(new_id()),
+            events::id.eq(id),
             events::seq.eq(None::<i64>),
             events::kind.eq(event.name()),
             events::object_kind.eq(event.object_kind()),
             events::object_id.eq(object_id),
             events::data.eq(Value::Object(data).to_string()),
-            events::private_data
-                .eq((!private.is_empty()).then(|| Value::Object(private).to_string())),
+            events::private_data.eq(private_data),
             events::occurred_at.eq(now()),
         ))
         .execute(conn)?;
@@ -176,10 +186,13 @@ fn take_numbers(conn: &mut DbConnection, collective_id: &str, count: i64) -> Que
 /// private field whose permission the reader has.
 pub fn reveal(event: EventType, row: &EventRow, reader: &Actor) -> Value {
     let mut data: Value = serde_json::from_str(&row.data).unwrap_or(Value::Null);
+    // A private part that does not open (logged by `crypto::open`) is
+    // shown to nobody.
     let private: Map<String, Value> = row
         .private_data
         .as_deref()
-        .and_then(|text| serde_json::from_str(text).ok())
+        .and_then(|text| crate::crypto::open("events", "private_data", &row.id, text).ok())
+        .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or_default();
     if let Value::Object(map) = &mut data {
         for (field, permission) in event.private_fields() {

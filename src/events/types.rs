@@ -52,7 +52,11 @@ impl Snapshot for crate::ledger::holds::Hold {
     const PRIVATE: &'static [(&'static str, Permission)] = &[("note", Permission::ReadHolds)];
 }
 
-impl Snapshot for crate::ledger::holds::Disbursement {}
+impl Snapshot for crate::ledger::holds::Disbursement {
+    /// Sealed at rest (#24); readers of disbursement events see it as before.
+    const PRIVATE: &'static [(&'static str, Permission)] =
+        &[("external_reference", Permission::ReadHolds)];
+}
 
 impl Snapshot for crate::requests::AidRequest {
     const PRIVATE: &'static [(&'static str, Permission)] =

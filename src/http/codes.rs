@@ -81,6 +81,7 @@ pub const CODES: &[ProblemCode] = &[
     c("validation_failed", 422, "a value breaks a rule; `field` names it (also: an `Idempotency-Key` reused with another body)"),
     c("too_many_attempts", 429, "too many failed sign-ins; wait `Retry-After` seconds"),
     c("internal", 500, "a bug: no detail is given; the cause is logged with the request id, which every response carries as `x-request-id`"),
+    c("undecryptable", 500, "a private value stored for the resource does not decrypt with the service's keys (copied from another row, altered, or sealed with a key the keyring lacks): nothing was changed; the log names the place"),
     c("unavailable", 503, "the database cannot be reached (answered at once while it is known to be down), a query was cut off, it stayed locked, or no connection came within 10 s; `Retry-After` says when to try again. A money-moving request retried with the same `Idempotency-Key` moves money once"),
     c("storage_full", 503, "the database cannot store more (full disk; SQLite's page limit): the write was rolled back; `Retry-After` says when to try again; `/readyz` answers it too while storage is full"),
     c("database_unreachable", 503, "`/readyz`: the database does not answer within 2 s"),

@@ -143,6 +143,7 @@ where
                 Err(
                     e @ (Error::Storage(_)
                     | Error::Internal(_)
+                    | Error::Undecryptable(_)
                     | Error::Unavailable(_)
                     | Error::StorageFull(_)),
                 ) => Err(e),

@@ -220,6 +220,16 @@ impl From<Error> for Problem {
                 tracing::error!(%cause, "internal error");
                 Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "")
             }
+            Error::Undecryptable(cause) => {
+                tracing::error!(%cause, "undecryptable private value");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "undecryptable",
+                    "a private value stored for this resource cannot be decrypted with the \
+                     service's keys; nothing was changed, and the operator can find the cause \
+                     in the log by this response's x-request-id",
+                )
+            }
         }
     }
 }

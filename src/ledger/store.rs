@@ -440,6 +440,25 @@ pub(super) struct DisbursementRow {
     pub resolved_at: Option<NaiveDateTime>,
 }
 
+// A disbursement's external reference is sealed at rest (`crate::crypto`,
+// #24): sealed here before it is written, opened here after it is read.
+fn seal_reference(id: &str, reference: Option<&str>) -> Result<Option<String>> {
+    crate::crypto::seal_opt("disbursements", "external_reference", id, reference)
+}
+
+impl DisbursementRow {
+    fn opened(mut self) -> Result<Self> {
+        let id = self.id.clone();
+        crate::crypto::open_opt_in(
+            "disbursements",
+            "external_reference",
+            &id,
+            &mut self.external_reference,
+        )?;
+        Ok(self)
+    }
+}
+
 pub(super) fn find_disbursement(conn: &mut DbConnection, id: &str) -> Result<DisbursementRow> {
     disbursements::table
         .find(id)
@@ -448,12 +467,15 @@ pub(super) fn find_disbursement(conn: &mut DbConnection, id: &str) -> Result<Dis
         .optional()?
         .ok_or(Error::NotFound {
             what: "disbursement",
-        })
+        })?
+        .opened()
 }
 
 pub(super) fn insert_disbursement(conn: &mut DbConnection, row: &DisbursementRow) -> Result<()> {
+    let mut sealed = row.clone();
+    sealed.external_reference = seal_reference(&row.id, row.external_reference.as_deref())?;
     diesel::insert_into(disbursements::table)
-        .values(row)
+        .values(sealed)
         .execute(conn)?;
     Ok(())
 }
@@ -481,7 +503,7 @@ pub(super) fn resolve_disbursement(
     )
     .set((
         disbursements::status.eq(r.status),
-        disbursements::external_reference.eq(r.external_reference),
+        disbursements::external_reference.eq(seal_reference(id, r.external_reference.as_deref())?),
         disbursements::failure_reason.eq(r.failure_reason),
         disbursements::resolved_by.eq(r.resolved_by),
         disbursements::resolved_at.eq(r.at),
@@ -520,7 +542,10 @@ pub(super) fn disbursements_of_hold(
     let rows: Vec<DisbursementRow> = query
         .order(disbursements::id.asc())
         .select(DisbursementRow::as_select())
-        .load(conn)?;
+        .load(conn)?
+        .into_iter()
+        .map(DisbursementRow::opened)
+        .collect::<Result<_>>()?;
     Ok(match page {
         Some(page) => Page::from_rows(rows, page, |r| &r.id),
         None => Page {
@@ -536,12 +561,15 @@ pub(super) fn disbursements_of_pool(
     pool_id: &str,
     status: &str,
 ) -> Result<Vec<DisbursementRow>> {
-    Ok(disbursements::table
+    disbursements::table
         .filter(disbursements::pool_id.eq(pool_id))
         .filter(disbursements::status.eq(status))
         .order(disbursements::id.asc())
         .select(DisbursementRow::as_select())
-        .load(conn)?)
+        .load(conn)?
+        .into_iter()
+        .map(DisbursementRow::opened)
+        .collect()
 }
 
 // ---------------------------------------------------------- contributions
@@ -574,13 +602,37 @@ pub(super) struct ContributionRow {
     pub dispute_fee_minor: i64,
 }
 
+// A contribution's donor name, donor email and note are sealed at rest
+// (`crate::crypto`, #24): sealed here before they are written, opened here
+// after they are read. (Its external reference stays clear: it is how a
+// payment recorded twice is found.)
+impl ContributionRow {
+    fn sealed(&self) -> Result<Self> {
+        let mut row = self.clone();
+        let id = &self.id;
+        crate::crypto::seal_opt_in("contributions", "donor_name", id, &mut row.donor_name)?;
+        crate::crypto::seal_opt_in("contributions", "donor_email", id, &mut row.donor_email)?;
+        crate::crypto::seal_opt_in("contributions", "note", id, &mut row.note)?;
+        Ok(row)
+    }
+
+    fn opened(mut self) -> Result<Self> {
+        let id = self.id.clone();
+        crate::crypto::open_opt_in("contributions", "donor_name", &id, &mut self.donor_name)?;
+        crate::crypto::open_opt_in("contributions", "donor_email", &id, &mut self.donor_email)?;
+        crate::crypto::open_opt_in("contributions", "note", &id, &mut self.note)?;
+        Ok(self)
+    }
+}
+
 /// Writes a contribution in a savepoint: a unique-key violation (the same
 /// processor payment recorded twice) comes back as `Ok(false)` with the
 /// transaction still usable.
 pub(super) fn insert_contribution(conn: &mut DbConnection, row: &ContributionRow) -> Result<bool> {
+    let sealed = row.sealed()?;
     let inserted = conn.transaction(|conn| {
         diesel::insert_into(contributions::table)
-            .values(row)
+            .values(&sealed)
             .execute(conn)
     });
     match inserted {
@@ -597,7 +649,8 @@ pub(super) fn find_contribution(conn: &mut DbConnection, id: &str) -> Result<Con
         .optional()?
         .ok_or(Error::NotFound {
             what: "contribution",
-        })
+        })?
+        .opened()
 }
 
 pub(super) fn find_by_reference(
@@ -605,12 +658,14 @@ pub(super) fn find_by_reference(
     pool_id: &str,
     reference: &str,
 ) -> Result<Option<ContributionRow>> {
-    Ok(contributions::table
+    contributions::table
         .filter(contributions::pool_id.eq(pool_id))
         .filter(contributions::external_reference.eq(reference))
         .select(ContributionRow::as_select())
         .first(conn)
-        .optional()?)
+        .optional()?
+        .map(ContributionRow::opened)
+        .transpose()
 }
 
 /// Whose contributions to page through.
@@ -644,7 +699,10 @@ pub(super) fn contribution_page(
         .order(contributions::id.asc())
         .limit(page.limit + 1)
         .select(ContributionRow::as_select())
-        .load(conn)?;
+        .load(conn)?
+        .into_iter()
+        .map(ContributionRow::opened)
+        .collect::<Result<_>>()?;
     Ok(Page::from_rows(rows, page, |r| &r.id))
 }
 

@@ -48,12 +48,36 @@ pub struct InstallmentRow {
     pub updated_at: NaiveDateTime,
 }
 
+impl PledgeRow {
+    /// The row as stored: the donor's name, email and the note sealed
+    /// (`crate::crypto`, issue #24).
+    fn sealed(&self) -> Result<PledgeRow> {
+        let mut row = self.clone();
+        let id = &self.id;
+        crate::crypto::seal_opt_in("pledges", "donor_name", id, &mut row.donor_name)?;
+        crate::crypto::seal_opt_in("pledges", "donor_email", id, &mut row.donor_email)?;
+        crate::crypto::seal_opt_in("pledges", "note", id, &mut row.note)?;
+        Ok(row)
+    }
+
+    /// The row as read: those fields opened.
+    fn opened(mut self) -> Result<PledgeRow> {
+        let id = self.id.clone();
+        crate::crypto::open_opt_in("pledges", "donor_name", &id, &mut self.donor_name)?;
+        crate::crypto::open_opt_in("pledges", "donor_email", &id, &mut self.donor_email)?;
+        crate::crypto::open_opt_in("pledges", "note", &id, &mut self.note)?;
+        Ok(self)
+    }
+}
+
 pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<PledgeRow>> {
-    Ok(pledges::table
+    pledges::table
         .find(id)
         .select(PledgeRow::as_select())
         .first(conn)
-        .optional()?)
+        .optional()?
+        .map(PledgeRow::opened)
+        .transpose()
 }
 
 /// Locks the pledge's row for the rest of the transaction and reads it
@@ -70,7 +94,7 @@ pub fn lock(conn: &mut DbConnection, id: &str) -> Result<PledgeRow> {
 
 pub fn insert(conn: &mut DbConnection, row: &PledgeRow) -> Result<()> {
     diesel::insert_into(pledges::table)
-        .values(row)
+        .values(row.sealed()?)
         .execute(conn)?;
     Ok(())
 }
@@ -282,11 +306,14 @@ pub fn list(
     if let Some(after) = after {
         query = query.filter(pledges::id.gt(after.to_owned()));
     }
-    Ok(query
+    query
         .order(pledges::id.asc())
         .limit(limit)
         .select(PledgeRow::as_select())
-        .load(conn)?)
+        .load(conn)?
+        .into_iter()
+        .map(PledgeRow::opened)
+        .collect()
 }
 
 /// Ids of the pledges the scheduled sweep looks at: those still running.

@@ -50,6 +50,23 @@ struct Changes {
     version: Option<i64>,
 }
 
+impl Changes {
+    /// The changes as stored: private fields sealed for the row `id`.
+    fn sealed(mut self, id: &str) -> Result<Changes> {
+        const T: &str = "aid_requests";
+        if let Some(v) = &mut self.private_details {
+            crate::crypto::seal_in(T, "private_details", id, v)?;
+        }
+        if let Some(v) = &mut self.payout_reference {
+            crate::crypto::seal_opt_in(T, "payout_reference", id, v)?;
+        }
+        if let Some(v) = &mut self.withdrawal_reason {
+            crate::crypto::seal_opt_in(T, "withdrawal_reason", id, v)?;
+        }
+        Ok(self)
+    }
+}
+
 fn state_of(row: &RequestRow) -> Result<State> {
     State::parse(&row.state).ok_or_else(|| {
         Error::Internal(format!("request {} in unknown state {}", row.id, row.state))
@@ -84,7 +101,7 @@ fn apply(
             .filter(aid_requests::id.eq(&row.id))
             .filter(aid_requests::version.eq(row.version)),
     )
-    .set(&changes)
+    .set(&changes.sealed(&row.id)?)
     .execute(conn)?;
     if updated == 0 {
         return Err(Error::PreconditionFailed {
@@ -384,7 +401,7 @@ pub fn create(
             withdrawal_reason: None,
         };
         diesel::insert_into(aid_requests::table)
-            .values(&row)
+            .values(&row.sealed()?)
             .execute(conn)?;
         audit::record(
             conn,
@@ -493,11 +510,13 @@ fn awaiting_approval_by(
     if !actor.may(Permission::ReviewRequests) {
         return Ok(Vec::new());
     }
-    let candidates: Vec<RequestRow> = aid_requests::table
-        .filter(aid_requests::collective_id.eq(collective_id))
-        .filter(aid_requests::state.eq(State::InReview.as_str()))
-        .select(RequestRow::as_select())
-        .load(conn)?;
+    let candidates: Vec<RequestRow> = store::opened(
+        aid_requests::table
+            .filter(aid_requests::collective_id.eq(collective_id))
+            .filter(aid_requests::state.eq(State::InReview.as_str()))
+            .select(RequestRow::as_select())
+            .load(conn)?,
+    )?;
     let mut ids = Vec::new();
     for row in candidates {
         let approved = store::approvals(conn, &row)?
@@ -1152,7 +1171,7 @@ pub fn comment(
             created_at: now(),
         };
         diesel::insert_into(request_comments::table)
-            .values(&comment)
+            .values(&comment.sealed()?)
             .execute(conn)?;
         audit::record(
             conn,

@@ -3,6 +3,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
+use crate::crypto;
 use crate::db::schema::{aid_requests, request_approvals, request_comments, request_conflicts};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
@@ -55,12 +56,91 @@ pub struct CommentRow {
     pub created_at: NaiveDateTime,
 }
 
+const REQUESTS: &str = "aid_requests";
+
+impl RequestRow {
+    /// The row as stored: its private fields sealed (`crate::crypto`).
+    pub fn sealed(&self) -> Result<RequestRow> {
+        let mut row = self.clone();
+        let id = row.id.clone();
+        crypto::seal_in(REQUESTS, "private_details", &id, &mut row.private_details)?;
+        crypto::seal_opt_in(REQUESTS, "payout_reference", &id, &mut row.payout_reference)?;
+        crypto::seal_opt_in(REQUESTS, "beneficiary_name", &id, &mut row.beneficiary_name)?;
+        crypto::seal_opt_in(
+            REQUESTS,
+            "beneficiary_contact",
+            &id,
+            &mut row.beneficiary_contact,
+        )?;
+        crypto::seal_opt_in(
+            REQUESTS,
+            "withdrawal_reason",
+            &id,
+            &mut row.withdrawal_reason,
+        )?;
+        Ok(row)
+    }
+
+    /// The row as read: its private fields opened.
+    pub fn opened(mut self) -> Result<RequestRow> {
+        let id = self.id.clone();
+        crypto::open_in(REQUESTS, "private_details", &id, &mut self.private_details)?;
+        crypto::open_opt_in(
+            REQUESTS,
+            "payout_reference",
+            &id,
+            &mut self.payout_reference,
+        )?;
+        crypto::open_opt_in(
+            REQUESTS,
+            "beneficiary_name",
+            &id,
+            &mut self.beneficiary_name,
+        )?;
+        crypto::open_opt_in(
+            REQUESTS,
+            "beneficiary_contact",
+            &id,
+            &mut self.beneficiary_contact,
+        )?;
+        crypto::open_opt_in(
+            REQUESTS,
+            "withdrawal_reason",
+            &id,
+            &mut self.withdrawal_reason,
+        )?;
+        Ok(self)
+    }
+}
+
+impl CommentRow {
+    /// The row as stored: its body sealed.
+    pub fn sealed(&self) -> Result<CommentRow> {
+        let mut row = self.clone();
+        crypto::seal_in("request_comments", "body", &self.id, &mut row.body)?;
+        Ok(row)
+    }
+
+    fn opened(mut self) -> Result<CommentRow> {
+        let id = self.id.clone();
+        crypto::open_in("request_comments", "body", &id, &mut self.body)?;
+        Ok(self)
+    }
+}
+
+/// Opens every row read.
+pub fn opened(rows: Vec<RequestRow>) -> Result<Vec<RequestRow>> {
+    rows.into_iter().map(RequestRow::opened).collect()
+}
+
 pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<RequestRow>> {
-    Ok(aid_requests::table
+    aid_requests::table
         .find(id)
         .select(RequestRow::as_select())
         .first(conn)
-        .optional()?)
+        .optional()?
+        .map(RequestRow::opened)
+        .transpose()
 }
 
 /// Locks the request's row for the rest of the transaction and reads it
@@ -178,11 +258,13 @@ pub fn list(
     if let Some(after) = &page.after {
         query = query.filter(aid_requests::id.gt(after.clone()));
     }
-    Ok(query
-        .order(aid_requests::id.asc())
-        .limit(page.limit + 1)
-        .select(RequestRow::as_select())
-        .load(conn)?)
+    opened(
+        query
+            .order(aid_requests::id.asc())
+            .limit(page.limit + 1)
+            .select(RequestRow::as_select())
+            .load(conn)?,
+    )
 }
 
 pub fn count_by_state(conn: &mut DbConnection, collective_id: &str) -> Result<Vec<(String, i64)>> {
@@ -209,11 +291,14 @@ pub fn comments(
     if let Some(after) = &page.after {
         query = query.filter(request_comments::id.gt(after.clone()));
     }
-    Ok(query
+    query
         .order(request_comments::id.asc())
         .limit(page.limit + 1)
         .select(CommentRow::as_select())
-        .load(conn)?)
+        .load(conn)?
+        .into_iter()
+        .map(CommentRow::opened)
+        .collect()
 }
 
 /// A pool's requests that have been paid something: id, category and the

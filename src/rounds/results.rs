@@ -100,6 +100,10 @@ pub struct ClosedRound {
     candidates: Vec<Candidate>,
     counted: Vec<Counted>,
     set_aside: i64,
+    /// Voters and total weight per tier, as kept when the round closed
+    /// (its ballots no longer carry tiers); `None` for rounds closed before
+    /// that was kept, whose ballots still do.
+    participation: Option<BTreeMap<String, (i64, i64)>>,
 }
 
 /// One candidate's support on the ballots as cast.
@@ -161,6 +165,10 @@ impl ClosedRound {
             candidates,
             counted,
             set_aside,
+            participation: store::participation(conn, &round.id)?
+                .map(|text| serde_json::from_str(&text))
+                .transpose()
+                .map_err(|e| Error::Internal(format!("round {} participation: {e}", round.id)))?,
         })
     }
 
@@ -331,10 +339,19 @@ impl ClosedRound {
             .into_iter()
             .map(|t| (t, (0, 0)))
             .collect();
-        for c in &self.counted {
-            let entry = tiers.entry(c.tier.as_str()).or_default();
-            entry.0 += 1;
-            entry.1 += c.weight;
+        match &self.participation {
+            Some(kept) => {
+                for (tier, counts) in kept {
+                    *tiers.entry(tier.as_str()).or_default() = *counts;
+                }
+            }
+            None => {
+                for c in &self.counted {
+                    let entry = tiers.entry(c.tier.as_str()).or_default();
+                    entry.0 += 1;
+                    entry.1 += c.weight;
+                }
+            }
         }
         let participation = ["direct", "indirect", "supporter", "none"]
             .into_iter()

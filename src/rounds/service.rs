@@ -501,6 +501,11 @@ pub fn close(
             .opened_at
             .ok_or_else(|| Error::Internal(format!("open round {} has no opening time", row.id)))?;
         let (mut counted, mut set_aside) = (0, 0);
+        let mut participation: std::collections::BTreeMap<&str, (i64, i64)> =
+            ["direct", "indirect", "supporter", "none"]
+                .into_iter()
+                .map(|t| (t, (0, 0)))
+                .collect();
         for ballot in store::ballots_of(conn, &row.id)? {
             let membership =
                 crate::collectives::store::find_membership(conn, &ballot.membership_id)?
@@ -522,6 +527,11 @@ pub fn close(
             )?;
             let (tier, weight) = policy.weigh(&tiers);
             counted += 1;
+            let line = participation
+                .entry(tier.map_or("none", |t| t.as_str()))
+                .or_default();
+            line.0 += 1;
+            line.1 += i64::from(weight);
             store::fix_weight(
                 conn,
                 &ballot.id,
@@ -530,8 +540,13 @@ pub fn close(
                 false,
             )?;
         }
+        // Weights are fixed: the ballots stop pointing at people (#24).
+        let at = now();
+        let participation =
+            serde_json::to_string(&participation).map_err(|e| Error::Internal(e.to_string()))?;
+        store::unlink_ballots(conn, &row.id, &participation, at)?;
         let changes = RoundChanges {
-            closed_at: Some(Some(now())),
+            closed_at: Some(Some(at)),
             ..Default::default()
         };
         let row = transition(

@@ -191,6 +191,41 @@ pub fn delete_ballot(conn: &mut DbConnection, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Once a closed round's weights are fixed: keeps its participation per tier
+/// (`{"tier": [voters, total weight]}`, counts only) on the round, then
+/// removes every ballot's link to its member (a ballot then names itself)
+/// and its tier, and its times become the closing time — so no ballot and
+/// no weight can be traced to a person, even with the database in hand.
+pub fn unlink_ballots(
+    conn: &mut DbConnection,
+    round_id: &str,
+    participation: &str,
+    at: NaiveDateTime,
+) -> Result<()> {
+    diesel::update(rounds::table.find(round_id))
+        .set(rounds::participation.eq(Some(participation)))
+        .execute(conn)?;
+    diesel::update(ballots::table.filter(ballots::round_id.eq(round_id)))
+        .set((
+            ballots::membership_id.eq(ballots::id),
+            ballots::tier.eq(None::<String>),
+            ballots::cast_at.eq(at),
+            ballots::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The participation per tier kept when the round closed, if it was.
+pub fn participation(conn: &mut DbConnection, round_id: &str) -> Result<Option<String>> {
+    Ok(rounds::table
+        .find(round_id)
+        .select(rounds::participation)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
+}
+
 /// Fixes a ballot's weight and tier when the round closes, or sets it aside.
 pub fn fix_weight(
     conn: &mut DbConnection,

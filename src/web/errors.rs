@@ -67,7 +67,9 @@ impl PageError {
                 Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
                 Error::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
                 Error::Unavailable(_) | Error::StorageFull(_) => StatusCode::SERVICE_UNAVAILABLE,
-                Error::Storage(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                Error::Storage(_) | Error::Internal(_) | Error::Undecryptable(_) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
             },
         }
     }
@@ -122,7 +124,7 @@ impl PageError {
                     "The service's storage is full, so nothing was changed. Try again later.".into(),
                 ),
                 Error::Unauthenticated { .. } => ("Sign in".into(), "Please sign in.".into()),
-                Error::Storage(_) | Error::Internal(_) => (
+                Error::Storage(_) | Error::Internal(_) | Error::Undecryptable(_) => (
                     "Something went wrong".into(),
                     "This is our fault, not yours. It has been logged; try again later.".into(),
                 ),
@@ -157,7 +159,11 @@ impl ResponseError for PageError {
                 .finish();
         }
         if let Self::Domain(
-            Error::Storage(_) | Error::Internal(_) | Error::Unavailable(_) | Error::StorageFull(_),
+            Error::Storage(_)
+            | Error::Internal(_)
+            | Error::Undecryptable(_)
+            | Error::Unavailable(_)
+            | Error::StorageFull(_),
         ) = self
         {
             tracing::error!(error = %self, "page failed");

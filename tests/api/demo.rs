@@ -11,6 +11,8 @@ fn commonpot(args: &[&str], database_url: &str) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_commonpot"))
         .args(args)
         .env("DATABASE_URL", database_url)
+        // The key the test service sealed private fields with (#24).
+        .env("COMMONPOT_ENCRYPTION_KEYS", crate::helpers::TEST_FIELD_KEY)
         .output()
         .expect("the binary runs")
 }

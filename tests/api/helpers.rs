@@ -14,6 +14,9 @@ use serde_json::{json, Value};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// The key private fields are sealed with in tests (base64 of 32 bytes).
+pub const TEST_FIELD_KEY: &str = "Y29tbW9ucG90LXRlc3RzLWZpZWxkLWtleS0wMDAwMDE=";
+
 pub enum TestDb {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres {
@@ -43,6 +46,11 @@ pub fn postgres_url() -> Option<String> {
 }
 
 pub fn fresh_database() -> (TestDb, String) {
+    // Tests that write through the services without starting the
+    // application need the keyring `startup` would install (#24).
+    commonpot::crypto::keyring::install(
+        &commonpot::crypto::Keyring::parse(TEST_FIELD_KEY, None).expect("the test key"),
+    );
     match postgres_url() {
         Some(server_url) => {
             let name = format!("cp_test_{}", uuid::Uuid::new_v4().simple());
@@ -77,6 +85,7 @@ pub fn test_settings(database_url: String) -> Settings {
         database_url,
         bind: "127.0.0.1:0".into(),
         jwt_secret: Some("test-secret-test-secret-test-secret-0123456789".into()),
+        encryption_keys: Some(TEST_FIELD_KEY.into()),
         ..Settings::default()
     }
 }

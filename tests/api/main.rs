@@ -18,6 +18,7 @@ mod ops;
 mod pabutools;
 mod permissions;
 mod pledges;
+mod privacy;
 mod reports;
 mod requests;
 mod rounds;
