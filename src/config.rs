@@ -24,6 +24,9 @@ pub struct Settings {
     pub bind: String,
     /// Connections kept to the database.
     pub db_pool_size: u32,
+    /// Write commands that may wait for the writer (grouped into one commit
+    /// per batch); one more is refused with 503 `overloaded`.
+    pub write_queue: usize,
     /// Secret that signs access tokens (at least 32 bytes). Without it a
     /// development key is generated into `key_file` and a warning logged.
     pub jwt_secret: Option<String>,
@@ -116,6 +119,7 @@ impl Default for Settings {
             database_url: "sqlite://commonpot.db".into(),
             bind: "127.0.0.1:8080".into(),
             db_pool_size: 8,
+            write_queue: crate::db::writer::DEFAULT_QUEUE,
             jwt_secret: None,
             key_file: PathBuf::from("commonpot.key"),
             jwt_issuer: "commonpot".into(),
@@ -154,6 +158,7 @@ const KEYS: &[&str] = &[
     "database_url",
     "bind",
     "db_pool_size",
+    "write_queue",
     "jwt_secret",
     "key_file",
     "jwt_issuer",

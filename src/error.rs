@@ -39,6 +39,10 @@ pub enum Error {
     /// off, or it stayed locked: nothing was changed, try again.
     #[error("the database is unavailable")]
     Unavailable(String),
+    /// Too many writes are waiting for the writer: nothing was done, try
+    /// again after this many seconds.
+    #[error("too many writes are waiting")]
+    Overloaded { retry_after_secs: u64 },
     /// The database cannot store more (disk full, or SQLite's page limit):
     /// the write was rolled back.
     #[error("the database's storage is full")]

@@ -57,7 +57,9 @@ impl Application {
         // Private fields (#24): the keyring, checked against the database,
         // and whatever is still clear text sealed, before anything serves.
         crate::crypto::sweep::startup(&mut *pool.get()?, &settings)?;
-        let db = Db::new(pool, &url).with_clock(clock);
+        let db = Db::new(pool, &url)
+            .with_clock(clock)
+            .with_write_queue(settings.write_queue);
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr()?.port();

@@ -8,6 +8,7 @@
 
 pub mod health;
 pub mod schema;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -618,6 +619,9 @@ pub struct Db {
     backend: &'static str,
     clock: crate::clock::Clock,
     health: Arc<health::Health>,
+    /// Where [`Db::write`] commands go: started with the first of them.
+    writer: Arc<std::sync::OnceLock<writer::Writer>>,
+    write_queue: usize,
 }
 
 /// How long a request waits for a connection while the database is
@@ -725,6 +729,19 @@ impl Db {
             backend: url.backend_name(),
             clock: crate::clock::Clock::system(),
             health: health::Health::of(&url.key()),
+            writer: Arc::default(),
+            write_queue: writer::DEFAULT_QUEUE,
+        }
+    }
+
+    /// The same database with at most `commands` write commands waiting for
+    /// the writer (more are refused with 503 `overloaded`). Set before the
+    /// first write.
+    pub fn with_write_queue(self, commands: usize) -> Self {
+        Self {
+            write_queue: commands,
+            writer: Arc::default(),
+            ..self
         }
     }
 
@@ -762,6 +779,21 @@ impl Db {
         })
         .await
         .map_err(|e| crate::error::Error::Internal(format!("database task failed: {e}")))?
+    }
+
+    /// Runs the write command `work` through the writer: queued with other
+    /// writes, run in its own savepoint within a batch's one transaction, and
+    /// answered once that batch has committed (see [`writer`]). Refused at
+    /// once with `Overloaded` when the writer's queue is full.
+    pub async fn write<T, F>(&self, work: F) -> crate::error::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> crate::error::Result<T> + Send + 'static,
+    {
+        let writer = self.writer.get_or_init(|| {
+            writer::Writer::start(self.pool.clone(), self.health.clone(), self.write_queue)
+        });
+        writer.write(self.clock.clone(), work).await
     }
 
     /// Readiness: the database answers a query within `timeout`, and its

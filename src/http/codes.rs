@@ -84,6 +84,7 @@ pub const CODES: &[ProblemCode] = &[
     c("undecryptable", 500, "a private value stored for the resource does not decrypt with the service's keys (copied from another row, altered, or sealed with a key the keyring lacks): nothing was changed; the log names the place"),
     c("unavailable", 503, "the database cannot be reached (answered at once while it is known to be down), a query was cut off, it stayed locked, or no connection came within 10 s; `Retry-After` says when to try again. A money-moving request retried with the same `Idempotency-Key` moves money once"),
     c("storage_full", 503, "the database cannot store more (full disk; SQLite's page limit): the write was rolled back; `Retry-After` says when to try again; `/readyz` answers it too while storage is full"),
+    c("overloaded", 503, "too many writes are waiting for the writer (its queue is full): nothing was done; `Retry-After` says when to try again, with the same `Idempotency-Key`"),
     c("database_unreachable", 503, "`/readyz`: the database does not answer within 2 s"),
 ];
 

@@ -129,9 +129,11 @@ where
         key: key.0,
         body_hash,
     };
+    // Through the writer: grouped with other writes into one commit, and
+    // the key claimed inside that batch.
     let answer = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             idempotency::run(conn, &request, |conn| match work(conn) {
                 Ok(value) => Ok(Answer {
                     status: success.as_u16(),
@@ -145,6 +147,7 @@ where
                     | Error::Internal(_)
                     | Error::Undecryptable(_)
                     | Error::Unavailable(_)
+                    | Error::Overloaded { .. }
                     | Error::StorageFull(_)),
                 ) => Err(e),
                 Err(refusal) => {

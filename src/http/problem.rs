@@ -9,8 +9,8 @@
 //! * `Storage` and `Internal` are 500 with no detail: the cause goes to the
 //!   log with the request id, never to the client;
 //! * `Unavailable` (the database unreachable, cut off or locked) is 503
-//!   `unavailable`, `StorageFull` is 503 `storage_full`, both with
-//!   `Retry-After`;
+//!   `unavailable`, `StorageFull` is 503 `storage_full`, `Overloaded` (the
+//!   writer's queue is full) is 503 `overloaded`, all with `Retry-After`;
 //! * anything actix answers by itself (unknown route, wrong method, body too
 //!   large …) under `/api` and the operations endpoints is rewritten by
 //!   [`problem_fallback`], so no error of theirs leaves as text/plain; the
@@ -203,6 +203,12 @@ impl From<Error> for Problem {
                 )
                 .with_header(header::RETRY_AFTER, "1")
             }
+            Error::Overloaded { retry_after_secs } => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "too many writes are waiting; nothing was done; try again shortly",
+            )
+            .with_header(header::RETRY_AFTER, retry_after_secs.to_string()),
             Error::StorageFull(cause) => {
                 tracing::error!(%cause, "database storage full");
                 Problem::new(

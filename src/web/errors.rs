@@ -66,7 +66,9 @@ impl PageError {
                 Error::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
                 Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
                 Error::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
-                Error::Unavailable(_) | Error::StorageFull(_) => StatusCode::SERVICE_UNAVAILABLE,
+                Error::Unavailable(_) | Error::StorageFull(_) | Error::Overloaded { .. } => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
                 Error::Storage(_) | Error::Internal(_) | Error::Undecryptable(_) => {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
@@ -118,6 +120,10 @@ impl PageError {
                 Error::Unavailable(_) => (
                     "Briefly unavailable".into(),
                     "The service cannot reach its database just now. Try again in a moment.".into(),
+                ),
+                Error::Overloaded { .. } => (
+                    "Busy".into(),
+                    "The service has more changes to write than it can take just now; nothing was changed. Try again in a moment.".into(),
                 ),
                 Error::StorageFull(_) => (
                     "Briefly unavailable".into(),

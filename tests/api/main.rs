@@ -29,3 +29,4 @@ mod summary_properties;
 mod web;
 mod webhooks;
 mod webhooks_delivery;
+mod writer;

@@ -1,0 +1,276 @@
+//! The writer: write commands grouped into one commit.
+//!
+//! A write command is queued (a bounded queue: when it is full the caller is
+//! answered 503 `overloaded` at once, never queued without end) to one
+//! thread, the only one that writes through it. It takes what is queued, up to
+//! [`MAX_BATCH`] commands, and runs them in one transaction, each command in
+//! its own savepoint so that a refusal rolls back only itself; it commits
+//! once and only then answers every command of the batch. If the batch
+//! cannot commit, no command is answered as done: each gets the failure
+//! (503), and a retry with the same `Idempotency-Key` runs again.
+//!
+//! A batch runs on a connection of the pool (so it has the pool's settings);
+//! one batch at a time, so on SQLite money writes never race each other for
+//! the write lock, and on PostgreSQL a hot pool's row lock is taken once per
+//! batch.
+//! Commands run in the order they were queued; a command's reads see every
+//! earlier command of its batch (the same transaction), so one
+//! `Idempotency-Key` twice in a batch executes once and then replays.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+
+use super::{checkout, health, judge, DbConnection, DbPool, CHECKOUT_TIMEOUT};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+
+/// The most commands one transaction takes.
+pub const MAX_BATCH: usize = 256;
+
+/// Commands that may wait for the writer by default; one more is refused.
+pub const DEFAULT_QUEUE: usize = 4096;
+
+/// Seconds an `overloaded` caller is told to wait.
+pub const OVERLOADED_RETRY_AFTER: u64 = 1;
+
+/// One queued command: its work, and where its answer goes.
+trait Command: Send {
+    /// Runs the work on the batch's connection (in a savepoint the writer
+    /// opened) and keeps its result; says how it ended.
+    fn run(&mut self, conn: &mut DbConnection, health: &Arc<health::Health>) -> Ran;
+    /// Answers the caller: with the kept result once the batch committed,
+    /// or with the batch's failure.
+    fn answer(self: Box<Self>, batch: std::result::Result<(), &Error>);
+}
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ran {
+    Done,
+    /// Refused, or failed: its savepoint is rolled back.
+    Failed,
+}
+
+struct Queued<T, F> {
+    work: Option<F>,
+    clock: Clock,
+    result: Option<Result<T>>,
+    reply: tokio::sync::oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> Command for Queued<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+{
+    fn run(&mut self, conn: &mut DbConnection, health: &Arc<health::Health>) -> Ran {
+        let Some(work) = self.work.take() else {
+            return Ran::Failed;
+        };
+        let clock = &self.clock;
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            health::scope(health, || clock.run(|| work(conn)))
+        }))
+        .unwrap_or_else(|_| Err(Error::Internal("a write command panicked".into())));
+        let result = judge(health, conn, result);
+        let ran = if result.is_ok() {
+            Ran::Done
+        } else {
+            Ran::Failed
+        };
+        self.result = Some(result);
+        ran
+    }
+
+    fn answer(self: Box<Self>, batch: std::result::Result<(), &Error>) {
+        let answer = match (batch, self.result) {
+            (Ok(()), Some(result)) => result,
+            (Ok(()), None) => Err(Error::Internal("a write command did not run".into())),
+            (Err(failure), _) => Err(failed(failure)),
+        };
+        // A caller that went away needs no answer.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// What every command of a batch that could not commit is answered.
+fn failed(cause: &Error) -> Error {
+    match cause {
+        Error::StorageFull(message) => Error::StorageFull(message.clone()),
+        other => Error::Unavailable(format!("the batch was not committed: {other}")),
+    }
+}
+
+/// The queue to the writer thread. Dropping the last handle stops the
+/// thread once the queue is empty.
+pub struct Writer {
+    queue: SyncSender<Box<dyn Command>>,
+}
+
+impl Writer {
+    /// Starts the writer thread; each batch takes a connection of `pool`
+    /// (so a connection's settings are the pool's), and only this thread
+    /// writes through it.
+    pub fn start(pool: DbPool, health: Arc<health::Health>, capacity: usize) -> Self {
+        let (queue, commands) = sync_channel::<Box<dyn Command>>(capacity.max(1));
+        std::thread::Builder::new()
+            .name("commonpot-writer".into())
+            .spawn(move || Batches { pool, health }.serve(commands))
+            .map(|_| ())
+            .unwrap_or_else(|e| tracing::error!(%e, "cannot start the writer thread"));
+        Self { queue }
+    }
+
+    /// Queues `work` and waits for its answer, given once its batch has
+    /// committed (or failed).
+    pub async fn write<T, F>(&self, clock: Clock, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let command = Box::new(Queued {
+            work: Some(work),
+            clock,
+            result: None,
+            reply,
+        });
+        match self.queue.try_send(command) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(Error::Overloaded {
+                    retry_after_secs: OVERLOADED_RETRY_AFTER,
+                })
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(Error::Unavailable("the writer has stopped".into()))
+            }
+        }
+        answer
+            .await
+            .map_err(|_| Error::Unavailable("the writer dropped a command".into()))?
+    }
+}
+
+/// The writer thread's state.
+struct Batches {
+    pool: DbPool,
+    health: Arc<health::Health>,
+}
+
+impl Batches {
+    fn serve(self, commands: Receiver<Box<dyn Command>>) {
+        while let Ok(first) = commands.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match commands.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            tracing::debug!(commands = batch.len(), "write batch");
+            self.run(batch);
+        }
+    }
+
+    /// Runs one batch in one transaction and answers it.
+    fn run(&self, mut batch: Vec<Box<dyn Command>>) {
+        let mut conn = match checkout(&self.pool, &self.health, CHECKOUT_TIMEOUT) {
+            Ok(conn) => conn,
+            Err(e) => return answer_all(batch, Err(&e)),
+        };
+        let outcome = self.transaction(&mut conn, &mut batch);
+        if outcome.is_err() {
+            // What is left of the transaction is rolled back; a connection
+            // still in one, or broken, is dropped by the pool on return.
+            settle(&mut conn);
+        }
+        drop(conn);
+        answer_all(batch, outcome.as_ref().map(|_| ()));
+    }
+
+    fn transaction(&self, conn: &mut DbConnection, batch: &mut [Box<dyn Command>]) -> Result<()> {
+        let health = &self.health;
+        let begun = match conn {
+            DbConnection::Sqlite(c) => {
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+            }
+            DbConnection::Postgres(_) => {
+                <DbConnection as TransactionManager<DbConnection>>::begin_transaction(conn)
+            }
+        };
+        if let Err(e) = begun {
+            return judge(health, conn, Err(Error::Storage(e)));
+        }
+        let mut wrote = false;
+        for command in batch.iter_mut() {
+            if let Err(e) =
+                <DbConnection as TransactionManager<DbConnection>>::begin_transaction(conn)
+            {
+                return judge(health, conn, Err(Error::Storage(e)));
+            }
+            let closed = match command.run(conn, health) {
+                Ran::Done => {
+                    wrote = true;
+                    <DbConnection as TransactionManager<DbConnection>>::commit_transaction(conn)
+                }
+                Ran::Failed => {
+                    <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn)
+                }
+            };
+            // A savepoint that cannot be closed means the transaction is
+            // gone under us (SQLite rolls back by itself on a full disk; a
+            // connection cut off): the whole batch fails.
+            if let Err(e) = closed {
+                return judge(health, conn, Err(Error::Storage(e)));
+            }
+        }
+        // Events are numbered last, just before commit, so their numbers
+        // follow commit order (see `crate::events`).
+        let committed = health::scope(health, || -> Result<()> {
+            crate::events::number_pending(conn)?;
+            <DbConnection as TransactionManager<DbConnection>>::commit_transaction(conn)?;
+            // Only a batch that wrote something says storage has room.
+            if wrote {
+                health::committed();
+            }
+            Ok(())
+        });
+        judge(health, conn, committed)
+    }
+}
+
+/// After a failed batch: rolls back what is left of its transaction. False
+/// when the connection cannot be trusted with another batch.
+fn settle(conn: &mut DbConnection) -> bool {
+    use diesel::r2d2::R2D2Connection;
+    // Each rollback closes one level (savepoint, then the transaction).
+    for _ in 0..4 {
+        let depth =
+            <DbConnection as TransactionManager<DbConnection>>::transaction_manager_status_mut(
+                conn,
+            )
+            .transaction_depth();
+        match depth {
+            Ok(None) => return !conn.is_broken(),
+            Ok(Some(_)) => {
+                if <DbConnection as TransactionManager<DbConnection>>::rollback_transaction(conn)
+                    .is_err()
+                {
+                    return false;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+fn answer_all(batch: Vec<Box<dyn Command>>, outcome: std::result::Result<(), &Error>) {
+    for command in batch {
+        command.answer(outcome);
+    }
+}
