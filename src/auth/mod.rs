@@ -11,8 +11,12 @@
 //! * [`throttle`] — sign-in attempts claimed before any secret is checked,
 //!   shared by every replica; the caller's address behind proxies.
 //! * [`http`] — the token endpoints and the bearer-token extractor.
+//! * [`account`], [`account_http`] — a person's own account: change the
+//!   password, sign out everywhere.
 
 pub mod access;
+pub mod account;
+pub mod account_http;
 pub mod http;
 pub mod oauth;
 pub mod password;

@@ -1,7 +1,14 @@
-//! Password hashes (argon2id) and the random secrets we hand out: refresh
-//! tokens, client secrets, invitation tokens. Handed-out secrets are stored
-//! only as SHA-256 digests: they are long and random, so a slow hash adds
-//! nothing but latency.
+//! Password hashes (argon2id), the rules a new password must meet, and the
+//! random secrets we hand out: refresh tokens, client secrets, invitation
+//! tokens. Handed-out secrets are stored only as SHA-256 digests: they are
+//! long and random, so a slow hash adds nothing but latency.
+//!
+//! **The list of common passwords** (`common-passwords.txt`, 19,640 lines,
+//! most common first) is Django's (`django/contrib/auth/common-passwords.txt.gz`
+//! in the `django` 5.2.19 wheel on PyPI, BSD-licensed, gunzipped; the gzip's
+//! SHA-256 is `3c1baed6…175afe4`): Royce Williams' 20,000 most common
+//! passwords, lowercased and deduplicated. It is compiled into the binary.
+//! Passwords are never logged: nothing here or in its callers formats one.
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -10,7 +17,63 @@ use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-pub const MIN_PASSWORD_CHARS: usize = 10;
+use crate::error::{Error, Result};
+
+/// The shortest password a person may choose.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// The longest, in bytes: argon2 hashes anything, but a megabyte of
+/// "password" is a way to spend our CPU.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// The common passwords, one a line, lowercased.
+const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
+
+fn common_passwords() -> &'static std::collections::HashSet<&'static str> {
+    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    SET.get_or_init(|| COMMON_PASSWORDS.lines().collect())
+}
+
+/// Whether the password is on the list of common passwords, ignoring case
+/// and spaces (`Qwerty Uiop 1234` is `qwertyuiop1234`).
+pub fn is_common(password: &str) -> bool {
+    let lower = password.to_lowercase();
+    let squeezed: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
+    let set = common_passwords();
+    set.contains(lower.as_str()) || set.contains(squeezed.as_str())
+}
+
+/// The rules for a password a person chooses (accepting an invitation,
+/// changing it, after a reset): at least [`MIN_PASSWORD_CHARS`] characters,
+/// at most [`MAX_PASSWORD_BYTES`] bytes, not one character over and over,
+/// and not on the list of common passwords. Signing in checks none of this:
+/// a password chosen under older rules still signs in.
+pub fn check_new_password(field: &str, password: &str) -> Result<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Error::invalid(
+            field,
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(Error::invalid(field, "is too long"));
+    }
+    let mut chars = password.chars();
+    let first = chars.next();
+    if chars.all(|c| Some(c) == first) {
+        return Err(Error::invalid(
+            field,
+            "is one character repeated; choose another",
+        ));
+    }
+    if is_common(password) {
+        return Err(Error::invalid(
+            field,
+            "is one of the most common passwords, the first ones anybody guesses; choose another",
+        ));
+    }
+    Ok(())
+}
 
 pub fn hash_password(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
@@ -114,6 +177,33 @@ mod tests {
         assert!(verify_password("correct horse battery", Some(&hash)));
         assert!(!verify_password("wrong horse battery", Some(&hash)));
         assert!(!verify_password("correct horse battery", None));
+    }
+
+    #[test]
+    fn new_passwords_are_long_and_not_common() {
+        assert!(check_new_password("password", "correct horse battery staple").is_ok());
+        for refused in [
+            "short",
+            "elevenchars",
+            "aaaaaaaaaaaaaaaa",
+            "1q2w3e4r5t6y",
+            "QWERTY123456",
+            "qwerty 123456",
+            "justinbieber",
+        ] {
+            assert!(
+                check_new_password("password", refused).is_err(),
+                "{refused} accepted"
+            );
+        }
+        assert!(check_new_password("password", &"long ".repeat(300)).is_err());
+    }
+
+    #[test]
+    fn the_common_list_is_the_whole_file() {
+        assert_eq!(common_passwords().len(), 19_640);
+        assert!(is_common("password") && is_common("PassWord"));
+        assert!(!is_common("correct horse battery staple"));
     }
 
     #[test]

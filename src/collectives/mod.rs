@@ -167,17 +167,7 @@ pub fn check_time_zone(field: &str, zone: &str) -> Result<String> {
 }
 
 pub fn check_password(field: &str, password: &str) -> Result<()> {
-    use crate::auth::password::MIN_PASSWORD_CHARS;
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(Error::invalid(
-            field,
-            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
-        ));
-    }
-    if password.len() > 1024 {
-        return Err(Error::invalid(field, "is too long"));
-    }
-    Ok(())
+    crate::auth::password::check_new_password(field, password)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -44,6 +44,7 @@ pub const CODES: &[ProblemCode] = &[
     c("conflict_of_interest", 403, "the coordinator declared a conflict of interest on this request"),
     c("requests_by_coordinators_only", 403, "in this pool, coordinators ask on members' behalf"),
     c("not_eligible", 403, "only members who joined before the round opened may vote in it"),
+    c("wrong_password", 403, "the current password sent to change it is wrong (it counts toward the sign-in throttle)"),
     c("webhook_url_not_allowed", 403, "a webhook endpoint's URL is not `https` (unless the service allows `http`), or its host is or resolves to a loopback, private, link-local, unique-local, multicast, reserved or metadata address not on the service's allow-list"),
     c("not_found", 404, "no such thing — or it belongs to a collective the caller is not part of; also unknown routes"),
     c("method_not_allowed", 405, "the route exists, the method does not"),

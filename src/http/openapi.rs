@@ -110,6 +110,10 @@ const TAGS: &[(&str, &str)] = &[
         "Webhook endpoints of partner apps: registration, signing secrets, the delivery log, retries and replays",
     ),
     ("operations", "Health, readiness and metrics"),
+    (
+        "account",
+        "A person's own account: password, signing out everywhere",
+    ),
 ];
 
 /// Members that hold money: a decimal string in major units. In requests

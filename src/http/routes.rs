@@ -112,6 +112,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(pledges::http::update_pledge)
                 .service(pledges::http::my_pledges)
                 .service(reports::http::pool_statement)
-                .service(reports::http::pool_summary),
+                .service(reports::http::pool_summary)
+                // A person's own account (#26).
+                .service(auth::account_http::change_password)
+                .service(auth::account_http::sign_out_everywhere),
         );
 }

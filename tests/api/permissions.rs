@@ -1170,6 +1170,25 @@ fn rows() -> Vec<Row> {
                 )
             },
         },
+        // A person's own account (#26). Last: they change the callers'
+        // passwords and end their refresh tokens (access tokens run on).
+        Row {
+            operation: "change_password",
+            access: AnyPerson,
+            call: |_, n, _| {
+                (
+                    Method::POST,
+                    "/api/v1/me/password".into(),
+                    Some(json!({"current_password": crate::helpers::PASSWORD,
+                                "new_password": format!("another good passphrase {n}")})),
+                )
+            },
+        },
+        Row {
+            operation: "sign_out_everywhere",
+            access: AnyPerson,
+            call: |_, _, _| (Method::POST, "/api/v1/me/sign-out-everywhere".into(), None),
+        },
     ]
 }
 

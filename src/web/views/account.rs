@@ -1,4 +1,6 @@
-//! Signing in and out, and accepting an invitation. Sign-in goes through
+//! Signing in and out, accepting an invitation, and a person's own account
+//! page (`/account`: change the password, sign out everywhere, through
+//! `auth::account`, the API's own services). Sign-in goes through
 //! `auth::service::authenticate`, the token endpoint's own check, so the
 //! same throttle counts failures from both. Accepting goes through
 //! `collectives::service::accept_invitation`, the API's own: a new account
@@ -11,12 +13,13 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{db, render, see_other, Chrome, FieldErrors};
+use crate::auth::account;
 use crate::auth::service::authenticate;
 use crate::collectives::{self, AcceptInvitation};
 use crate::error::Error;
 use crate::http::AppState;
 use crate::web::errors::PageError;
-use crate::web::extract::{self, Form, Visitor};
+use crate::web::extract::{self, Form, Session, SignedIn, Visitor};
 use crate::web::{format, session};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -24,7 +27,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/sign-in", web::post().to(sign_in))
         .route("/sign-out", web::post().to(sign_out))
         .route("/invitations/accept", web::get().to(invitation_page))
-        .route("/invitations/accept", web::post().to(accept));
+        .route("/invitations/accept", web::post().to(accept))
+        .route("/account", web::get().to(account_page))
+        .route("/account/password", web::post().to(change_password))
+        .route(
+            "/account/sign-out-everywhere",
+            web::post().to(sign_out_everywhere),
+        );
 }
 
 #[derive(Template)]
@@ -245,10 +254,7 @@ async fn accept_form(
             "/sign-in?{}",
             serde_urlencoded::to_string([("next", &here)]).unwrap_or_default()
         ),
-        password_hint: format!(
-            "At least {} characters. A few unrelated words are easy to remember.",
-            crate::auth::password::MIN_PASSWORD_CHARS
-        ),
+        password_hint: password_hint(),
         token,
         invitation,
         errors,
@@ -360,4 +366,174 @@ async fn accept(
             Err(other) => return Err(other.into()),
         };
     accept_form(&req, &state, &visitor, token, status, errors, problem).await
+}
+
+/// What a new password must be, in the words of the forms that set one.
+fn password_hint() -> String {
+    format!(
+        "At least {} characters, and not one of the most common passwords. A few unrelated words are easy to remember.",
+        crate::auth::password::MIN_PASSWORD_CHARS
+    )
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    chrome: Chrome,
+    name: String,
+    email: String,
+    /// What was just done, said at the top.
+    notice: String,
+    password_hint: String,
+    errors: FieldErrors,
+    problem: String,
+}
+
+#[derive(Deserialize)]
+struct DoneQuery {
+    done: Option<String>,
+}
+
+async fn account_form(
+    state: &web::Data<AppState>,
+    session: Session,
+    status: StatusCode,
+    notice: String,
+    errors: FieldErrors,
+    problem: String,
+) -> Result<HttpResponse, PageError> {
+    let (chrome, profile) = db(state, move |conn| {
+        let chrome = Chrome::load(conn, &session, "Your account")?;
+        let profile = collectives::service::profile(conn, &session.principal())?;
+        Ok((chrome, profile))
+    })
+    .await?;
+    let page = AccountPage {
+        chrome,
+        name: profile.display_name,
+        email: profile.email,
+        notice,
+        password_hint: password_hint(),
+        errors,
+        problem,
+    };
+    render(status, &page)
+}
+
+async fn account_page(
+    state: web::Data<AppState>,
+    SignedIn(session): SignedIn,
+    query: crate::http::extract::Query<DoneQuery>,
+) -> Result<HttpResponse, PageError> {
+    let notice = match query.done.as_deref() {
+        Some("password") => {
+            "Your password is changed. Every other session of yours is signed out; this one stays."
+        }
+        _ => "",
+    };
+    account_form(
+        &state,
+        session,
+        StatusCode::OK,
+        notice.into(),
+        FieldErrors::default(),
+        String::new(),
+    )
+    .await
+}
+
+/// Changes the password (the current one first), ends every other session
+/// and API sign-in; this session stays.
+async fn change_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: Form,
+) -> Result<HttpResponse, PageError> {
+    let session = form.signed_in()?.clone();
+    let current = form.fields.get("current_password").to_owned();
+    let new = form.fields.get("new_password").to_owned();
+    let mut errors = FieldErrors::default();
+    if current.is_empty() {
+        errors.add("current_password", "Enter your current password.");
+    }
+    if new.is_empty() {
+        errors.add("new_password", "Choose a new password.");
+    } else if form.fields.get("new_password_again") != new {
+        errors.add(
+            "new_password_again",
+            "The two new passwords differ: type the same one twice.",
+        );
+    }
+    if !errors.is_empty() {
+        return account_form(
+            &state,
+            session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            String::new(),
+            errors,
+            String::new(),
+        )
+        .await;
+    }
+    let address = crate::auth::http::address_of(&req, &state.settings);
+    let changed = account::change_password(
+        &state.db,
+        &state.keys,
+        &state.settings,
+        &session.user_id,
+        current,
+        new,
+        &address,
+        account::Current::WebSession(session.cookie.clone()),
+    )
+    .await;
+    let (status, errors, problem) = match changed {
+        Ok(_) => return Ok(see_other("/account?done=password")),
+        Err(Error::Forbidden {
+            code: "wrong_password",
+            ..
+        }) => {
+            let mut errors = FieldErrors::default();
+            errors.add(
+                "current_password",
+                "This is not your current password. Nothing was changed.",
+            );
+            (StatusCode::FORBIDDEN, errors, String::new())
+        }
+        Err(Error::RateLimited {
+            retry_after_secs, ..
+        }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            FieldErrors::default(),
+            format!(
+                "Too many wrong passwords for this account or from this address. Try again in {} minutes.",
+                retry_after_secs.div_ceil(60).max(1)
+            ),
+        ),
+        Err(error @ Error::Invalid { .. }) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            FieldErrors::from_error(error)?,
+            String::new(),
+        ),
+        Err(other) => return Err(other.into()),
+    };
+    account_form(&state, session, status, String::new(), errors, problem).await
+}
+
+/// Ends every session and API sign-in of the person, this one too.
+async fn sign_out_everywhere(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: Form,
+) -> Result<HttpResponse, PageError> {
+    let user_id = form.signed_in()?.user_id.clone();
+    db(&state, move |conn| {
+        account::sign_out_everywhere(conn, &user_id)
+    })
+    .await?;
+    let mut response = see_other("/sign-in");
+    response
+        .add_cookie(&extract::cleared_session_cookie(&req))
+        .map_err(|e| PageError::Domain(Error::Internal(e.to_string())))?;
+    Ok(response)
 }
