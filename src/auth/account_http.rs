@@ -41,9 +41,7 @@ impl std::fmt::Debug for PasswordChange {
     responses(
         (status = 200, body = TokenResponse, description = "The password is changed; a new sign-in",
             headers(("Cache-Control" = String, description = "`no-store`: never cache tokens"))),
-        (status = 403, description = "`wrong_password`: current_password is wrong; `users_only`: a partner app's token", body = ProblemDocument, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts`: too many failed sign-ins or password checks for this account or address", body = ProblemDocument, content_type = "application/problem+json",
-            headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = 403, description = "`wrong_password`: current_password is wrong (after too many wrong ones, 429 `too_many_attempts` with `Retry-After`, as for sign-ins); `users_only`: a partner app's token", body = ProblemDocument, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
