@@ -383,6 +383,12 @@ pub fn prepare(conn: &mut DbConnection, delivery: &DeliveryRow) -> Result<Prepar
         .select(EventRow::as_select())
         .first(conn)
         .optional()?;
+    message(&endpoint, &reader, row.as_ref())
+}
+
+/// The signed message of `row` for `endpoint`, its `data` as `reader` may
+/// see it.
+fn message(endpoint: &EndpointRow, reader: &Actor, row: Option<&EventRow>) -> Result<Prepared> {
     let Some(row) = row else {
         return Ok(Prepared::Skip(
             "the event was purged before it could be sent".into(),
@@ -400,15 +406,15 @@ pub fn prepare(conn: &mut DbConnection, delivery: &DeliveryRow) -> Result<Prepar
     let body = serde_json::to_vec(&Body {
         kind: &row.kind,
         timestamp: utc(row.occurred_at),
-        data: outbox::reveal(kind, &row, &reader),
+        data: outbox::reveal(kind, row, reader),
     })
     .map_err(|e| Error::Internal(format!("webhook body: {e}")))?;
     let at = now();
     let timestamp = at.and_utc().timestamp();
     let signature = super::signing::header(&endpoint.secrets_at(at), &row.id, timestamp, &body);
     Ok(Prepared::Send(Message {
-        url: endpoint.url,
-        id: row.id,
+        url: endpoint.url.clone(),
+        id: row.id.clone(),
         timestamp,
         signature,
         body,
@@ -517,6 +523,108 @@ pub fn finish(
             .execute(conn)?;
         Ok(DeliveryStatus::Pending)
     })
+}
+
+/// What became of a claimed delivery, to be written down.
+#[derive(Debug, Clone)]
+pub enum Done {
+    /// An attempt was made.
+    Tried {
+        delivery: DeliveryRow,
+        owner: String,
+        outcome: Outcome,
+        jitter_permille: i64,
+    },
+    /// Not sent: skipped for good (`skip`), or handed back for `later`.
+    Aside {
+        delivery: DeliveryRow,
+        owner: String,
+        skip: Option<String>,
+        later: TimeDelta,
+    },
+}
+
+/// Writes down many outcomes in one transaction (one commit, one sync to
+/// disk, instead of one per delivery). Returns the deliveries given up.
+pub fn finish_all(
+    conn: &mut DbConnection,
+    done: &[Done],
+    replica: &str,
+    schedule: &Schedule,
+) -> Result<usize> {
+    write_tx(conn, |conn| {
+        let mut given_up = 0;
+        for item in done {
+            match item {
+                Done::Tried {
+                    delivery,
+                    owner,
+                    outcome,
+                    jitter_permille,
+                } => {
+                    let status = finish(
+                        conn,
+                        delivery,
+                        owner,
+                        replica,
+                        schedule,
+                        outcome,
+                        *jitter_permille,
+                    )?;
+                    given_up += usize::from(status == DeliveryStatus::Failed);
+                }
+                Done::Aside {
+                    delivery,
+                    owner,
+                    skip,
+                    later,
+                } => set_aside(conn, delivery, owner, skip.as_deref(), *later)?,
+            }
+        }
+        Ok(given_up)
+    })
+}
+
+/// [`prepare`] for each claimed delivery, on one connection: each
+/// endpoint and its app's scopes read once, the events in one query.
+pub fn prepare_all(
+    conn: &mut DbConnection,
+    deliveries: Vec<DeliveryRow>,
+) -> Result<Vec<(DeliveryRow, Prepared)>> {
+    use std::collections::HashMap;
+    let ids: Vec<&str> = deliveries.iter().map(|d| d.event_id.as_str()).collect();
+    let mut found: HashMap<String, EventRow> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<EventRow> = events::table
+            .filter(events::id.eq_any(chunk))
+            .select(EventRow::as_select())
+            .load(conn)?;
+        found.extend(rows.into_iter().map(|r| (r.id.clone(), r)));
+    }
+    let mut endpoints: HashMap<String, Option<(EndpointRow, Option<Actor>)>> = HashMap::new();
+    let mut prepared = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        if !endpoints.contains_key(&delivery.endpoint_id) {
+            let endpoint = super::store::find(conn, &delivery.endpoint_id)?;
+            let entry = match endpoint {
+                Some(endpoint) => {
+                    let reader = reader_of(conn, &endpoint)?;
+                    Some((endpoint, reader))
+                }
+                None => None,
+            };
+            endpoints.insert(delivery.endpoint_id.clone(), entry);
+        }
+        let outcome = match &endpoints[&delivery.endpoint_id] {
+            None => Prepared::Skip("the endpoint is gone".into()),
+            Some((_, None)) => Prepared::Wait,
+            Some((endpoint, Some(reader))) => {
+                message(endpoint, reader, found.get(&delivery.event_id))?
+            }
+        };
+        prepared.push((delivery, outcome));
+    }
+    Ok(prepared)
 }
 
 /// Ends a delivery without sending it (`Skip`), or hands it back for later

@@ -17,14 +17,16 @@ use std::time::{Duration, Instant};
 use chrono::TimeDelta;
 use rand::Rng;
 
-use super::delivery::{self, DeliveryRow, DeliveryStatus, Message, Outcome, Prepared, Schedule};
+use tokio::sync::mpsc;
+
+use super::delivery::{self, Done, Message, Outcome, Prepared, Schedule};
 use super::ssrf::Guard;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::ids::{new_id, now};
 
-/// Deliveries one replica sends at once.
-pub const IN_FLIGHT: usize = 32;
+/// Deliveries one replica has taken and not yet written down.
+pub const IN_FLIGHT: usize = 128;
 /// Bytes of an answer read (the rest is not read); the log keeps the first
 /// [`LOG_BYTES`].
 pub const READ_LIMIT: usize = 4096;
@@ -173,20 +175,58 @@ impl Worker {
         &self.replica
     }
 
-    /// Runs until the task is dropped.
+    /// Runs until the task is dropped. Outcomes are written down by one
+    /// task, many per transaction.
     pub async fn run(self) {
         tracing::info!(replica = %self.replica, "webhook delivery worker started");
+        let (done, outcomes) = mpsc::unbounded_channel();
+        // Ends once the last sender (this loop, attempts in flight) is gone.
+        actix_web::rt::spawn(self.clone().record(outcomes));
         loop {
-            if let Err(error) = self.round().await {
-                tracing::warn!(%error, "webhook delivery round failed");
+            match self.round(&done).await {
+                // A full batch: more may be due at once.
+                Ok(started) if started >= IN_FLIGHT / 2 => continue,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "webhook delivery round failed"),
             }
             actix_web::rt::time::sleep(self.poll).await;
         }
     }
 
-    /// One round: fan out new events, then take and start due deliveries.
-    /// Returns how many it started.
-    pub async fn round(&self) -> crate::error::Result<usize> {
+    /// Writes down outcomes as they come, batching those that are waiting.
+    async fn record(self, mut outcomes: mpsc::UnboundedReceiver<Done>) {
+        while let Some(first) = outcomes.recv().await {
+            // A moment for the rest of the round's answers: one commit for
+            // them all.
+            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+            let mut batch = vec![first];
+            while batch.len() < IN_FLIGHT {
+                match outcomes.try_recv() {
+                    Ok(more) => batch.push(more),
+                    Err(_) => break,
+                }
+            }
+            let count = batch.len();
+            let (schedule, replica) = (self.schedule, self.replica.clone());
+            match self
+                .db
+                .run(move |conn| delivery::finish_all(conn, &batch, &replica, &schedule))
+                .await
+            {
+                Ok(0) => {}
+                Ok(given_up) => {
+                    tracing::warn!(given_up, "webhooks given up; their endpoints are disabled")
+                }
+                // Their leases run out, and they are tried again.
+                Err(error) => tracing::warn!(%error, count, "webhook outcomes not recorded"),
+            }
+            self.in_flight.fetch_sub(count, Ordering::SeqCst);
+        }
+    }
+
+    /// One round: fan out new events, then take due deliveries and start
+    /// them. Returns how many it took.
+    pub async fn round(&self, done: &mpsc::UnboundedSender<Done>) -> crate::error::Result<usize> {
         self.db
             .run(|conn| delivery::fan_out(conn, FAN_OUT_BATCH))
             .await?;
@@ -196,69 +236,53 @@ impl Worker {
         }
         let owner = format!("{}/{}", self.replica, new_id());
         let lease = self.schedule.lease;
-        let taken = {
-            let owner = owner.clone();
-            self.db
-                .run(move |conn| delivery::claim(conn, &owner, lease, room as i64))
-                .await?
-        };
-        let started = taken.len();
-        for row in taken {
-            self.in_flight.fetch_add(1, Ordering::SeqCst);
-            let worker = self.clone();
-            let owner = owner.clone();
-            actix_web::rt::spawn(async move {
-                if let Err(error) = worker.deliver(row, &owner).await {
-                    tracing::warn!(%error, "webhook delivery failed to finish");
-                }
-                worker.in_flight.fetch_sub(1, Ordering::SeqCst);
-            });
-        }
-        Ok(started)
-    }
-
-    /// Makes one attempt at a claimed delivery and records it.
-    async fn deliver(&self, row: DeliveryRow, owner: &str) -> crate::error::Result<()> {
-        let prepared = {
-            let row = row.clone();
-            self.db
-                .run(move |conn| delivery::prepare(conn, &row))
-                .await?
-        };
-        let message = match prepared {
-            Prepared::Send(message) => message,
-            Prepared::Skip(why) => {
-                let (row, owner) = (row.clone(), owner.to_owned());
-                return self
-                    .db
-                    .run(move |conn| {
-                        delivery::set_aside(conn, &row, &owner, Some(&why), TimeDelta::zero())
-                    })
-                    .await;
-            }
-            Prepared::Wait => {
-                let (row, owner) = (row.clone(), owner.to_owned());
-                let later = TimeDelta::milliseconds(
-                    i64::try_from(self.schedule.retry_base_ms).unwrap_or(i64::MAX / 2),
-                );
-                return self
-                    .db
-                    .run(move |conn| delivery::set_aside(conn, &row, &owner, None, later))
-                    .await;
-            }
-        };
-        let outcome = post(&self.http, &self.guard, &message).await;
-        let jitter = rand::thread_rng().gen_range(750..=1250);
-        let (schedule, owner, replica) = (self.schedule, owner.to_owned(), self.replica.clone());
-        let status = self
+        let claimer = owner.clone();
+        let prepared = self
             .db
             .run(move |conn| {
-                delivery::finish(conn, &row, &owner, &replica, &schedule, &outcome, jitter)
+                let taken = delivery::claim(conn, &claimer, lease, room as i64)?;
+                delivery::prepare_all(conn, taken)
             })
             .await?;
-        if status == DeliveryStatus::Failed {
-            tracing::warn!(webhook_id = %message.id, "webhook given up; its endpoint is disabled");
+        let taken = prepared.len();
+        self.in_flight.fetch_add(taken, Ordering::SeqCst);
+        let later = TimeDelta::milliseconds(
+            i64::try_from(self.schedule.retry_base_ms).unwrap_or(i64::MAX / 2),
+        );
+        for (row, prepared) in prepared {
+            let owner = owner.clone();
+            let message = match prepared {
+                Prepared::Send(message) => message,
+                Prepared::Skip(why) => {
+                    let _ = done.send(Done::Aside {
+                        delivery: row,
+                        owner,
+                        skip: Some(why),
+                        later: TimeDelta::zero(),
+                    });
+                    continue;
+                }
+                Prepared::Wait => {
+                    let _ = done.send(Done::Aside {
+                        delivery: row,
+                        owner,
+                        skip: None,
+                        later,
+                    });
+                    continue;
+                }
+            };
+            let (http, guard, done) = (self.http.clone(), self.guard.clone(), done.clone());
+            actix_web::rt::spawn(async move {
+                let outcome = post(&http, &guard, &message).await;
+                let _ = done.send(Done::Tried {
+                    delivery: row,
+                    owner,
+                    outcome,
+                    jitter_permille: rand::thread_rng().gen_range(750..=1250),
+                });
+            });
         }
-        Ok(())
+        Ok(taken)
     }
 }
