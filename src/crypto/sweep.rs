@@ -131,8 +131,8 @@ pub fn seal_existing(conn: &mut DbConnection) -> Result<Swept> {
 }
 
 /// Seals again, under the primary key, every value sealed with another key
-/// (or not sealed yet), then marks the keys no value uses any more as
-/// retired. `pause` runs between batches (to leave room to the service).
+/// (or not sealed yet), then marks the keys no stored value names any more
+/// as retired. `pause` runs between batches (to leave room to the service).
 pub fn reencrypt(conn: &mut DbConnection, mut pause: impl FnMut()) -> Result<Swept> {
     let ring = keyring::current().ok_or_else(|| Error::Internal("no keyring loaded".into()))?;
     let primary = ring.primary().id.clone();
@@ -148,14 +148,15 @@ pub fn reencrypt(conn: &mut DbConnection, mut pause: impl FnMut()) -> Result<Swe
         total.skipped += swept.skipped;
         total.unreadable += swept.unreadable;
     }
-    if total.unreadable == 0 && total.skipped == 0 {
-        diesel::update(
-            field_keys::table
-                .filter(field_keys::id.ne(&primary))
-                .filter(field_keys::retired_at.is_null()),
-        )
-        .set(field_keys::retired_at.eq(Some(crate::ids::now())))
-        .execute(conn)?;
+    // Retired: keys no stored value names any more, counted now (a replica
+    // still sealing with an old key keeps that key in use).
+    let census = census(conn)?;
+    for id in keys_in_use(conn)? {
+        if id != primary && !census.contains_key(&id) {
+            diesel::update(field_keys::table.find(&id))
+                .set(field_keys::retired_at.eq(Some(crate::ids::now())))
+                .execute(conn)?;
+        }
     }
     Ok(total)
 }
