@@ -95,6 +95,9 @@ pub enum Failure {
     /// does on a full disk or an I/O error): the savepoint or transaction
     /// the service then closes is gone.
     RolledBack,
+    /// PostgreSQL broke a lock cycle by cancelling this statement
+    /// (`deadlock detected`): nothing the request did wrong, try again.
+    Contention,
     /// Anything else: a bug.
     Other,
 }
@@ -112,6 +115,8 @@ pub fn classify(error: &diesel::result::Error) -> Failure {
                 || message.contains("no space left on device")
             {
                 Failure::StorageFull
+            } else if message.contains("deadlock detected") {
+                Failure::Contention
             } else if message.contains("no such savepoint") {
                 Failure::RolledBack
             } else if message.contains("database is locked")

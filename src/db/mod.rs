@@ -610,6 +610,19 @@ mod tests {
     }
 }
 
+tokio::task_local! {
+    /// Set for the handling of a request that may write (see
+    /// [`as_write_request`]).
+    static WRITES: bool;
+}
+
+/// Runs `handling` as a request that may write: on SQLite, the database work
+/// it runs through [`Db::run`] goes through the writer, so every write of a
+/// request is made on the writer's connection, in its batches.
+pub async fn as_write_request<F: std::future::Future>(handling: F) -> F::Output {
+    WRITES.scope(true, handling).await
+}
+
 /// The database as the rest of the service sees it: a pool, a way to run
 /// blocking diesel work off the async executor, and the clock that work
 /// reads the time from.
@@ -619,8 +632,9 @@ pub struct Db {
     backend: &'static str,
     clock: crate::clock::Clock,
     health: Arc<health::Health>,
-    /// Where [`Db::write`] commands go: started with the first of them.
-    writer: Arc<std::sync::OnceLock<writer::Writer>>,
+    /// Where [`Db::write`] commands go: started with the first of them
+    /// (one on SQLite; on PostgreSQL several, each command sent by its key).
+    writers: Arc<std::sync::OnceLock<Vec<writer::Writer>>>,
     write_queue: usize,
 }
 
@@ -715,6 +729,11 @@ fn judge<T>(
                 health.mark_full();
                 Err(Error::StorageFull(e.to_string()))
             }
+            // Writers on several connections may, rarely, wait on each
+            // other's pool rows; the database cancels one statement, and
+            // the request is answered as a retry (with its key, it runs
+            // once).
+            health::Failure::Contention => Err(Error::Unavailable(e.to_string())),
             health::Failure::RolledBack | health::Failure::Other => Err(Error::Storage(e)),
         },
         other => other,
@@ -729,7 +748,7 @@ impl Db {
             backend: url.backend_name(),
             clock: crate::clock::Clock::system(),
             health: health::Health::of(&url.key()),
-            writer: Arc::default(),
+            writers: Arc::default(),
             write_queue: writer::DEFAULT_QUEUE,
         }
     }
@@ -740,7 +759,7 @@ impl Db {
     pub fn with_write_queue(self, commands: usize) -> Self {
         Self {
             write_queue: commands,
-            writer: Arc::default(),
+            writers: Arc::default(),
             ..self
         }
     }
@@ -769,6 +788,11 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> crate::error::Result<T> + Send + 'static,
     {
+        // On SQLite, the work of a request that writes goes through the
+        // writer: one connection writes, nobody races it for the lock.
+        if self.backend == "sqlite" && WRITES.try_with(|w| *w).unwrap_or(false) {
+            return self.write(work).await;
+        }
         let pool = self.pool.clone();
         let clock = self.clock.clone();
         let health = self.health.clone();
@@ -790,10 +814,41 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> crate::error::Result<T> + Send + 'static,
     {
-        let writer = self.writer.get_or_init(|| {
-            writer::Writer::start(self.pool.clone(), self.health.clone(), self.write_queue)
+        self.write_keyed("", work).await
+    }
+
+    /// [`Db::write`], by a writer chosen by `key`: commands with one key
+    /// (a pool's path, an idempotency endpoint) always go to the same
+    /// writer, in order. On SQLite there is one writer; on PostgreSQL up to
+    /// [`writer::POSTGRES_WRITERS`] (half the pool's connections), so one
+    /// writer's round trips are not the limit, and a hot pool's row lock
+    /// is still taken once per batch.
+    pub async fn write_keyed<T, F>(&self, key: &str, work: F) -> crate::error::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> crate::error::Result<T> + Send + 'static,
+    {
+        let writers = self.writers.get_or_init(|| {
+            let count = match self.backend {
+                "sqlite" => 1,
+                _ => (self.pool.max_size() as usize / 2).clamp(1, writer::POSTGRES_WRITERS),
+            };
+            (0..count)
+                .map(|_| {
+                    writer::Writer::start(self.pool.clone(), self.health.clone(), self.write_queue)
+                })
+                .collect()
         });
-        writer.write(self.clock.clone(), work).await
+        let shard = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            key.hash(&mut hasher);
+            (hasher.finish() % writers.len().max(1) as u64) as usize
+        };
+        match writers.get(shard) {
+            Some(writer) => writer.write(self.clock.clone(), work).await,
+            None => Err(crate::error::Error::Unavailable("no writer".into())),
+        }
     }
 
     /// Readiness: the database answers a query within `timeout`, and its

@@ -33,6 +33,10 @@ pub const MAX_BATCH: usize = 256;
 /// Commands that may wait for the writer by default; one more is refused.
 pub const DEFAULT_QUEUE: usize = 4096;
 
+/// Writers on PostgreSQL at most (each takes a pooled connection per
+/// batch).
+pub const POSTGRES_WRITERS: usize = 4;
+
 /// Seconds an `overloaded` caller is told to wait.
 pub const OVERLOADED_RETRY_AFTER: u64 = 1;
 
@@ -50,7 +54,13 @@ trait Command: Send {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ran {
     Done,
-    /// Refused, or failed: its savepoint is rolled back.
+    /// It answered with a refusal. What its own transactions did stays as
+    /// they left it (each rolled back its part on error, or was released),
+    /// as when each committed by itself before the writer: its savepoint is
+    /// released.
+    Refused,
+    /// It panicked, hit a bug, or the storage failed under it: its
+    /// savepoint is rolled back.
     Failed,
 }
 
@@ -76,10 +86,15 @@ where
         }))
         .unwrap_or_else(|_| Err(Error::Internal("a write command panicked".into())));
         let result = judge(health, conn, result);
-        let ran = if result.is_ok() {
-            Ran::Done
-        } else {
-            Ran::Failed
+        let ran = match &result {
+            Ok(_) => Ran::Done,
+            Err(
+                Error::Storage(_)
+                | Error::Unavailable(_)
+                | Error::StorageFull(_)
+                | Error::Internal(_),
+            ) => Ran::Failed,
+            Err(_) => Ran::Refused,
         };
         self.result = Some(result);
         ran
@@ -213,7 +228,7 @@ impl Batches {
                 return judge(health, conn, Err(Error::Storage(e)));
             }
             let closed = match command.run(conn, health) {
-                Ran::Done => {
+                Ran::Done | Ran::Refused => {
                     wrote = true;
                     <DbConnection as TransactionManager<DbConnection>>::commit_transaction(conn)
                 }

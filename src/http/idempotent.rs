@@ -130,10 +130,12 @@ where
         body_hash,
     };
     // Through the writer: grouped with other writes into one commit, and
-    // the key claimed inside that batch.
+    // the key claimed inside that batch. One endpoint (a pool's path) goes
+    // to one writer, so one key is always claimed by the same writer.
+    let shard = request.endpoint.clone();
     let answer = state
         .db
-        .write(move |conn| {
+        .write_keyed(&shard, move |conn| {
             idempotency::run(conn, &request, |conn| match work(conn) {
                 Ok(value) => Ok(Answer {
                     status: success.as_u16(),

@@ -77,11 +77,27 @@ pub fn app(
         ))
         .configure(crate::web::configure)
         .default_service(web::to(not_found))
+        .wrap(from_fn(writes_through_the_writer))
         .wrap(from_fn(problem::problem_fallback))
         .wrap(from_fn(crate::web::page_middleware))
         .wrap(from_fn(echo_request_id))
         .wrap(from_fn(metrics::record))
         .wrap(tracing_actix_web::TracingLogger::default())
+}
+
+/// A request with a method that may write (anything but GET, HEAD and
+/// OPTIONS) has its database work run by the writer on SQLite (see
+/// `crate::db::as_write_request`).
+async fn writes_through_the_writer(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use actix_web::http::Method;
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        next.call(req).await
+    } else {
+        crate::db::as_write_request(next.call(req)).await
+    }
 }
 
 /// Sends the request id that every log line of the request carries back as

@@ -245,8 +245,17 @@ fn record_contribution_tx(
     input: NewContribution,
     reactions: &mut dyn Reactions,
 ) -> Result<Contribution> {
-    let (actor, pool) = load_authorized(conn, principal, pool_id, Permission::RecordContributions)?;
-    let pool = pool_store::lock(conn, &pool.id)?;
+    // Locked and read once, then authorized against what was read: the
+    // pool is not read a second time (an unknown pool, or one the caller
+    // may not know, is the same 404 as before).
+    let pool = pool_store::lock(conn, pool_id)?;
+    let actor = crate::auth::access::authorize(
+        conn,
+        principal,
+        &pool.collective_id,
+        Permission::RecordContributions,
+        "pool",
+    )?;
     let currency = pool.currency()?;
     let gross = Money::parse_positive("amount", &input.amount, currency)?.minor;
     let fee = match input.fee.as_deref() {

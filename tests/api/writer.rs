@@ -266,3 +266,40 @@ async fn kill_9_under_grouped_commits_keeps_every_acknowledged_write_and_no_half
     };
     assert_eq!(total, present.len());
 }
+
+#[actix_rt::test]
+async fn on_sqlite_a_write_request_without_a_key_queues_for_the_writer_too() {
+    if postgres_url().is_some() {
+        // On PostgreSQL only money writes go through the writers.
+        return;
+    }
+    let app = TestApp::spawn_configured(|s| s.write_queue = 1).await;
+    let (collective, admin) = app.bootstrap("Northside").await;
+    let path = format!("/api/v1/collectives/{collective}/pools");
+    let (release, holder) = hold_writes(&app.settings.database_url);
+    let pause = |ms| actix_web::rt::time::sleep(Duration::from_millis(ms));
+    let create = |name: &'static str| {
+        app.post(
+            &path,
+            &admin.token,
+            json!({"name": name, "currency": "EUR"}),
+        )
+    };
+    let first = create("First");
+    let second = async {
+        pause(300).await;
+        create("Second").await
+    };
+    let third = async {
+        pause(700).await;
+        let answer = create("Third").await;
+        release.send(()).unwrap();
+        answer
+    };
+    let (first, second, third) = futures::join!(first, second, third);
+    holder.join().unwrap();
+    let third = third.expect_problem(503, "overloaded");
+    assert_eq!(third.header("retry-after"), Some("1"));
+    first.expect(201);
+    second.expect(201);
+}
