@@ -13,6 +13,9 @@
 //! * [`http`] — the token endpoints and the bearer-token extractor.
 //! * [`account`], [`account_http`] — a person's own account: change the
 //!   password, sign out everywhere.
+//! * [`profile`], [`profile_http`] — name, contact details, an email change
+//!   confirmed by a single-use token.
+//! * [`reset`], [`reset_http`] — password-reset links an admin passes on.
 
 pub mod access;
 pub mod account;
@@ -21,6 +24,10 @@ pub mod http;
 pub mod oauth;
 pub mod password;
 pub mod policy;
+pub mod profile;
+pub mod profile_http;
+pub mod reset;
+pub mod reset_http;
 pub mod service;
 pub mod throttle;
 pub mod tokens;

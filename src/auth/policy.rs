@@ -173,6 +173,8 @@ pub enum Permission {
     /// Register and manage webhook endpoints (a partner app: only its own)
     /// and read their delivery logs.
     ManageWebhooks,
+    /// Issue password-reset links for members (#26).
+    IssuePasswordResets,
 }
 
 impl Permission {
@@ -218,6 +220,7 @@ impl Permission {
             Self::ReadOwnContributions => (Some(Member), None),
             Self::ReadEvents => (Some(Admin), Some(EventsRead)),
             Self::ManageWebhooks => (Some(Admin), Some(WebhooksManage)),
+            Self::IssuePasswordResets => (Some(Admin), None),
         };
         Rule { role, scope }
     }

@@ -556,3 +556,38 @@ diesel::table! {
         retired_at -> Nullable<Timestamp>,
     }
 }
+
+// A person's own account (#26).
+diesel::table! {
+    user_contacts (user_id) {
+        user_id -> Text,
+        phone -> Nullable<Text>,
+        other -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    email_changes (id) {
+        id -> Text,
+        user_id -> Text,
+        new_email -> Text,
+        token_hash -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    password_resets (collective_id, id) {
+        collective_id -> Text,
+        id -> Text,
+        user_id -> Text,
+        token_hash -> Text,
+        issued_by -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}

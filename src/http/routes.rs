@@ -115,6 +115,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(reports::http::pool_summary)
                 // A person's own account (#26).
                 .service(auth::account_http::change_password)
-                .service(auth::account_http::sign_out_everywhere),
+                .service(auth::account_http::sign_out_everywhere)
+                .service(auth::profile_http::get_profile)
+                .service(auth::profile_http::update_profile)
+                .service(auth::profile_http::request_email_change)
+                .service(auth::profile_http::confirm_email)
+                .service(auth::reset_http::issue_password_reset)
+                .service(auth::reset_http::use_password_reset),
         );
 }

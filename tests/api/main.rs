@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod accounts_recovery;
 mod auth;
 mod clock;
 mod collectives;

@@ -1170,8 +1170,71 @@ fn rows() -> Vec<Row> {
                 )
             },
         },
-        // A person's own account (#26). Last: they change the callers'
-        // passwords and end their refresh tokens (access tokens run on).
+        // A person's own account (#26).
+        Row {
+            operation: "get_profile",
+            access: AnyPerson,
+            call: |_, _, _| (Method::GET, "/api/v1/me/profile".into(), None),
+        },
+        Row {
+            operation: "update_profile",
+            access: AnyPerson,
+            call: |_, _, _| {
+                (
+                    Method::PATCH,
+                    "/api/v1/me/profile".into(),
+                    Some(json!({"phone": "+49 30 1234567"})),
+                )
+            },
+        },
+        Row {
+            operation: "request_email_change",
+            access: AnyPerson,
+            call: |_, n, _| {
+                (
+                    Method::POST,
+                    "/api/v1/me/email".into(),
+                    Some(json!({"new_email": format!("moved{n}@example.org"),
+                                "current_password": crate::helpers::PASSWORD})),
+                )
+            },
+        },
+        Row {
+            operation: "confirm_email",
+            // An unknown token: public, so the answer is 404 for everyone alike.
+            access: Public(404),
+            call: |_, _, _| {
+                (
+                    Method::POST,
+                    "/api/v1/email-confirmations".into(),
+                    Some(json!({"token": "cpe_unknown"})),
+                )
+            },
+        },
+        Row {
+            operation: "issue_password_reset",
+            access: Collective(Role::Admin, &[]),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/collectives/{}/password-resets", w.collective),
+                    Some(json!({"email": w.member.email})),
+                )
+            },
+        },
+        Row {
+            operation: "use_password_reset",
+            access: Public(404),
+            call: |_, _, _| {
+                (
+                    Method::POST,
+                    "/api/v1/auth/password-reset".into(),
+                    Some(json!({"token": "cpw_unknown", "new_password": "a long enough passphrase"})),
+                )
+            },
+        },
+        // Last: they change the callers' passwords and end their refresh
+        // tokens (access tokens run on).
         Row {
             operation: "change_password",
             access: AnyPerson,

@@ -14,6 +14,8 @@ use serde::Deserialize;
 
 use super::{db, render, see_other, Chrome, FieldErrors};
 use crate::auth::account;
+use crate::auth::profile::{self, ProfileChange};
+use crate::auth::reset;
 use crate::auth::service::authenticate;
 use crate::collectives::{self, AcceptInvitation};
 use crate::error::Error;
@@ -33,7 +35,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/account/sign-out-everywhere",
             web::post().to(sign_out_everywhere),
-        );
+        )
+        .route("/account/profile", web::post().to(save_profile))
+        .route("/account/email", web::post().to(change_email))
+        .route("/account/email/confirm", web::get().to(email_confirm_page))
+        .route("/account/email/confirm", web::post().to(confirm_email))
+        .route(
+            "/c/{collective}/password-resets",
+            web::get().to(reset_issue_page),
+        )
+        .route(
+            "/c/{collective}/password-resets",
+            web::post().to(issue_reset),
+        )
+        .route("/password-reset", web::get().to(reset_page))
+        .route("/password-reset", web::post().to(reset_password));
 }
 
 #[derive(Template)]
@@ -45,11 +61,14 @@ struct SignInPage {
     next: String,
     errors: FieldErrors,
     problem: String,
+    /// What was just done (a password set through a reset link …).
+    notice: String,
 }
 
 #[derive(Deserialize)]
 struct NextQuery {
     next: Option<String>,
+    done: Option<String>,
 }
 
 /// Only a path of this site, never another host (`//evil`, `https://…`).
@@ -70,6 +89,18 @@ fn sign_in_form(
     errors: FieldErrors,
     problem: String,
 ) -> Result<HttpResponse, PageError> {
+    sign_in_with_notice(req, status, email, next, errors, problem, String::new())
+}
+
+fn sign_in_with_notice(
+    req: &HttpRequest,
+    status: StatusCode,
+    email: String,
+    next: String,
+    errors: FieldErrors,
+    problem: String,
+    notice: String,
+) -> Result<HttpResponse, PageError> {
     let (csrf, cookie) = extract::form_token(req);
     let page = SignInPage {
         chrome: Chrome::bare("Sign in"),
@@ -78,6 +109,7 @@ fn sign_in_form(
         next,
         errors,
         problem,
+        notice,
     };
     let mut response = render(status, &page)?;
     if let Some(cookie) = cookie {
@@ -97,13 +129,19 @@ async fn sign_in_page(
     if visitor.0.is_some() {
         return Ok(see_other(&next));
     }
-    sign_in_form(
+    let notice = match query.done.as_deref() {
+        Some("reset") => "Your new password is set, and every session of yours has ended. Sign in with the new password.",
+        Some("email") => "Your email address is changed. Sign in with the new one.",
+        _ => "",
+    };
+    sign_in_with_notice(
         &req,
         StatusCode::OK,
         String::new(),
         next,
         FieldErrors::default(),
         String::new(),
+        notice.to_owned(),
     )
 }
 
@@ -380,8 +418,15 @@ fn password_hint() -> String {
 #[template(path = "account.html")]
 struct AccountPage {
     chrome: Chrome,
-    name: String,
     email: String,
+    /// The profile form's values: as stored, or as sent back with messages.
+    display_name: String,
+    phone: String,
+    other_contact: String,
+    /// An email change waiting for its confirmation: address, until when.
+    pending_email: Option<(String, String)>,
+    /// The confirmation link of an email change just asked for: shown once.
+    email_link: Option<String>,
     /// What was just done, said at the top.
     notice: String,
     password_hint: String,
@@ -394,28 +439,49 @@ struct DoneQuery {
     done: Option<String>,
 }
 
+/// What the account page shows besides the stored profile.
+#[derive(Default)]
+struct Shown {
+    notice: String,
+    errors: FieldErrors,
+    problem: String,
+    email_link: Option<String>,
+    /// The profile form as sent, when it comes back with messages.
+    profile_form: Option<(String, String, String)>,
+}
+
 async fn account_form(
     state: &web::Data<AppState>,
     session: Session,
     status: StatusCode,
-    notice: String,
-    errors: FieldErrors,
-    problem: String,
+    shown: Shown,
 ) -> Result<HttpResponse, PageError> {
-    let (chrome, profile) = db(state, move |conn| {
+    let user_id = session.user_id.clone();
+    let (chrome, found) = db(state, move |conn| {
         let chrome = Chrome::load(conn, &session, "Your account")?;
-        let profile = collectives::service::profile(conn, &session.principal())?;
-        Ok((chrome, profile))
+        let found = profile::get(conn, &user_id)?;
+        Ok((chrome, found))
     })
     .await?;
+    let (name, phone, other_contact) = shown.profile_form.unwrap_or((
+        found.display_name,
+        found.phone.unwrap_or_default(),
+        found.other_contact.unwrap_or_default(),
+    ));
     let page = AccountPage {
         chrome,
-        name: profile.display_name,
-        email: profile.email,
-        notice,
+        email: found.email,
+        display_name: name,
+        phone,
+        other_contact,
+        pending_email: found
+            .pending_email
+            .map(|(email, until)| (email, format::datetime(until.and_utc(), chrono_tz::UTC))),
+        email_link: shown.email_link,
+        notice: shown.notice,
         password_hint: password_hint(),
-        errors,
-        problem,
+        errors: shown.errors,
+        problem: shown.problem,
     };
     render(status, &page)
 }
@@ -429,17 +495,53 @@ async fn account_page(
         Some("password") => {
             "Your password is changed. Every other session of yours is signed out; this one stays."
         }
+        Some("profile") => "Your profile is saved.",
+        Some("email") => "Your email address is changed. Sign in with the new one from now on.",
         _ => "",
     };
     account_form(
         &state,
         session,
         StatusCode::OK,
-        notice.into(),
-        FieldErrors::default(),
-        String::new(),
+        Shown {
+            notice: notice.into(),
+            ..Shown::default()
+        },
     )
     .await
+}
+
+/// A refusal of the services below, as the account page shows it: beside
+/// the field it is about, or at the top.
+fn refusal(error: Error, password_field: &str) -> Result<(StatusCode, Shown), PageError> {
+    let mut shown = Shown::default();
+    let status = match error {
+        Error::Forbidden {
+            code: "wrong_password",
+            ..
+        } => {
+            shown.errors.add(
+                password_field,
+                "This is not your current password. Nothing was changed.",
+            );
+            StatusCode::FORBIDDEN
+        }
+        Error::RateLimited {
+            retry_after_secs, ..
+        } => {
+            shown.problem = format!(
+                "Too many wrong passwords for this account or from this address. Try again in {} minutes.",
+                retry_after_secs.div_ceil(60).max(1)
+            );
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        error @ Error::Invalid { .. } => {
+            shown.errors = FieldErrors::from_error(error)?;
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        other => return Err(other.into()),
+    };
+    Ok((status, shown))
 }
 
 /// Changes the password (the current one first), ends every other session
@@ -465,15 +567,11 @@ async fn change_password(
         );
     }
     if !errors.is_empty() {
-        return account_form(
-            &state,
-            session,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            String::new(),
+        let shown = Shown {
             errors,
-            String::new(),
-        )
-        .await;
+            ..Shown::default()
+        };
+        return account_form(&state, session, StatusCode::UNPROCESSABLE_ENTITY, shown).await;
     }
     let address = crate::auth::http::address_of(&req, &state.settings);
     let changed = account::change_password(
@@ -487,37 +585,401 @@ async fn change_password(
         account::Current::WebSession(session.cookie.clone()),
     )
     .await;
-    let (status, errors, problem) = match changed {
-        Ok(_) => return Ok(see_other("/account?done=password")),
-        Err(Error::Forbidden {
-            code: "wrong_password",
-            ..
-        }) => {
-            let mut errors = FieldErrors::default();
-            errors.add(
-                "current_password",
-                "This is not your current password. Nothing was changed.",
-            );
-            (StatusCode::FORBIDDEN, errors, String::new())
+    match changed {
+        Ok(_) => Ok(see_other("/account?done=password")),
+        Err(error) => {
+            let (status, shown) = refusal(error, "current_password")?;
+            account_form(&state, session, status, shown).await
         }
-        Err(Error::RateLimited {
-            retry_after_secs, ..
-        }) => (
-            StatusCode::TOO_MANY_REQUESTS,
+    }
+}
+
+/// Saves the name and contact details.
+async fn save_profile(state: web::Data<AppState>, form: Form) -> Result<HttpResponse, PageError> {
+    let session = form.signed_in()?.clone();
+    let sent = (
+        form.fields.get("display_name").to_owned(),
+        form.fields.get("phone").to_owned(),
+        form.fields.get("other_contact").to_owned(),
+    );
+    let change = ProfileChange {
+        display_name: Some(sent.0.clone()),
+        phone: Some(Some(sent.1.clone())),
+        other_contact: Some(Some(sent.2.clone())),
+    };
+    let user_id = session.user_id.clone();
+    match db(&state, move |conn| profile::update(conn, &user_id, change)).await {
+        Ok(_) => Ok(see_other("/account?done=profile")),
+        Err(PageError::Domain(error @ Error::Invalid { .. })) => {
+            let shown = Shown {
+                errors: FieldErrors::from_error(error)?,
+                profile_form: Some(sent),
+                ..Shown::default()
+            };
+            account_form(&state, session, StatusCode::UNPROCESSABLE_ENTITY, shown).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Asks for an email change: the confirmation link is shown once.
+async fn change_email(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: Form,
+) -> Result<HttpResponse, PageError> {
+    let session = form.signed_in()?.clone();
+    let new_email = form.fields.get("new_email").trim().to_owned();
+    let password = form.fields.get("email_password").to_owned();
+    let mut errors = FieldErrors::default();
+    if new_email.is_empty() {
+        errors.add("new_email", "Enter the new email address.");
+    }
+    if password.is_empty() {
+        errors.add("email_password", "Enter your current password.");
+    }
+    if !errors.is_empty() {
+        let shown = Shown {
+            errors,
+            ..Shown::default()
+        };
+        return account_form(&state, session, StatusCode::UNPROCESSABLE_ENTITY, shown).await;
+    }
+    let address = crate::auth::http::address_of(&req, &state.settings);
+    let asked = profile::request_email_change(
+        &state.db,
+        &state.settings,
+        &session.user_id,
+        &new_email,
+        password,
+        &address,
+    )
+    .await;
+    let (status, shown) = match asked {
+        Ok(change) => (
+            StatusCode::OK,
+            Shown {
+                email_link: Some(crate::auth::profile_http::confirmation_path(&change.token)),
+                ..Shown::default()
+            },
+        ),
+        Err(Error::Invalid { field, message }) if field == "current_password" => refusal(
+            Error::Invalid {
+                field: "email_password".into(),
+                message,
+            },
+            "email_password",
+        )?,
+        Err(error) => refusal(error, "email_password")?,
+    };
+    account_form(&state, session, status, shown).await
+}
+
+#[derive(Template)]
+#[template(path = "account_email_confirm.html")]
+struct EmailConfirmPage {
+    chrome: Chrome,
+    csrf: String,
+    token: String,
+    problem: String,
+}
+
+#[derive(Deserialize)]
+struct TokenOnly {
+    token: Option<String>,
+}
+
+/// A page (and a cookie) for forms shown with or without a session.
+fn chrome_and_csrf(
+    req: &HttpRequest,
+    visitor: &Visitor,
+    title: &str,
+) -> (Chrome, String, Option<actix_web::cookie::Cookie<'static>>) {
+    match &visitor.0 {
+        Some(session) => {
+            let mut chrome = Chrome::bare(title);
+            chrome.csrf = session.csrf.clone();
+            (chrome, session.csrf.clone(), None)
+        }
+        None => {
+            let (csrf, cookie) = extract::form_token(req);
+            (Chrome::bare(title), csrf, cookie)
+        }
+    }
+}
+
+fn with_cookie(
+    mut response: HttpResponse,
+    cookie: Option<actix_web::cookie::Cookie<'static>>,
+) -> Result<HttpResponse, PageError> {
+    if let Some(cookie) = cookie {
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| PageError::Domain(Error::Internal(e.to_string())))?;
+    }
+    Ok(response)
+}
+
+/// The page an email-change link opens: one button confirms it (opening a
+/// link changes nothing by itself).
+async fn email_confirm_page(
+    req: HttpRequest,
+    visitor: Visitor,
+    query: crate::http::extract::Query<TokenOnly>,
+) -> Result<HttpResponse, PageError> {
+    let (chrome, csrf, cookie) = chrome_and_csrf(&req, &visitor, "Confirm your email address");
+    let page = EmailConfirmPage {
+        chrome,
+        csrf,
+        token: query.token.clone().unwrap_or_default(),
+        problem: String::new(),
+    };
+    with_cookie(render(StatusCode::OK, &page)?, cookie)
+}
+
+async fn confirm_email(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: Form,
+) -> Result<HttpResponse, PageError> {
+    let token = form.fields.get("token").trim().to_owned();
+    let signed_in = form.session.is_some();
+    let lookup = token.clone();
+    let problem = match db(&state, move |conn| {
+        profile::confirm_email_change(conn, &lookup)
+    })
+    .await
+    {
+        Ok(_) if signed_in => return Ok(see_other("/account?done=email")),
+        Ok(_) => return Ok(see_other("/sign-in?done=email")),
+        Err(PageError::Domain(Error::NotFound { .. })) => {
+            "This confirmation link is not valid: it was used already, replaced by a newer one, or mistyped."
+        }
+        Err(PageError::Domain(Error::Conflict { code, .. })) if code == "email_taken" => {
+            "Another account has this email address already, so yours stays as it was."
+        }
+        Err(PageError::Domain(Error::Conflict { .. })) => {
+            "This confirmation link has expired. Ask for the change again on your account page."
+        }
+        Err(other) => return Err(other),
+    };
+    let visitor = Visitor(form.session.clone());
+    let (chrome, csrf, cookie) = chrome_and_csrf(&req, &visitor, "Confirm your email address");
+    let page = EmailConfirmPage {
+        chrome,
+        csrf,
+        token,
+        problem: problem.into(),
+    };
+    with_cookie(render(StatusCode::CONFLICT, &page)?, cookie)
+}
+
+#[derive(Template)]
+#[template(path = "account_reset_issue.html")]
+struct ResetIssuePage {
+    chrome: Chrome,
+    collective_id: String,
+    email: String,
+    /// The link just issued: shown once.
+    link: Option<String>,
+    errors: FieldErrors,
+}
+
+/// Admins: a form to issue a reset link for a member.
+async fn reset_issue_page(
+    state: web::Data<AppState>,
+    SignedIn(session): SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let collective_id = path.into_inner();
+    let lookup = collective_id.clone();
+    let chrome = db(&state, move |conn| {
+        // Only admins see the form: the same check the issuing makes.
+        crate::auth::access::authorize(
+            conn,
+            &session.principal(),
+            &lookup,
+            crate::auth::policy::Permission::IssuePasswordResets,
+            "collective",
+        )?;
+        Chrome::load(conn, &session, "Password-reset links")
+    })
+    .await?;
+    let page = ResetIssuePage {
+        chrome,
+        collective_id,
+        email: String::new(),
+        link: None,
+        errors: FieldErrors::default(),
+    };
+    render(StatusCode::OK, &page)
+}
+
+async fn issue_reset(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    form: Form,
+) -> Result<HttpResponse, PageError> {
+    let session = form.signed_in()?.clone();
+    let collective_id = path.into_inner();
+    let email = form.fields.get("email").trim().to_owned();
+    let (lookup, address) = (collective_id.clone(), email.clone());
+    let (chrome, issued) = db(&state, move |conn| {
+        let issued = match reset::issue(conn, &session.principal(), &lookup, &address) {
+            Err(refused @ (Error::NotFound { .. } | Error::Forbidden { .. })) => {
+                return Err(refused)
+            }
+            other => other,
+        };
+        Ok((
+            Chrome::load(conn, &session, "Password-reset links")?,
+            issued,
+        ))
+    })
+    .await?;
+    let (status, link, errors) = match issued {
+        Ok(issued) => (
+            StatusCode::OK,
+            Some(crate::auth::reset_http::reset_path(&issued.token)),
             FieldErrors::default(),
-            format!(
-                "Too many wrong passwords for this account or from this address. Try again in {} minutes.",
-                retry_after_secs.div_ceil(60).max(1)
-            ),
         ),
         Err(error @ Error::Invalid { .. }) => (
             StatusCode::UNPROCESSABLE_ENTITY,
+            None,
             FieldErrors::from_error(error)?,
-            String::new(),
         ),
         Err(other) => return Err(other.into()),
     };
-    account_form(&state, session, status, String::new(), errors, problem).await
+    let page = ResetIssuePage {
+        chrome,
+        collective_id,
+        email,
+        link,
+        errors,
+    };
+    render(status, &page)
+}
+
+#[derive(Template)]
+#[template(path = "account_reset.html")]
+struct ResetPage {
+    chrome: Chrome,
+    csrf: String,
+    token: String,
+    /// The account the link is for; empty when the link cannot be used.
+    email: String,
+    expires: String,
+    password_hint: String,
+    errors: FieldErrors,
+    problem: String,
+}
+
+async fn reset_form(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    token: String,
+    status: StatusCode,
+    errors: FieldErrors,
+) -> Result<HttpResponse, PageError> {
+    let lookup = token.clone();
+    let link = db(state, move |conn| reset::find(conn, &lookup)).await;
+    let (status, email, expires, problem) = match link {
+        Ok(link) => (
+            status,
+            link.email,
+            format::datetime(link.expires_at.and_utc(), chrono_tz::UTC),
+            String::new(),
+        ),
+        Err(PageError::Domain(Error::NotFound { .. })) => (
+            StatusCode::NOT_FOUND,
+            String::new(),
+            String::new(),
+            "This password-reset link is not valid: it was used already, replaced by a newer one, or mistyped. Ask an admin of your collective for a new one.".to_owned(),
+        ),
+        Err(PageError::Domain(Error::Conflict { .. })) => (
+            StatusCode::CONFLICT,
+            String::new(),
+            String::new(),
+            "This password-reset link has expired (they work for a day). Ask an admin of your collective for a new one.".to_owned(),
+        ),
+        Err(other) => return Err(other),
+    };
+    let (csrf, cookie) = extract::form_token(req);
+    let page = ResetPage {
+        chrome: Chrome::bare("Choose a new password"),
+        csrf,
+        token,
+        email,
+        expires,
+        password_hint: password_hint(),
+        errors,
+        problem,
+    };
+    with_cookie(render(status, &page)?, cookie)
+}
+
+async fn reset_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: crate::http::extract::Query<TokenOnly>,
+) -> Result<HttpResponse, PageError> {
+    let token = query.token.clone().unwrap_or_default();
+    reset_form(&req, &state, token, StatusCode::OK, FieldErrors::default()).await
+}
+
+/// Sets the new password through the link; every session ends, this
+/// browser's too, and the person signs in with the new password.
+async fn reset_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: Form,
+) -> Result<HttpResponse, PageError> {
+    let token = form.fields.get("token").trim().to_owned();
+    let new = form.fields.get("new_password").to_owned();
+    let mut errors = FieldErrors::default();
+    if new.is_empty() {
+        errors.add("new_password", "Choose a new password.");
+    } else if form.fields.get("new_password_again") != new {
+        errors.add(
+            "new_password_again",
+            "The two passwords differ: type the same one twice.",
+        );
+    }
+    if !errors.is_empty() {
+        return reset_form(
+            &req,
+            &state,
+            token,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors,
+        )
+        .await;
+    }
+    match reset::complete(&state.db, token.clone(), new).await {
+        Ok(()) => {
+            let mut response = see_other("/sign-in?done=reset");
+            response
+                .add_cookie(&extract::cleared_session_cookie(&req))
+                .map_err(|e| PageError::Domain(Error::Internal(e.to_string())))?;
+            Ok(response)
+        }
+        Err(error @ Error::Invalid { .. }) => {
+            let errors = FieldErrors::from_error(error)?;
+            reset_form(
+                &req,
+                &state,
+                token,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                errors,
+            )
+            .await
+        }
+        // The link's own refusals: the page says them.
+        Err(Error::NotFound { .. } | Error::Conflict { .. }) => {
+            reset_form(&req, &state, token, StatusCode::OK, FieldErrors::default()).await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// Ends every session and API sign-in of the person, this one too.
