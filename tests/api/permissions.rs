@@ -1229,7 +1229,9 @@ fn rows() -> Vec<Row> {
                 (
                     Method::POST,
                     "/api/v1/auth/password-reset".into(),
-                    Some(json!({"token": "cpw_unknown", "new_password": "a long enough passphrase"})),
+                    Some(
+                        json!({"token": "cpw_unknown", "new_password": "a long enough passphrase"}),
+                    ),
                 )
             },
         },
