@@ -320,8 +320,60 @@ def sqlite_ceiling(binary, db, seconds, cases):
                               "--pools", str(pools)], check=True, capture_output=True, text=True).stdout
         after = load1()
         r = json.loads(out.strip().splitlines()[-1])
-        r.update({"label": label, "load_before": before, "load_after": after})
+        r.update({"label": label, "load_before": before, "load_after": after,
+                  "implementation": "diesel, the server's bundled SQLite"})
         log(f"sqlite {label}: {r['writes_per_second']:.0f} writes/s, load {before:.2f}->{after:.2f}")
+        results.append(r)
+    return results
+
+
+def sqlite_ceiling_python(db, seconds, cases):
+    """The same minimal write as benches/load/sqlite_ceiling.rs, from
+    Python's sqlite3 module (its own SQLite library, not the server's; a
+    little interpreter time per statement): used when the Rust bench is not
+    built. One connection, WAL, `synchronous = FULL`, prepared statements
+    (sqlite3 caches them)."""
+    results = []
+    for label, pools, batch in cases:
+        conn = sqlite3.connect(db.path, isolation_level=None)
+        conn.executescript("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; "
+                           "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+        synchronous = conn.execute("PRAGMA synchronous").fetchone()[0]
+        assert synchronous == 2, synchronous
+        targets = conn.execute("SELECT collective_id, id, currency FROM pools ORDER BY id LIMIT ?",
+                               (pools,)).fetchall()
+        before = load1()
+        writes = transactions = 0
+        started = time.perf_counter()
+        deadline = started + seconds
+        while time.perf_counter() < deadline:
+            conn.execute("BEGIN")
+            for _ in range(batch):
+                collective, pool, currency = targets[writes % len(targets)]
+                at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+                entry = str(uuid.uuid4())
+                moved = conn.execute("UPDATE pools SET available_minor = available_minor + ?, "
+                                     "received_minor = received_minor + ? WHERE id = ?",
+                                     (100, 100, pool)).rowcount
+                assert moved == 1
+                conn.execute("INSERT INTO ledger_entries (collective_id, id, pool_id, kind, reference_kind, "
+                             "reference_id, reverses_entry_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                             (collective, entry, pool, "contribution", "load_ceiling", entry, None, at))
+                for account, minor in (("contributions_in", -100), ("available", 100)):
+                    conn.execute("INSERT INTO ledger_postings (collective_id, id, entry_id, pool_id, account, "
+                                 "amount_minor, currency) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                 (collective, str(uuid.uuid4()), entry, pool, account, minor, currency))
+                writes += 1
+            conn.execute("COMMIT")
+            transactions += 1
+        elapsed = time.perf_counter() - started
+        conn.close()
+        after = load1()
+        r = {"label": label, "batch": batch, "pools": len(targets), "writes": writes,
+             "transactions": transactions, "seconds": elapsed, "writes_per_second": writes / elapsed,
+             "implementation": f"python sqlite3, SQLite {sqlite3.sqlite_version}",
+             "load_before": before, "load_after": after}
+        log(f"sqlite (python) {label}: {r['writes_per_second']:.0f} writes/s, load {before:.2f}->{after:.2f}")
         results.append(r)
     return results
 
@@ -355,9 +407,13 @@ def run_database(kind, args, server_env_base):
         log(f"{kind}: verify passed {result['verify']['passed']}")
         if args.ceiling > 0:
             if kind == "sqlite":
-                result["ceiling"] = sqlite_ceiling(args.sqlite_ceiling, db, args.ceiling, [
-                    ("one per transaction", args.pools, 1),
-                    (f"{args.batch} per transaction", args.pools, args.batch)])
+                cases = [("one per transaction", args.pools, 1),
+                         (f"{args.batch} per transaction", args.pools, args.batch)]
+                if args.sqlite_ceiling:
+                    result["ceiling"] = sqlite_ceiling(args.sqlite_ceiling, db, args.ceiling, cases)
+                else:
+                    log("sqlite: no --sqlite-ceiling executable: the raw SQL ceiling from Python's sqlite3")
+                    result["ceiling"] = sqlite_ceiling_python(db, args.ceiling, cases)
             else:
                 result["ceiling"] = pg_ceiling(db, workdir, args.ceiling, args.pg_clients, [
                     (f"one per transaction, {args.pools} pools", args.pools, 1, False),
@@ -398,13 +454,15 @@ def render(report):
     for d in report["databases"]:
         name = NAMES[d["database"]]
         for r in d.get("http", []):
+            refused = ", ".join(f"{c} × {s}" for s, c in sorted(r["statuses"].items()) if not 200 <= int(s) < 300)
+            non_2xx = f"{r['non_2xx']} ({refused})" if refused else str(r["non_2xx"])
             lines.append(
                 f"| {name} | HTTP, {r['case']} | {r['ok_per_second']:,.0f} | {ms(r['latency_us']['p50'])} | "
-                f"{ms(r['latency_us']['p99'])} | {r['non_2xx']} / {r['socket_errors']} | "
+                f"{ms(r['latency_us']['p99'])} | {non_2xx} / {r['socket_errors']} | "
                 f"{r['load_before']:.1f} → {r['load_after']:.1f} |")
         for r in d.get("ceiling", []):
             if d["database"] == "sqlite":
-                what = f"raw SQL, {r['label']} (1 connection)"
+                what = f"raw SQL, {r['label']} (1 connection; {r.get('implementation', 'diesel')})"
                 extra = "—"
             else:
                 what = f"raw SQL (pgbench, {r['clients']} clients), {r['label']}"
@@ -446,6 +504,7 @@ def main():
     p.add_argument("--ceiling", type=int, default=10, help="seconds per raw SQL case (0: skip)")
     p.add_argument("--batch", type=int, default=50)
     p.add_argument("--pg-clients", type=int, default=32)
+    p.add_argument("--commit", help="what the binary was built from (default: git HEAD)")
     p.add_argument("--keep", action="store_true", help="keep the databases and logs")
     p.add_argument("--out", default=os.path.join(ROOT, "target/load"))
     args = p.parse_args()
@@ -458,8 +517,8 @@ def main():
         "started": started.strftime("%Y-%m-%d %H:%M"),
         "uptime_start": uptime(),
         "cpus": os.cpu_count(),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                 capture_output=True, text=True).stdout.strip(),
+        "commit": args.commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                                capture_output=True, text=True).stdout.strip(),
         "args": vars(args),
         "databases": [],
     }
