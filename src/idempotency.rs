@@ -53,7 +53,7 @@ fn stored(
             idempotency_keys::response_body,
             idempotency_keys::created_at,
         ))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     row.map(|(hash, status, body, at)| {
         let body = match body.is_empty() {

@@ -59,7 +59,7 @@ pub async fn authenticate(
             let user: Option<(String, Option<String>)> = users::table
                 .filter(users::email.eq(&email))
                 .select((users::id, users::password_hash))
-                .first(conn)
+                .get_result(conn)
                 .optional()?;
             Ok((claim, user))
         })
@@ -150,7 +150,7 @@ pub fn refresh_grant(
                 refresh_tokens::rotated_at,
                 refresh_tokens::revoked_at,
             ))
-            .first(conn)
+            .get_result(conn)
             .optional()?;
         let Some((id, family_id, user_id, expires_at, rotated_at, revoked_at)) = row else {
             return Ok(Err(invalid_grant("unknown refresh token")));
@@ -203,7 +203,7 @@ pub fn revoke(conn: &mut DbConnection, token: &str) -> Result<()> {
         let family: Option<String> = refresh_tokens::table
             .filter(refresh_tokens::token_hash.eq(&hash))
             .select(refresh_tokens::family_id)
-            .first(conn)
+            .get_result(conn)
             .optional()?;
         match family {
             Some(family_id) => revoke_family(conn, &family_id, now()),

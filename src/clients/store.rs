@@ -38,7 +38,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<ClientRow>> {
     Ok(clients::table
         .filter(clients::id.eq(id))
         .select(ClientRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

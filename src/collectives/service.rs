@@ -309,7 +309,7 @@ fn pending_invitation(conn: &mut DbConnection, token: &str) -> Result<(Membershi
         .inner_join(users::table)
         .filter(memberships::invitation_hash.eq(&hash))
         .select((MembershipRow::as_select(), UserRow::as_select()))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     let (membership, user) = found.ok_or(Error::NotFound { what: "invitation" })?;
     if membership.status != MembershipStatus::Invited.as_str()

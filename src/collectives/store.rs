@@ -75,7 +75,7 @@ pub fn find_collective(conn: &mut DbConnection, id: &str) -> Result<Option<Colle
     Ok(collectives::table
         .find(id)
         .select(CollectiveRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -88,7 +88,7 @@ pub fn membership_of(
         .filter(memberships::collective_id.eq(collective_id))
         .filter(memberships::user_id.eq(user_id))
         .select(MembershipRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -100,7 +100,7 @@ pub fn find_membership(
         .inner_join(users::table)
         .filter(memberships::id.eq(id))
         .select((MembershipRow::as_select(), UserRow::as_select()))
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -108,7 +108,7 @@ pub fn find_user_by_email(conn: &mut DbConnection, email: &str) -> Result<Option
     Ok(users::table
         .filter(users::email.eq(email))
         .select(UserRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -116,7 +116,7 @@ pub fn find_user(conn: &mut DbConnection, id: &str) -> Result<Option<UserRow>> {
     Ok(users::table
         .find(id)
         .select(UserRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -239,7 +239,7 @@ pub fn time_zone(conn: &mut DbConnection, collective_id: &str) -> Result<chrono_
     let name: String = collectives::table
         .find(collective_id)
         .select(collectives::time_zone)
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or(crate::error::Error::NotFound { what: "collective" })?;
     crate::calendar::zone(&name)

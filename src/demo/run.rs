@@ -37,18 +37,37 @@ pub fn run(db: &Db, settings: &Settings, options: &Options) -> Result<Demo, Demo
     let start = end - TimeDelta::days(SPAN_DAYS);
     let clock = Clock::settable(start);
     let mut conn = db.get()?;
+    if let DbConnection::Sqlite(c) = &mut *conn {
+        // The whole story is one transaction: keep the pages it changes in
+        // memory (128 MB at most) rather than spilling them to the WAL as
+        // SQLite's default 2 MB cache would, over and over.
+        use diesel::connection::SimpleConnection;
+        c.batch_execute("PRAGMA cache_size = -131072")?;
+    }
     clock.run(|| {
         write_tx(&mut conn, |conn| {
             if collectives::store::any_collective(conn)? {
                 return Err(DemoError::NotEmpty);
             }
             let mut live = Live::found(conn, &plan, &passwords, settings)?;
+            // COMMONPOT_DEMO_TIMINGS=1: where the time goes, per kind of step.
+            let timed = std::env::var_os("COMMONPOT_DEMO_TIMINGS").is_some();
+            let mut timings: BTreeMap<&str, (usize, std::time::Duration)> = BTreeMap::new();
             for (at, step) in &plan.steps {
                 clock.set(start + TimeDelta::minutes(*at));
+                let began = timed.then(std::time::Instant::now);
                 live.play(conn, step).map_err(|error| DemoError::Step {
                     step: format!("{} on day {}", describe(step), at / DAY),
                     error,
                 })?;
+                if let Some(began) = began {
+                    let slot = timings.entry(describe(step)).or_default();
+                    slot.0 += 1;
+                    slot.1 += began.elapsed();
+                }
+            }
+            for (what, (n, spent)) in &timings {
+                eprintln!("{what:>24}: {n:>6} in {:>8.2} s", spent.as_secs_f64());
             }
             live.finish(conn)
         })

@@ -52,7 +52,7 @@ pub fn read(
     let purged_through: Option<i64> = event_sequences::table
         .find(collective_id)
         .select(event_sequences::purged_through)
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     if query.after.is_some_and(|a| a < purged_through.unwrap_or(0)) {
         return Err(Error::Conflict {

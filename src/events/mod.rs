@@ -179,7 +179,7 @@ fn take_numbers(conn: &mut DbConnection, collective_id: &str, count: i64) -> Que
     event_sequences::table
         .find(collective_id)
         .select(event_sequences::last_seq)
-        .first(conn)
+        .get_result(conn)
 }
 
 /// The event's `data` as `reader` may see it: the public snapshot, with each

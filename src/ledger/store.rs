@@ -145,7 +145,7 @@ pub(super) fn find_entry(conn: &mut DbConnection, id: &str) -> Result<Option<Ent
     Ok(ledger_entries::table
         .find(id)
         .select(EntryRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -273,7 +273,7 @@ pub(super) fn find_hold(conn: &mut DbConnection, id: &str) -> Result<HoldRow> {
     holds::table
         .find(id)
         .select(HoldRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or(Error::NotFound { what: "hold" })
 }
@@ -463,7 +463,7 @@ pub(super) fn find_disbursement(conn: &mut DbConnection, id: &str) -> Result<Dis
     disbursements::table
         .find(id)
         .select(DisbursementRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or(Error::NotFound {
             what: "disbursement",
@@ -645,7 +645,7 @@ pub(super) fn find_contribution(conn: &mut DbConnection, id: &str) -> Result<Con
     contributions::table
         .find(id)
         .select(ContributionRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .ok_or(Error::NotFound {
             what: "contribution",
@@ -662,7 +662,7 @@ pub(super) fn find_by_reference(
         .filter(contributions::pool_id.eq(pool_id))
         .filter(contributions::external_reference.eq(reference))
         .select(ContributionRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(ContributionRow::opened)
         .transpose()

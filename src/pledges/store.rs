@@ -74,7 +74,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<PledgeRow>> {
     pledges::table
         .find(id)
         .select(PledgeRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(PledgeRow::opened)
         .transpose()

@@ -40,7 +40,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<PoolRow>> {
     Ok(pools::table
         .find(id)
         .select(PoolRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

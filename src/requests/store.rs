@@ -137,7 +137,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<RequestRow>> {
     aid_requests::table
         .find(id)
         .select(RequestRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .map(RequestRow::opened)
         .transpose()

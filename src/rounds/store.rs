@@ -81,7 +81,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<RoundRow>> {
     Ok(rounds::table
         .find(id)
         .select(RoundRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -155,7 +155,7 @@ pub fn ballot_of(
         .filter(ballots::round_id.eq(round_id))
         .filter(ballots::membership_id.eq(membership_id))
         .select(BallotRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -66,7 +66,7 @@ pub fn find(conn: &mut DbConnection, cookie: &str, ttl_secs: u64) -> Result<Opti
     let found: Option<SessionRow> = web_sessions::table
         .find(digest(cookie))
         .select(SessionRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     let Some(mut row) = found.filter(|row| row.expires_at > at) else {
         return Ok(None);

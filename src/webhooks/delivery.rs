@@ -381,7 +381,7 @@ pub fn prepare(conn: &mut DbConnection, delivery: &DeliveryRow) -> Result<Prepar
     let row: Option<EventRow> = events::table
         .filter(events::id.eq(&delivery.event_id))
         .select(EventRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     message(&endpoint, &reader, row.as_ref())
 }

@@ -180,7 +180,7 @@ pub fn retry(
             .filter(d::id.eq(delivery_id))
             .filter(d::endpoint_id.eq(&endpoint.id))
             .select(DeliveryRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?
             .ok_or(Error::NotFound {
                 what: "webhook delivery",
@@ -214,7 +214,7 @@ pub fn retry(
         let row: DeliveryRow = d::table
             .filter(d::id.eq(&row.id))
             .select(DeliveryRow::as_select())
-            .first(conn)?;
+            .get_result(conn)?;
         Ok(with_logs(conn, vec![row])?.remove(0))
     })
 }

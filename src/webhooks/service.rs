@@ -144,7 +144,7 @@ pub fn register(
         let cursor: i64 = event_sequences::table
             .find(collective_id)
             .select(event_sequences::last_seq)
-            .first(conn)
+            .get_result(conn)
             .optional()?
             .unwrap_or(0);
         let secret = signing::new_secret();

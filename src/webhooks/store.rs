@@ -49,7 +49,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<EndpointRow>> {
     Ok(webhook_endpoints::table
         .filter(webhook_endpoints::id.eq(id))
         .select(EndpointRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
