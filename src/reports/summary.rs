@@ -112,6 +112,9 @@ pub struct PoolSummary {
     pub name: String,
     pub currency: String,
     pub public: bool,
+    /// The pool's collective was made by `commonpot demo`: its people,
+    /// requests and money are invented.
+    pub demo: bool,
     /// `full` (every figure) or `public` (nothing drawn from fewer than
     /// `min_group` requests).
     pub view: SummaryView,
@@ -269,7 +272,9 @@ pub fn summary(
     let public = view == SummaryView::Public;
     let currency = row.currency()?;
     let show = |m: i64| format_minor(m, currency);
-    let tz = crate::collectives::store::time_zone(conn, &row.collective_id)?;
+    let collective = crate::collectives::store::find_collective(conn, &row.collective_id)?
+        .ok_or(Error::NotFound { what: "collective" })?;
+    let tz = calendar::zone(&collective.time_zone)?;
     let today = calendar::today(tz, crate::clock::now_utc());
 
     // Month by month, the last MONTHS months.
@@ -358,6 +363,7 @@ pub fn summary(
         name: pool.name,
         currency: pool.currency,
         public: pool.public,
+        demo: collective.demo,
         view,
         as_of: today,
         goal: pool.goal,

@@ -277,6 +277,52 @@ async fn the_demo_builds_a_living_collective_and_a_second_run_changes_nothing() 
         .expect(303);
     let home = browser.get("/").await.expect(200);
     assert!(home.html.contains("demo-banner"), "{}", home.html);
+    // Every page of the collective, for each role, and its public pages
+    // without signing in.
+    let (email, password) = account(&report, "coordinator");
+    let mut coordinator = Browser::new(&app);
+    coordinator
+        .submit(
+            "/sign-in",
+            "/sign-in",
+            &[("email", &email), ("password", &password), ("next", "/")],
+        )
+        .await
+        .expect(303);
+    let request = all(&app, &format!("{base}/requests"), &admin).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let enacted_id = enacted["id"].as_str().unwrap();
+    for path in [
+        "/".to_owned(),
+        format!("/c/{collective}/queue"),
+        format!("/c/{collective}/members"),
+        format!("/requests/{request}"),
+        format!("/rounds/{enacted_id}"),
+    ] {
+        let page = coordinator.get(&path).await.expect(200);
+        assert!(page.html.contains("demo-banner"), "{path}: {}", page.html);
+    }
+    let public: Vec<&Value> = pools.iter().filter(|p| p["public"] == true).collect();
+    assert!(!public.is_empty());
+    let mut anonymous = Browser::new(&app);
+    for pool in public {
+        let id = pool["id"].as_str().unwrap();
+        let page = anonymous.get(&format!("/public/pools/{id}")).await.expect(200);
+        assert!(page.html.contains("demo-banner"), "{}", page.html);
+        let summary = app
+            .send(
+                reqwest::Method::GET,
+                &format!("/api/v1/pools/{id}/summary"),
+                None,
+                None,
+            )
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(summary["demo"], true, "{summary}");
+    }
 
     // The ledger holds.
     let verified = commonpot(&["verify"], &url);
@@ -311,4 +357,33 @@ async fn a_real_collective_is_not_marked_as_demo() {
     browser.sign_in(&admin.email).await.expect(303);
     let home = browser.get("/").await.expect(200);
     assert!(!home.html.contains("demo-banner"));
+    let pool = app
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/collectives/{collective}/pools"),
+            Some(&admin.token),
+            Some(json!({"name": "Rent", "currency": "EUR", "public": true})),
+        )
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = Browser::new(&app)
+        .get(&format!("/public/pools/{pool}"))
+        .await
+        .expect(200);
+    assert!(!page.html.contains("demo-banner"), "{}", page.html);
+    let summary = app
+        .send(
+            reqwest::Method::GET,
+            &format!("/api/v1/pools/{pool}/summary"),
+            None,
+            None,
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(summary["demo"], false, "{summary}");
 }

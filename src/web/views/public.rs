@@ -62,7 +62,10 @@ async fn summary_page(
     let code = s.currency.clone();
     let m = |v: &str| money(v, &code);
     let page = SummaryPage {
-        chrome: Chrome::bare(&s.name),
+        chrome: Chrome {
+            demo: s.demo,
+            ..Chrome::bare(&s.name)
+        },
         as_of: date(s.as_of),
         goal: s.goal.as_deref().map(m),
         raised: m(&s.raised),
