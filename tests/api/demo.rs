@@ -309,7 +309,10 @@ async fn the_demo_builds_a_living_collective_and_a_second_run_changes_nothing() 
     let mut anonymous = Browser::new(&app);
     for pool in public {
         let id = pool["id"].as_str().unwrap();
-        let page = anonymous.get(&format!("/public/pools/{id}")).await.expect(200);
+        let page = anonymous
+            .get(&format!("/public/pools/{id}"))
+            .await
+            .expect(200);
         assert!(page.html.contains("demo-banner"), "{}", page.html);
         let summary = app
             .send(
@@ -361,7 +364,7 @@ async fn a_real_collective_is_not_marked_as_demo() {
         .send(
             reqwest::Method::POST,
             &format!("/api/v1/collectives/{collective}/pools"),
-            Some(&admin.token),
+            Some(admin.token.as_str()),
             Some(json!({"name": "Rent", "currency": "EUR", "public": true})),
         )
         .await
