@@ -755,7 +755,10 @@ async fn confirm_email(
         Err(PageError::Domain(Error::NotFound { .. })) => {
             "This confirmation link is not valid: it was used already, replaced by a newer one, or mistyped."
         }
-        Err(PageError::Domain(Error::Conflict { code, .. })) if code == "email_taken" => {
+        Err(PageError::Domain(Error::Conflict {
+            code: "email_taken",
+            ..
+        })) => {
             "Another account has this email address already, so yours stays as it was."
         }
         Err(PageError::Domain(Error::Conflict { .. })) => {
