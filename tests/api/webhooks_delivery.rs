@@ -912,6 +912,8 @@ async fn a_server_killed_mid_delivery_sends_the_message_after_restart() {
             .env("COMMONPOT_WEBHOOKS_TIMEOUT_MS", "3000")
             .env("COMMONPOT_WEBHOOKS_LEASE_SECS", "5")
             .env("COMMONPOT_WEBHOOKS_RETRY_BASE_MS", "200")
+            // The key the test service sealed private fields with (#24).
+            .env("COMMONPOT_ENCRYPTION_KEYS", crate::helpers::TEST_FIELD_KEY)
             .env("RUST_BACKTRACE", "0")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

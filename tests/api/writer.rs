@@ -152,6 +152,8 @@ async fn kill_9_under_grouped_commits_keeps_every_acknowledged_write_and_no_half
             "COMMONPOT_JWT_SECRET",
             app.settings.jwt_secret.clone().unwrap(),
         )
+        // The key the test service sealed private fields with (#24).
+        .env("COMMONPOT_ENCRYPTION_KEYS", crate::helpers::TEST_FIELD_KEY)
         .env("RUST_BACKTRACE", "0")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
