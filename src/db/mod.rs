@@ -905,11 +905,6 @@ fn sqlite_at_page_limit(conn: &mut diesel::SqliteConnection) -> Result<bool, hea
         #[diesel(sql_type = BigInt)]
         max_page_count: i64,
     }
-    #[derive(QueryableByName)]
-    struct FreelistCount {
-        #[diesel(sql_type = BigInt)]
-        freelist_count: i64,
-    }
     let failed = |e: diesel::result::Error| health::classify(&e);
     let used = diesel::sql_query("PRAGMA page_count")
         .get_result::<PageCount>(conn)
@@ -919,9 +914,8 @@ fn sqlite_at_page_limit(conn: &mut diesel::SqliteConnection) -> Result<bool, hea
         .get_result::<MaxPageCount>(conn)
         .map_err(failed)?
         .max_page_count;
-    let free = diesel::sql_query("PRAGMA freelist_count")
-        .get_result::<FreelistCount>(conn)
-        .map_err(failed)?
-        .freelist_count;
-    Ok(used >= most && free == 0)
+    // At the limit, free pages do not make room: a write that needs more
+    // pages than the free list holds (a fresh database's migrations leave
+    // some, e.g. a table rebuilt by #24's migration) still cannot grow it.
+    Ok(used >= most)
 }
