@@ -8,6 +8,7 @@ and pgbench for PostgreSQL.
 """
 
 import argparse
+import base64
 import datetime
 import json
 import os
@@ -526,6 +527,9 @@ def main():
         **{k: v for k, v in os.environ.items() if not k.startswith("COMMONPOT_") and k != "DATABASE_URL"},
         "COMMONPOT_JWT_SECRET": "load-benchmark-secret-load-benchmark-secret",
         "COMMONPOT_ACCESS_TOKEN_TTL_SECS": "86400",
+        # One field key for serve, admin bootstrap and verify alike (each
+        # would otherwise look for its own key file in its working folder).
+        "COMMONPOT_ENCRYPTION_KEYS": base64.b64encode(os.urandom(32)).decode(),
     }
     failed = False
     for kind in args.databases.split(","):
