@@ -111,13 +111,7 @@ fn sign_in_with_notice(
         problem,
         notice,
     };
-    let mut response = render(status, &page)?;
-    if let Some(cookie) = cookie {
-        response
-            .add_cookie(&cookie)
-            .map_err(|e| PageError::Domain(Error::Internal(e.to_string())))?;
-    }
-    Ok(response)
+    with_cookie(render(status, &page)?, cookie)
 }
 
 async fn sign_in_page(
@@ -182,11 +176,7 @@ async fn sign_in(
     match signed_in {
         Ok((cookie, _)) => {
             // A fresh session id at every sign-in: no session fixation.
-            let mut response = see_other(&next);
-            response
-                .add_cookie(&extract::session_cookie(&req, cookie))
-                .map_err(|e| PageError::Domain(Error::Internal(e.to_string())))?;
-            Ok(response)
+            with_cookie(see_other(&next), Some(extract::session_cookie(&req, cookie)))
         }
         Err(PageError::SignIn { .. }) => sign_in_form(
             &req,
@@ -221,11 +211,10 @@ async fn sign_out(
         let cookie = session.cookie.clone();
         db(&state, move |conn| session::end(conn, &cookie)).await?;
     }
-    let mut response = see_other("/sign-in");
-    response
-        .add_cookie(&extract::cleared_session_cookie(&req))
-        .map_err(|e| PageError::Domain(Error::Internal(e.to_string())))?;
-    Ok(response)
+    with_cookie(
+        see_other("/sign-in"),
+        Some(extract::cleared_session_cookie(&req)),
+    )
 }
 
 #[derive(Template)]
@@ -298,13 +287,7 @@ async fn accept_form(
         errors,
         problem,
     };
-    let mut response = render(status, &page)?;
-    if let Some(cookie) = cookie {
-        response
-            .add_cookie(&cookie)
-            .map_err(|e| PageError::Domain(Error::Internal(e.to_string())))?;
-    }
-    Ok(response)
+    with_cookie(render(status, &page)?, cookie)
 }
 
 async fn invitation_page(
@@ -380,11 +363,10 @@ async fn accept(
                 let user_id = membership.user_id.unwrap_or_default();
                 let ttl = state.settings.session_ttl_secs;
                 let (cookie, _) = db(&state, move |conn| session::start(conn, &user_id, ttl)).await?;
-                let mut response = see_other(&target);
-                response
-                    .add_cookie(&extract::session_cookie(&req, cookie))
-                    .map_err(|e| PageError::Domain(Error::Internal(e.to_string())))?;
-                return Ok(response);
+                return with_cookie(
+                    see_other(&target),
+                    Some(extract::session_cookie(&req, cookie)),
+                );
             }
             Err(Error::Unauthenticated { .. }) => (
                 StatusCode::UNAUTHORIZED,
@@ -996,9 +978,8 @@ async fn sign_out_everywhere(
         account::sign_out_everywhere(conn, &user_id)
     })
     .await?;
-    let mut response = see_other("/sign-in");
-    response
-        .add_cookie(&extract::cleared_session_cookie(&req))
-        .map_err(|e| PageError::Domain(Error::Internal(e.to_string())))?;
-    Ok(response)
+    with_cookie(
+        see_other("/sign-in"),
+        Some(extract::cleared_session_cookie(&req)),
+    )
 }
