@@ -504,17 +504,31 @@ mod verify {
         }
         let parsed = DatabaseUrl::parse(&url).unwrap();
         let mut reports = Vec::new();
-        for _ in 0..50 {
+        // At least 50 runs, and on until the writers have moved money ten
+        // more times while verify was reading: how many writes fit into 50
+        // runs depends on the machine, the overlap must not.
+        let before = rounds.load(Ordering::Relaxed);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while reports.len() < 50 || rounds.load(Ordering::Relaxed) < before + 10 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writers moved money {} times in two minutes of verifying",
+                rounds.load(Ordering::Relaxed) - before
+            );
             let mut conn = commonpot::db::open_read_only(&parsed).unwrap();
             reports.push(commonpot::ledger::verify::verify(&mut conn).unwrap());
         }
+        let during_verify = rounds.load(Ordering::Relaxed) - before;
         stop.store(true, Ordering::Relaxed);
         for writer in writers {
             writer.join().unwrap();
         }
         let written = rounds.load(Ordering::Relaxed);
         let during = reports.last().map_or(0, |r| r.entries);
-        assert!(written >= 10, "the writers kept writing ({written} rounds)");
+        assert!(
+            during_verify >= 10,
+            "the writers kept writing while verify read ({during_verify} rounds)"
+        );
         assert!(during > 0, "verify saw the writes");
         let false_alarms: Vec<String> = reports
             .iter()
