@@ -189,12 +189,17 @@ impl Application {
             None
         };
         // A key added or promoted in the key file (`admin rotate-key`)
-        // reaches this running service within 30 s.
+        // reaches this running service within 30 s, and the service says
+        // which keys it holds (promotion waits for every replica).
+        let db = self.db.clone();
         let key_reload = actix_web::rt::spawn(async move {
-            let mut ticks = actix_web::rt::time::interval(std::time::Duration::from_secs(30));
+            let mut ticks = actix_web::rt::time::interval(crate::crypto::holders::ANNOUNCE_EVERY);
             loop {
                 ticks.tick().await;
                 crate::crypto::keyring::reload();
+                if let Err(error) = db.run(crate::crypto::holders::announce_this_replica).await {
+                    tracing::warn!(%error, "could not record which encryption keys this replica holds");
+                }
             }
         });
         let result = self.server.await;

@@ -289,7 +289,39 @@ fn rotate_key(
     }
     if promote.is_some() || all {
         let wanted = promote.filter(|p| !p.is_empty()).or(added);
-        let id = rotate::promote(file, wanted.as_deref())?;
+        let id = rotate::to_promote(file, wanted.as_deref())?;
+        let db = open_db(settings)?;
+        let mut conn = db.get()?;
+        // A replica that cannot open the new key's values must not meet
+        // them: wait for every running one to hold it (all three steps at
+        // once), or refuse (`--promote` alone).
+        let waited_up_to = std::time::Instant::now()
+            + if all {
+                crate::crypto::holders::ANNOUNCE_EVERY * 2 + std::time::Duration::from_secs(5)
+            } else {
+                std::time::Duration::ZERO
+            };
+        loop {
+            let lacking = crate::crypto::holders::lacking(&mut conn, &id, crate::clock::now())?;
+            if lacking.is_empty() {
+                break;
+            }
+            if std::time::Instant::now() >= waited_up_to {
+                let names: Vec<String> = lacking
+                    .iter()
+                    .map(|l| format!("{} (last seen {})", l.replica, l.seen_at))
+                    .collect();
+                anyhow::bail!(
+                    "key {id} is not the primary: {} running replica(s) do not hold it yet: {}. \
+                     Give them the key file (a shared file is read again every 30 s; a copy \
+                     or a variable needs a restart), then promote again.",
+                    lacking.len(),
+                    names.join(", ")
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        let id = rotate::promote(file, Some(&id))?;
         println!("key {id} is now the primary in {}", file.display());
     }
     if all {

@@ -22,6 +22,7 @@
 //!   and [`sweep::seal_existing`], run at every start, seals it.
 //! * **Keys**: see [`keyring`]; rotation: [`sweep::reencrypt`].
 
+pub mod holders;
 pub mod keyring;
 pub mod rotate;
 pub mod sweep;

@@ -8,6 +8,8 @@
 //!    restart).
 //! 2. [`promote`]: once every replica has it, the new key moves to the top
 //!    of the file and becomes the primary: new values are sealed with it.
+//!    The command checks first that every running replica says it holds
+//!    the key ([`super::holders`]) and refuses otherwise.
 //! 3. [`super::sweep::reencrypt`]: everything sealed with an older key is
 //!    sealed again with the primary, in batches, while the service runs;
 //!    keys no value uses any more are marked retired; SQLite's write-ahead
@@ -72,18 +74,29 @@ pub fn add_key(path: &Path) -> Result<String, KeyringError> {
 /// its id.
 pub fn promote(path: &Path, id: Option<&str>) -> Result<String, KeyringError> {
     let mut keys = key_lines(path)?;
-    let position = match id {
-        Some(id) => keys
-            .iter()
-            .position(|k| id_of(k).is_ok_and(|i| i == id))
-            .ok_or_else(|| KeyringError::Invalid(format!("no key {id} in {}", path.display())))?,
-        None => keys.len().checked_sub(1).ok_or(KeyringError::Missing)?,
-    };
+    let position = position_of(path, &keys, id)?;
     let key = keys.remove(position);
     let id = id_of(&key)?;
     keys.insert(0, key);
     write_keys(path, &keys)?;
     Ok(id)
+}
+
+/// The id of the key [`promote`] would make the primary, without changing
+/// the file (to check first that every replica holds it).
+pub fn to_promote(path: &Path, id: Option<&str>) -> Result<String, KeyringError> {
+    let keys = key_lines(path)?;
+    id_of(&keys[position_of(path, &keys, id)?])
+}
+
+fn position_of(path: &Path, keys: &[String], id: Option<&str>) -> Result<usize, KeyringError> {
+    match id {
+        Some(id) => keys
+            .iter()
+            .position(|k| id_of(k).is_ok_and(|i| i == id))
+            .ok_or_else(|| KeyringError::Invalid(format!("no key {id} in {}", path.display()))),
+        None => keys.len().checked_sub(1).ok_or(KeyringError::Missing),
+    }
 }
 
 #[cfg(test)]
@@ -100,6 +113,7 @@ mod tests {
         let new = add_key(&path).unwrap();
         let ring = Keyring::read_file(&path).unwrap();
         assert_eq!(ring.ids(), [old.clone(), new.clone()]);
+        assert_eq!(to_promote(&path, None).unwrap(), new);
         assert_eq!(promote(&path, None).unwrap(), new);
         let ring = Keyring::read_file(&path).unwrap();
         assert_eq!(ring.ids(), [new.clone(), old.clone()]);

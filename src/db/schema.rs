@@ -557,6 +557,15 @@ diesel::table! {
     }
 }
 
+// Which key ids each running service holds (#24).
+diesel::table! {
+    key_holders (replica) {
+        replica -> Text,
+        key_ids -> Text,
+        seen_at -> Timestamp,
+    }
+}
+
 // A person's own account (#26).
 diesel::table! {
     user_contacts (user_id) {

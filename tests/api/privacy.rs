@@ -726,3 +726,113 @@ async fn a_closed_rounds_ballots_point_at_nobody_and_its_results_stand() {
         .body;
     assert_eq!(again["participation"], result["participation"]);
 }
+
+/// `admin rotate-key --promote` as an operator runs it, on `url`.
+fn promote_with_the_binary(url: &str, key_file: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_commonpot"))
+        .args(["admin", "rotate-key", "--promote"])
+        .env("DATABASE_URL", url)
+        .env("COMMONPOT_ENCRYPTION_KEY_FILE", key_file)
+        .env_remove("COMMONPOT_ENCRYPTION_KEYS")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("the binary runs")
+}
+
+#[actix_rt::test]
+async fn a_key_becomes_the_primary_only_once_every_running_replica_holds_it() {
+    use commonpot::crypto::{holders, rotate, Keyring};
+    // A running service says which keys it holds, at start.
+    let app = TestApp::spawn().await;
+    let db = app.db.clone();
+    let announced = tokio::task::spawn_blocking(move || {
+        let mut conn = db.get().unwrap();
+        for _ in 0..100 {
+            let now = commonpot::clock::now();
+            if holders::lacking(&mut conn, "no-such-key", now)
+                .unwrap()
+                .iter()
+                .any(|l| l.replica == holders::this_replica())
+            {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        false
+    })
+    .await
+    .unwrap();
+    assert!(announced, "serve recorded the keys it holds");
+    let test_key = Keyring::parse(TEST_FIELD_KEY, None)
+        .unwrap()
+        .primary()
+        .id
+        .clone();
+    let db = app.db.clone();
+    let held = tokio::task::spawn_blocking(move || {
+        let mut conn = db.get().unwrap();
+        holders::lacking(&mut conn, &test_key, commonpot::clock::now()).unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        !held.iter().any(|l| l.replica == holders::this_replica()),
+        "it holds the test key: {held:?}"
+    );
+
+    // Operators' view: a database three replicas announced to, one of
+    // them long gone.
+    let (_database, url) = crate::helpers::fresh_database();
+    let db = commonpot::db::open(&commonpot::db::DatabaseUrl::parse(&url).unwrap(), 2).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("fields.key");
+    std::fs::write(&key_file, format!("{TEST_FIELD_KEY}\n")).unwrap();
+    let old = Keyring::read_file(&key_file).unwrap().primary().id.clone();
+    let new = rotate::add_key(&key_file).unwrap();
+    let file_before = std::fs::read_to_string(&key_file).unwrap();
+    let now = commonpot::clock::now();
+    {
+        let mut conn = db.get().unwrap();
+        let both = [old.clone(), new.clone()];
+        holders::announce(&mut conn, "replica-a", &both, now).unwrap();
+        holders::announce(&mut conn, "replica-b", std::slice::from_ref(&old), now).unwrap();
+        let long_ago = now - chrono::TimeDelta::minutes(10);
+        holders::announce(
+            &mut conn,
+            "replica-gone",
+            std::slice::from_ref(&old),
+            long_ago,
+        )
+        .unwrap();
+    }
+    let refused = promote_with_the_binary(&url, &key_file);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "promotion refused: {stderr}");
+    assert!(
+        stderr.contains("replica-b") && stderr.contains(&new),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("replica-a") && !stderr.contains("replica-gone"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&key_file).unwrap(),
+        file_before,
+        "the key file is unchanged"
+    );
+
+    // replica-b reads the file again: now the key becomes the primary.
+    {
+        let mut conn = db.get().unwrap();
+        let both = [old.clone(), new.clone()];
+        holders::announce(&mut conn, "replica-b", &both, commonpot::clock::now()).unwrap();
+    }
+    let promoted = promote_with_the_binary(&url, &key_file);
+    assert!(
+        promoted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&promoted.stderr)
+    );
+    assert_eq!(Keyring::read_file(&key_file).unwrap().primary().id, new);
+}
