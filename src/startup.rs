@@ -130,6 +130,15 @@ impl Application {
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "events housekeeping failed"),
                 }
+                let cutoff = crate::ids::now() - chrono::TimeDelta::days(retention_days.into());
+                match db
+                    .run(move |conn| crate::webhooks::log::purge_before(conn, cutoff))
+                    .await
+                {
+                    Ok(n) if n > 0 => tracing::info!(purged = n, "old webhook deliveries removed"),
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "webhook log housekeeping failed"),
+                }
                 let settings = settings.clone();
                 let purged = db
                     .run(move |conn| {

@@ -279,3 +279,26 @@ pub fn replay(
         Ok(Replayed { queued })
     })
 }
+
+/// Forgets finished deliveries (delivered, failed or skipped before
+/// `cutoff`) and their attempts: the log is kept as long as the events
+/// are (`events_retention_days`). Pending deliveries are never touched.
+/// Idempotent, and safe with several replicas at once.
+pub fn purge_before(conn: &mut DbConnection, cutoff: NaiveDateTime) -> Result<usize> {
+    let finished = webhook_deliveries::table
+        .filter(webhook_deliveries::status.ne(DeliveryStatus::Pending.as_str()))
+        .filter(webhook_deliveries::finished_at.lt(cutoff))
+        .select(webhook_deliveries::id);
+    write_tx(conn, |conn| -> Result<usize> {
+        diesel::delete(
+            webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(finished)),
+        )
+        .execute(conn)?;
+        Ok(diesel::delete(
+            webhook_deliveries::table
+                .filter(webhook_deliveries::status.ne(DeliveryStatus::Pending.as_str()))
+                .filter(webhook_deliveries::finished_at.lt(cutoff)),
+        )
+        .execute(conn)?)
+    })
+}

@@ -1067,3 +1067,65 @@ async fn a_message_failing_past_the_give_up_disables_its_endpoint_and_the_log_re
         .expect(200);
     assert_eq!(log.body["items"].as_array().unwrap().len(), 2);
 }
+
+#[actix_rt::test]
+async fn the_log_forgets_finished_deliveries_after_the_retention_and_never_a_pending_one() {
+    let app = app_delivering().await;
+    let mut receiver = Receiver::start();
+    let (collective, admin) = app.bootstrap("Keepers").await;
+    let (token, _, _) = app
+        .partner(&collective, &admin, &["webhooks:manage", "pools:read"])
+        .await;
+    endpoint(&app, &collective, &token, &receiver.url(), &["pool.*"]).await;
+    app.pool(&collective, &admin.token, "EUR").await;
+    receiver.wait_for(1, 20).await;
+    wait_deliveries(&app, 20, |rows| rows.iter().any(|r| r.1 == "delivered")).await;
+    // The receiver goes away: the next message stays pending, retried.
+    receiver.stop().await;
+    app.pool(&collective, &admin.token, "USD").await;
+    wait_deliveries(&app, 20, |rows| {
+        rows.iter().any(|r| r.1 == "pending" && r.2 >= 1)
+    })
+    .await;
+    // Its first failed try is logged once the try is over.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let tried = |logged: &[(String, i32, String)]| {
+        logged
+            .iter()
+            .map(|a| a.0.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    loop {
+        let logged = attempts(&app).await;
+        if tried(&logged).len() == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{logged:?}");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let purge = |cutoff: chrono::NaiveDateTime| {
+        let db = app.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.get().unwrap();
+            commonpot::webhooks::log::purge_before(&mut conn, cutoff).unwrap()
+        })
+    };
+    // Within the retention nothing goes.
+    let long_ago = commonpot::clock::now() - chrono::TimeDelta::days(1);
+    assert_eq!(purge(long_ago).await.unwrap(), 0);
+    assert_eq!(deliveries(&app).await.len(), 2);
+    // Past it, the delivered message and its attempts go; the pending one
+    // and its attempts stay, and it is still delivered once the receiver
+    // is back.
+    let later = commonpot::clock::now() + chrono::TimeDelta::minutes(1);
+    assert_eq!(purge(later).await.unwrap(), 1);
+    assert_eq!(purge(later).await.unwrap(), 0, "idempotent");
+    let left = deliveries(&app).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].1, "pending");
+    let kept = attempts(&app).await;
+    assert_eq!(tried(&kept).len(), 1, "only the pending one's: {kept:?}");
+    receiver.restart();
+    wait_deliveries(&app, 30, |rows| rows.iter().all(|r| r.1 == "delivered")).await;
+}
