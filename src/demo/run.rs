@@ -306,7 +306,7 @@ impl<'a> Live<'a> {
                     })
                 };
                 let id = Self::made(&self.gifts, *gift, "contribution")?;
-                crate::flows::refund(conn, self.partner()?, id, body(input)?)?;
+                crate::flows::refund(conn, self.partner()?, &id.into(), body(input)?)?;
                 Ok(())
             }
             Step::Pledge { pledge } => {
@@ -417,7 +417,7 @@ impl<'a> Live<'a> {
                 } else {
                     json!({"outcome": "paid", "external_reference": format!("po_{payout:06}")})
                 };
-                crate::flows::resolve_manual(conn, by, id, body(outcome)?)?;
+                crate::flows::resolve_manual(conn, by, &id.into(), body(outcome)?)?;
                 Ok(())
             }
             Step::CreateRound { round } => {
@@ -500,7 +500,12 @@ impl<'a> Live<'a> {
                     )?;
                     let outcome =
                         json!({"outcome": "paid", "external_reference": format!("po_{}", paid.id)});
-                    crate::flows::resolve_manual(conn, self.partner()?, &paid.id, body(outcome)?)?;
+                    crate::flows::resolve_manual(
+                        conn,
+                        self.partner()?,
+                        &paid.id.as_str().into(),
+                        body(outcome)?,
+                    )?;
                 }
                 Ok(())
             }
@@ -585,7 +590,7 @@ impl<'a> Live<'a> {
         let made = crate::flows::record_contribution(
             conn,
             recorder,
-            &self.pools[planned.pool].0,
+            &self.pools[planned.pool].0.as_str().into(),
             body(input)?,
         )?;
         self.gifts[i] = Some(made.id);

@@ -12,6 +12,7 @@ use crate::auth::access::Principal;
 use crate::http::idempotent::{self, FingerprintedJson, IdempotencyKey};
 use crate::http::problem::ApiResult;
 use crate::http::AppState;
+use crate::ids::{ContributionId, DisbursementId, EntryId, PoolId};
 use crate::ledger::contributions::{Contribution, NewContribution, NewRefund};
 use crate::ledger::holds::{Disbursement, DisbursementOutcome};
 use crate::ledger::Entry;
@@ -41,7 +42,7 @@ pub async fn reverse_entry(
     path: web::Path<Uuid>,
     body: FingerprintedJson<NewReversal>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner().to_string();
+    let id = EntryId::from(path.into_inner().to_string());
     let p = principal.clone();
     idempotent::run(
         &state,
@@ -75,7 +76,7 @@ pub async fn record_contribution(
     path: web::Path<Uuid>,
     body: FingerprintedJson<NewContribution>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner().to_string();
+    let id = PoolId::from(path.into_inner().to_string());
     let p = principal.clone();
     idempotent::run(
         &state,
@@ -110,7 +111,7 @@ pub async fn refund_contribution(
     path: web::Path<Uuid>,
     body: FingerprintedJson<NewRefund>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner().to_string();
+    let id = ContributionId::from(path.into_inner().to_string());
     let p = principal.clone();
     idempotent::run(
         &state,
@@ -144,7 +145,7 @@ pub async fn record_disbursement_outcome(
     path: web::Path<Uuid>,
     body: FingerprintedJson<DisbursementOutcome>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner().to_string();
+    let id = DisbursementId::from(path.into_inner().to_string());
     let p = principal.clone();
     idempotent::run(
         &state,

@@ -10,7 +10,7 @@ pub mod http;
 use crate::auth::access::{Actor, Principal};
 use crate::db::DbConnection;
 use crate::error::Result;
-use crate::ids::PledgeId;
+use crate::ids::{ContributionId, DisbursementId, EntryId, PledgeId, PoolId};
 use crate::ledger::contributions::{self, Contribution, Contributor, NewContribution, NewRefund};
 use crate::ledger::facts::{PayoutPosted, PledgePaid, PledgeTakenBack, Reactions};
 use crate::ledger::holds::{self, Disbursement, DisbursementOutcome};
@@ -94,7 +94,7 @@ impl Reactions for Wired {
 pub fn record_contribution(
     conn: &mut DbConnection,
     principal: &Principal,
-    pool_id: &str,
+    pool_id: &PoolId,
     input: NewContribution,
 ) -> Result<Contribution> {
     contributions::record_contribution(conn, principal, pool_id, input, &mut Wired::default())
@@ -105,7 +105,7 @@ pub fn record_contribution(
 pub fn refund(
     conn: &mut DbConnection,
     principal: &Principal,
-    contribution_id: &str,
+    contribution_id: &ContributionId,
     input: NewRefund,
 ) -> Result<Contribution> {
     contributions::refund(
@@ -122,7 +122,7 @@ pub fn refund(
 pub fn reverse_entry(
     conn: &mut DbConnection,
     principal: &Principal,
-    entry_id: &str,
+    entry_id: &EntryId,
     reason: Option<String>,
 ) -> Result<Entry> {
     contributions::reverse_entry(conn, principal, entry_id, reason, &mut Wired::default())
@@ -132,7 +132,7 @@ pub fn reverse_entry(
 pub fn resolve_manual(
     conn: &mut DbConnection,
     principal: &Principal,
-    id: &str,
+    id: &DisbursementId,
     input: DisbursementOutcome,
 ) -> Result<Disbursement> {
     holds::resolve_manual(conn, principal, id, input, &mut Wired::default())

@@ -20,7 +20,7 @@ use crate::collectives::check_text;
 use crate::db::{is_unique_violation, write_tx, DbConnection};
 use crate::error::{known, Error, Result};
 use crate::events::{self, EventType};
-use crate::ids::{new_id, now, utc, EntryId, PledgeId};
+use crate::ids::{new_id, now, utc, ContributionId, EntryId, PledgeId, PoolId};
 use crate::money::{format_minor, Money};
 use crate::pagination::{Page, PageRequest};
 use crate::pools::service::load_authorized;
@@ -229,7 +229,7 @@ fn optional_text(field: &str, text: Option<&str>, max: usize) -> Result<Option<S
 pub fn record_contribution(
     conn: &mut DbConnection,
     principal: &Principal,
-    pool_id: &str,
+    pool_id: &PoolId,
     input: NewContribution,
     reactions: &mut dyn Reactions,
 ) -> Result<Contribution> {
@@ -241,14 +241,14 @@ pub fn record_contribution(
 fn record_contribution_tx(
     conn: &mut DbConnection,
     principal: &Principal,
-    pool_id: &str,
+    pool_id: &PoolId,
     input: NewContribution,
     reactions: &mut dyn Reactions,
 ) -> Result<Contribution> {
     // Locked and read once, then authorized against what was read: the
     // pool is not read a second time (an unknown pool, or one the caller
     // may not know, is the same 404 as before).
-    let pool = pool_store::lock(conn, pool_id)?;
+    let pool = pool_store::lock(conn, pool_id.as_str())?;
     let actor = crate::auth::access::authorize(
         conn,
         principal,
@@ -445,10 +445,10 @@ use store::{find_by_reference, find_contribution as find};
 fn load_authorized_contribution(
     conn: &mut DbConnection,
     principal: &Principal,
-    id: &str,
+    id: &ContributionId,
     permission: Permission,
 ) -> Result<(Actor, PoolRow, ContributionRow)> {
-    let row = find(conn, id)?;
+    let row = find(conn, id.as_str())?;
     let (actor, pool) =
         load_authorized(conn, principal, &row.pool_id, permission).map_err(|e| match e {
             Error::NotFound { .. } => Error::NotFound {
@@ -459,7 +459,11 @@ fn load_authorized_contribution(
     Ok((actor, pool, row))
 }
 
-pub fn get(conn: &mut DbConnection, principal: &Principal, id: &str) -> Result<Contribution> {
+pub fn get(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: &ContributionId,
+) -> Result<Contribution> {
     let (_, pool, row) =
         load_authorized_contribution(conn, principal, id, Permission::ReadContributions)?;
     Contribution::from_row(row, &pool)
@@ -468,10 +472,15 @@ pub fn get(conn: &mut DbConnection, principal: &Principal, id: &str) -> Result<C
 pub fn list(
     conn: &mut DbConnection,
     principal: &Principal,
-    pool_id: &str,
+    pool_id: &PoolId,
     page: &PageRequest,
 ) -> Result<Page<Contribution>> {
-    let (_, pool) = load_authorized(conn, principal, pool_id, Permission::ReadContributions)?;
+    let (_, pool) = load_authorized(
+        conn,
+        principal,
+        pool_id.as_str(),
+        Permission::ReadContributions,
+    )?;
     store::contribution_page(conn, Whose::Pool(&pool.id), page)?
         .try_map(|r| Contribution::from_row(r, &pool))
 }
@@ -532,7 +541,7 @@ fn take_back(pool: &PoolRow, amount: i64) -> (i64, i64) {
 pub fn refund(
     conn: &mut DbConnection,
     principal: &Principal,
-    contribution_id: &str,
+    contribution_id: &ContributionId,
     input: NewRefund,
     reactions: &mut dyn Reactions,
 ) -> Result<Contribution> {
@@ -544,7 +553,7 @@ pub fn refund(
 fn refund_tx(
     conn: &mut DbConnection,
     principal: &Principal,
-    contribution_id: &str,
+    contribution_id: &ContributionId,
     input: NewRefund,
     reactions: &mut dyn Reactions,
 ) -> Result<Contribution> {
@@ -555,7 +564,7 @@ fn refund_tx(
         Permission::RecordContributions,
     )?;
     let pool = pool_store::lock(conn, &pool.id)?;
-    let row = find(conn, contribution_id)?;
+    let row = find(conn, contribution_id.as_str())?;
     let currency = pool.currency()?;
     let amount = Money::parse_positive("amount", &input.amount, currency)?.minor;
     let dispute_fee = match (input.dispute_fee.as_deref(), input.kind) {
@@ -634,7 +643,7 @@ fn refund_tx(
         json!({"amount_minor": amount, "dispute_fee_minor": dispute_fee,
                "deficit_minor": shortfall, "reason": reason}),
     )?;
-    let contribution = Contribution::from_row(find(conn, contribution_id)?, &pool)?;
+    let contribution = Contribution::from_row(find(conn, contribution_id.as_str())?, &pool)?;
     let happened = match input.kind {
         RefundKind::Refund => EventType::ContributionRefunded,
         RefundKind::Chargeback => EventType::ContributionChargedBack,
@@ -651,7 +660,7 @@ fn refund_tx(
 pub fn reverse_entry(
     conn: &mut DbConnection,
     principal: &Principal,
-    entry_id: &str,
+    entry_id: &EntryId,
     reason: Option<String>,
     reactions: &mut dyn Reactions,
 ) -> Result<super::Entry> {
@@ -663,11 +672,12 @@ pub fn reverse_entry(
 fn reverse_entry_tx(
     conn: &mut DbConnection,
     principal: &Principal,
-    entry_id: &str,
+    entry_id: &EntryId,
     reason: Option<String>,
     reactions: &mut dyn Reactions,
 ) -> Result<super::Entry> {
-    let entry = store::find_entry(conn, entry_id)?.ok_or(Error::NotFound { what: "entry" })?;
+    let entry =
+        store::find_entry(conn, entry_id.as_str())?.ok_or(Error::NotFound { what: "entry" })?;
     let (actor, pool) =
         load_authorized(conn, principal, &entry.pool_id, Permission::ReverseEntries).map_err(
             |e| match e {

@@ -16,6 +16,7 @@ use crate::auth::policy::Permission;
 use crate::http::idempotent::{self, FingerprintedJson, IdempotencyKey};
 use crate::http::problem::ApiResult;
 use crate::http::AppState;
+use crate::ids::{ContributionId, DisbursementId, HoldId, PoolId};
 use crate::pagination::{Page, PageQuery};
 
 /// A pool's journal entries with their postings, oldest first. No personal
@@ -33,7 +34,7 @@ pub async fn list_entries(
     path: web::Path<Uuid>,
     query: crate::http::extract::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Entry>>> {
-    let id = path.into_inner().to_string();
+    let id = PoolId::from(path.into_inner().to_string());
     let page = query.check()?;
     Ok(web::Json(
         state
@@ -42,7 +43,7 @@ pub async fn list_entries(
                 let (_, pool) = crate::pools::service::load_authorized(
                     conn,
                     &principal,
-                    &id,
+                    id.as_str(),
                     Permission::ReadLedger,
                 )?;
                 super::entries(conn, &pool, &page)
@@ -66,7 +67,7 @@ pub async fn list_contributions(
     path: web::Path<Uuid>,
     query: crate::http::extract::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Contribution>>> {
-    let id = path.into_inner().to_string();
+    let id = PoolId::from(path.into_inner().to_string());
     let page = query.check()?;
     Ok(web::Json(
         state
@@ -128,7 +129,7 @@ pub async fn get_contribution(
     principal: Principal,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<Contribution>> {
-    let id = path.into_inner().to_string();
+    let id = ContributionId::from(path.into_inner().to_string());
     Ok(web::Json(
         state
             .db
@@ -156,7 +157,7 @@ pub async fn place_hold(
     path: web::Path<Uuid>,
     body: FingerprintedJson<NewHold>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner().to_string();
+    let id = PoolId::from(path.into_inner().to_string());
     let p = principal.clone();
     idempotent::run(
         &state,
@@ -184,7 +185,7 @@ pub async fn list_holds(
     path: web::Path<Uuid>,
     query: crate::http::extract::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Hold>>> {
-    let id = path.into_inner().to_string();
+    let id = PoolId::from(path.into_inner().to_string());
     let page = query.check()?;
     Ok(web::Json(
         state
@@ -207,7 +208,7 @@ pub async fn get_hold(
     principal: Principal,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<Hold>> {
-    let id = path.into_inner().to_string();
+    let id = HoldId::from(path.into_inner().to_string());
     Ok(web::Json(
         state
             .db
@@ -234,7 +235,7 @@ pub async fn split_hold(
     path: web::Path<Uuid>,
     body: FingerprintedJson<SplitHold>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner().to_string();
+    let id = HoldId::from(path.into_inner().to_string());
     let p = principal.clone();
     idempotent::run(
         &state,
@@ -267,7 +268,7 @@ pub async fn release_hold(
     path: web::Path<Uuid>,
     body: FingerprintedJson<ReleaseHold>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner().to_string();
+    let id = HoldId::from(path.into_inner().to_string());
     let p = principal.clone();
     idempotent::run(
         &state,
@@ -300,7 +301,7 @@ pub async fn create_disbursement(
     path: web::Path<Uuid>,
     body: FingerprintedJson<NewDisbursement>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner().to_string();
+    let id = HoldId::from(path.into_inner().to_string());
     let p = principal.clone();
     idempotent::run(
         &state,
@@ -328,7 +329,7 @@ pub async fn list_disbursements(
     path: web::Path<Uuid>,
     query: crate::http::extract::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Disbursement>>> {
-    let id = path.into_inner().to_string();
+    let id = HoldId::from(path.into_inner().to_string());
     let page = query.check()?;
     Ok(web::Json(
         state
@@ -351,7 +352,7 @@ pub async fn get_disbursement(
     principal: Principal,
     path: web::Path<Uuid>,
 ) -> ApiResult<web::Json<Disbursement>> {
-    let id = path.into_inner().to_string();
+    let id = DisbursementId::from(path.into_inner().to_string());
     Ok(web::Json(
         state
             .db

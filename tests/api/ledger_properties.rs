@@ -230,7 +230,7 @@ fn apply(
         Op::Contribute { cents, fee } => flows::record_contribution(
             conn,
             who,
-            pool,
+            &pool.into(),
             NewContribution {
                 amount: money(cents),
                 fee: Some(money(fee)),
@@ -246,7 +246,7 @@ fn apply(
         Op::Hold { cents } => holds::place_manual(
             conn,
             who,
-            pool,
+            &pool.into(),
             NewHold {
                 amount: money(cents),
                 note: None,
@@ -257,7 +257,7 @@ fn apply(
             Some(id) => holds::release_manual(
                 conn,
                 who,
-                &id,
+                &id.as_str().into(),
                 ReleaseHold {
                     amount: cents.map(money),
                 },
@@ -269,7 +269,7 @@ fn apply(
             Some(id) => holds::split_manual(
                 conn,
                 who,
-                &id,
+                &id.as_str().into(),
                 SplitHold {
                     amounts: parts.into_iter().map(money).collect(),
                 },
@@ -281,7 +281,7 @@ fn apply(
             Some(id) => holds::disburse_manual(
                 conn,
                 who,
-                &id,
+                &id.as_str().into(),
                 NewDisbursement {
                     amount: money(cents),
                     external_reference: None,
@@ -294,7 +294,7 @@ fn apply(
             Some(id) => flows::resolve_manual(
                 conn,
                 who,
-                &id,
+                &id.as_str().into(),
                 DisbursementOutcome {
                     outcome: if paid { Outcome::Paid } else { Outcome::Failed },
                     external_reference: None,
@@ -312,7 +312,7 @@ fn apply(
             Some((id, _)) => flows::refund(
                 conn,
                 who,
-                &id,
+                &id.as_str().into(),
                 NewRefund {
                     amount: money(cents),
                     // A chargeback when the processor charges a dispute fee.
@@ -329,9 +329,8 @@ fn apply(
             None => Ok(()),
         },
         Op::Reverse { contribution } => match pick(&state.contributions, contribution) {
-            Some((id, entry)) => {
-                flows::reverse_entry(conn, who, &entry, None).map(|_| reversed = Some(id))
-            }
+            Some((id, entry)) => flows::reverse_entry(conn, who, &entry.as_str().into(), None)
+                .map(|_| reversed = Some(id)),
             None => Ok(()),
         },
     };

@@ -431,7 +431,7 @@ mod verify {
         commonpot::flows::record_contribution(
             conn,
             who,
-            pool,
+            &pool.into(),
             NewContribution {
                 amount: "10.00".into(),
                 fee: Some("0.30".into()),
@@ -447,7 +447,7 @@ mod verify {
         let hold = holds::place_manual(
             conn,
             who,
-            pool,
+            &pool.into(),
             NewHold {
                 amount: "5.00".into(),
                 note: None,
@@ -457,7 +457,7 @@ mod verify {
         let payout = holds::disburse_manual(
             conn,
             who,
-            &hold.id,
+            &hold.id.as_str().into(),
             NewDisbursement {
                 amount: "2.00".into(),
                 external_reference: None,
@@ -467,7 +467,7 @@ mod verify {
         commonpot::flows::resolve_manual(
             conn,
             who,
-            &payout.id,
+            &payout.id.as_str().into(),
             DisbursementOutcome {
                 outcome: Outcome::Paid,
                 external_reference: None,

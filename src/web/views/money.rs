@@ -17,6 +17,7 @@ use crate::collectives::store::{time_zone, MemberFilter};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::http::AppState;
+use crate::ids::{ContributionId, PoolId};
 use crate::ledger::contributions::{
     self, Contributor, Method, NewContribution, NewRefund, RefundKind,
 };
@@ -86,7 +87,7 @@ fn page(
     let list = contributions::list(
         conn,
         &principal,
-        pool_id,
+        &PoolId::from(pool_id),
         &PageRequest {
             limit: 100,
             after: None,
@@ -266,6 +267,7 @@ async fn record(
                 pledge_id: None,
             };
             once(conn, s, &format!("contribute {pool}"), f, |conn| {
+                let pool = PoolId::from(pool.as_str());
                 crate::flows::record_contribution(conn, &s.principal(), &pool, input).map(drop)
             })
         },
@@ -299,15 +301,20 @@ async fn refund(
             dispute_fee: f.opt("dispute_fee"),
         };
         once(conn, s, &format!("refund {id}"), f, |conn| {
-            crate::flows::refund(conn, &s.principal(), &id, input)
-                .map(drop)
-                .map_err(|e| match e {
-                    Error::Invalid { field, message } if field == "amount" => Error::Invalid {
-                        field: "refund_amount".into(),
-                        message,
-                    },
-                    other => other,
-                })
+            crate::flows::refund(
+                conn,
+                &s.principal(),
+                &ContributionId::from(id.as_str()),
+                input,
+            )
+            .map(drop)
+            .map_err(|e| match e {
+                Error::Invalid { field, message } if field == "amount" => Error::Invalid {
+                    field: "refund_amount".into(),
+                    message,
+                },
+                other => other,
+            })
         })
     })
     .await

@@ -14,6 +14,7 @@ use crate::collectives::store::time_zone;
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::http::AppState;
+use crate::ids::HoldId;
 use crate::pagination::PageRequest;
 use crate::requests::state::Event;
 use crate::requests::{service, timeline, NewComment, NewRequest, RequestPatch, Urgency};
@@ -423,7 +424,8 @@ pub fn request_view(
     .is_ok();
     let (held, pending) = match (&r.hold_id, coordinator) {
         (Some(hold_id), true) => {
-            let hold = crate::ledger::holds::get_hold(conn, principal, hold_id)?;
+            let hold =
+                crate::ledger::holds::get_hold(conn, principal, &HoldId::from(hold_id.as_str()))?;
             (
                 Some(money(&hold.remaining, &code)),
                 Some(money(&hold.pending, &code)),

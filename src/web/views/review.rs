@@ -12,6 +12,7 @@ use super::{db, once, render, see_other, FieldErrors};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::http::AppState;
+use crate::ids::DisbursementId;
 use crate::ledger::holds::{DisbursementOutcome, NewDisbursement, Outcome};
 use crate::requests::{service, NewApproval, OptionalReason, Reason, TakeOwnership};
 use crate::web::errors::PageError;
@@ -191,6 +192,7 @@ async fn outcome(
                 external_reference: optional(f, "external_reference"),
                 reason: optional(f, "reason"),
             };
+            let payment = DisbursementId::from(payment.as_str());
             crate::flows::resolve_manual(conn, &s.principal(), &payment, input).map(drop)
         })
     })
