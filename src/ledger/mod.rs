@@ -14,6 +14,20 @@
 //! Accounts per pool: `available` and `held` (the pool's money), `deficit`
 //! (what refunds of spent money left it owing, a negative balance), and the
 //! outside world: `contributions_in`, `payouts_out`, `fees`.
+//!
+//! What it may use: pools, audit, events, and the shared db, error, money
+//! and id types; nothing built on it (`tests/ledger_stands_alone.rs`).
+//! Events are the one pair that name each other, and on purpose: the ledger
+//! records its events (`crate::events::record`) as it writes its audit
+//! records, in the movement's own transaction, so no caller can move money
+//! without them; and the events vocabulary (`events/types.rs`) names the
+//! ledger's shapes (`Hold`, `Disbursement`, `Contribution`, `Entry`) as
+//! their data, as it names every area's, so that the feed, the webhooks
+//! and the OpenAPI document come from one table. Events never call back
+//! into the ledger: the cycle is in types, not in control. Breaking it
+//! would take either every caller recording the ledger's events (requests,
+//! rounds, flows and the ledger's own handlers — a missed event becomes
+//! possible) or a vocabulary split per area; neither buys what it costs.
 
 pub mod contributions;
 pub mod facts;
