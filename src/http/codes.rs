@@ -24,7 +24,7 @@ const fn c(code: &'static str, status: u16, meaning: &'static str) -> ProblemCod
 pub const CODES: &[ProblemCode] = &[
     c("malformed_json", 400, "the body is not JSON (or is empty, or has trailing data)"),
     c("unreadable_body", 400, "the body could not be read"),
-    c("invalid_path_parameter", 400, "a path id is not a UUID"),
+    c("invalid_path_parameter", 400, "a path id is not a UUID, or holds the NUL character (`%00`)"),
     c("invalid_query", 400, "a query parameter could not be parsed, or is unknown where a list names its filters"),
     c("invalid_header", 400, "`If-Match` is not text"),
     c("idempotency_key_required", 400, "a money-moving `POST` without `Idempotency-Key`"),

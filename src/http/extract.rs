@@ -10,6 +10,8 @@
 //! the field: PostgreSQL cannot store it in text, and SQLite would store it
 //! silently, so the refusal is made here, once, before any field reaches a
 //! service — the same on both databases, and for any field added later.
+//! A path holding it (`%00`) is refused before routing by
+//! [`refuse_nul_in_path`], for every route.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -274,6 +276,48 @@ fn strip_position(message: &str) -> String {
         Some(at) => message[..at].to_owned(),
         None => message.to_owned(),
     }
+}
+
+/// A path holding the NUL character (`%00`) is refused before any handler
+/// runs, for every route, pages included: no id holds NUL, and PostgreSQL
+/// refuses it in text, so a text id (a partner app's `client_id`, a webhook
+/// endpoint's) reaching a query would be a 500 there and a 404 on SQLite.
+/// The API answers as to any other malformed id — 400
+/// `invalid_path_parameter`, naming the parameter when the path matches a
+/// route; a page answers "not found", as to an id that names nothing.
+pub async fn refuse_nul_in_path(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::ResponseError;
+    // The raw path: NUL can only arrive percent-encoded.
+    if !req.path().contains("%00") {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    if crate::web::is_page_path(req.path()) {
+        let page = crate::web::not_found().await;
+        return Ok(req.into_response(page));
+    }
+    let field = nul_parameter(&req);
+    let detail = format!(
+        "{}: must not contain the NUL character (U+0000)",
+        field.as_deref().unwrap_or("path")
+    );
+    let problem = Problem::bad_request("invalid_path_parameter", field, detail);
+    Ok(req.into_response(problem.error_response()))
+}
+
+/// The name of the route's path parameter holding `%00`, if the path
+/// matches a route.
+fn nul_parameter(req: &actix_web::dev::ServiceRequest) -> Option<String> {
+    let pattern = req.resource_map().match_pattern(req.path())?;
+    let mut path = actix_web::dev::Path::new(req.path());
+    if !actix_web::dev::ResourceDef::new(pattern).capture_match_info(&mut path) {
+        return None;
+    }
+    path.iter()
+        .find(|(_, value)| value.contains("%00"))
+        .map(|(name, _)| name.to_owned())
 }
 
 /// Errors of actix's `Path` and `Query` extractors, as problems.

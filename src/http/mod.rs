@@ -78,6 +78,7 @@ pub fn app(
         .configure(crate::web::configure)
         .default_service(web::to(not_found))
         .wrap(from_fn(writes_through_the_writer))
+        .wrap(from_fn(extract::refuse_nul_in_path))
         .wrap(from_fn(problem::problem_fallback))
         .wrap(from_fn(crate::web::page_middleware))
         .wrap(from_fn(echo_request_id))
