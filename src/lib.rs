@@ -28,6 +28,7 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod pagination;
+pub mod personal_data;
 pub mod pledges;
 pub mod pools;
 pub mod reports;

@@ -114,6 +114,10 @@ const TAGS: &[(&str, &str)] = &[
         "account",
         "A person's own account: password, signing out everywhere",
     ),
+    (
+        "personal_data",
+        "A person's data: export everything held about them, erase a person",
+    ),
 ];
 
 /// Members that hold money: a decimal string in major units. In requests

@@ -7,8 +7,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::ops;
 use crate::{
-    affectedness, audit, auth, clients, collectives, events, flows, ledger, pledges, pools,
-    reports, requests, rounds, webhooks,
+    affectedness, audit, auth, clients, collectives, events, flows, ledger, personal_data, pledges,
+    pools, reports, requests, rounds, webhooks,
 };
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -121,6 +121,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(auth::profile_http::request_email_change)
                 .service(auth::profile_http::confirm_email)
                 .service(auth::reset_http::issue_password_reset)
-                .service(auth::reset_http::use_password_reset),
+                .service(auth::reset_http::use_password_reset)
+                // A person's data: export (#25).
+                .service(personal_data::http::export_personal_data),
         );
 }

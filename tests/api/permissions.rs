@@ -1235,6 +1235,12 @@ fn rows() -> Vec<Row> {
                 )
             },
         },
+        // A person's data (#25).
+        Row {
+            operation: "export_personal_data",
+            access: AnyPerson,
+            call: |_, _, _| (Method::GET, "/api/v1/me/export".into(), None),
+        },
         // Last: they change the callers' passwords and end their refresh
         // tokens (access tokens run on).
         Row {

@@ -21,6 +21,7 @@ pub mod affectedness;
 pub mod affectedness_review;
 pub mod home;
 pub mod money;
+pub mod personal_data;
 pub mod pledges;
 pub mod public;
 pub mod queue;
@@ -198,6 +199,7 @@ where
 /// Every page route, registered on the application beside the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
+    personal_data::configure(cfg);
     home::configure(cfg);
     requests::configure(cfg);
     pledges::configure(cfg);
