@@ -82,7 +82,7 @@ pub struct Membership {
 
 /// Every membership of the person, in every collective, oldest first.
 pub fn memberships_of(conn: &mut DbConnection, user_id: &str) -> Result<Vec<Membership>> {
-    let rows: Vec<(
+    type Row = (
         String,
         String,
         String,
@@ -90,7 +90,8 @@ pub fn memberships_of(conn: &mut DbConnection, user_id: &str) -> Result<Vec<Memb
         String,
         Option<NaiveDateTime>,
         NaiveDateTime,
-    )> = memberships::table
+    );
+    let rows: Vec<Row> = memberships::table
         .inner_join(collectives::table)
         .filter(memberships::user_id.eq(user_id))
         .order(memberships::id.asc())
