@@ -175,6 +175,8 @@ pub enum Permission {
     ManageWebhooks,
     /// Issue password-reset links for members (#26).
     IssuePasswordResets,
+    /// Erase a member from the collective (#25).
+    EraseMembers,
 }
 
 impl Permission {
@@ -221,6 +223,7 @@ impl Permission {
             Self::ReadEvents => (Some(Admin), Some(EventsRead)),
             Self::ManageWebhooks => (Some(Admin), Some(WebhooksManage)),
             Self::IssuePasswordResets => (Some(Admin), None),
+            Self::EraseMembers => (Some(Admin), None),
         };
         Rule { role, scope }
     }

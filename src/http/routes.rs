@@ -122,7 +122,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(auth::profile_http::confirm_email)
                 .service(auth::reset_http::issue_password_reset)
                 .service(auth::reset_http::use_password_reset)
-                // A person's data: export (#25).
-                .service(personal_data::http::export_personal_data),
+                // A person's data: export and erasure (#25).
+                .service(personal_data::http::export_personal_data)
+                .service(personal_data::http::erase_member)
+                .service(personal_data::http::erase_self),
         );
 }

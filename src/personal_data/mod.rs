@@ -4,7 +4,19 @@
 //!
 //! * [`export`]: one JSON document of everything about the signed-in
 //!   person, made on request and never stored.
+//! * [`erasure`]: an admin erases a person from their collective (the
+//!   membership and what belongs to it there); a person erases themself
+//!   everywhere. Names, contacts, private details, payout references,
+//!   comment text and affectedness go; amounts, dates, states, entries and
+//!   postings stay, so balances, statements and round results do not
+//!   change. Every copy is reached: stored idempotent answers, event
+//!   snapshots (what webhooks deliver) and audit details ([`redact`]).
 
+pub mod erasure;
 pub mod export;
 pub mod http;
+pub mod redact;
 pub mod store;
+
+/// What replaces an erased text that cannot simply be left out.
+pub const TOMBSTONE: &str = "[erased]";

@@ -13,6 +13,11 @@ use crate::helpers::{Person, TestApp};
 /// Who an operation is for, stated independently of the service's policy.
 #[derive(Debug, Clone, Copy)]
 enum Access {
+    /// Any signed-in person, no partner app; every allowed caller gets
+    /// exactly this status (an operation that cannot succeed for everyone
+    /// of the matrix without undoing it, such as erasing oneself, is called
+    /// with input its service refuses after authentication).
+    AnyPersonAnswers(u16),
     /// Anyone, no token (health, sign-in …): every caller gets exactly this
     /// status (a public operation may refuse its input alike for everyone,
     /// such as 404 for an unknown invitation — but never a 500).
@@ -93,6 +98,8 @@ struct World {
     reversible_entries: Vec<String>,
     pending_disbursements: Vec<String>,
     target_membership: String,
+    /// A member the admin erases.
+    erasable: String,
     issue: String,
     /// Rounds: a draft to read and change, one per caller for each one-shot
     /// step, one open for voting, one tallied for results and export.
@@ -1241,6 +1248,32 @@ fn rows() -> Vec<Row> {
             access: AnyPerson,
             call: |_, _, _| (Method::GET, "/api/v1/me/export".into(), None),
         },
+        Row {
+            operation: "erase_member",
+            access: Collective(Role::Admin, &[]),
+            call: |w, _, _| {
+                (
+                    Method::POST,
+                    format!(
+                        "/api/v1/collectives/{}/members/{}/erasure",
+                        w.collective, w.erasable
+                    ),
+                    None,
+                )
+            },
+        },
+        Row {
+            operation: "erase_self",
+            // An empty password: refused (422) once the caller is known.
+            access: AnyPersonAnswers(422),
+            call: |_, _, _| {
+                (
+                    Method::POST,
+                    "/api/v1/me/erasure".into(),
+                    Some(json!({"current_password": ""})),
+                )
+            },
+        },
         // Last: they change the callers' passwords and end their refresh
         // tokens (access tokens run on).
         Row {
@@ -1272,7 +1305,7 @@ fn expected(access: Access, caller: Caller) -> Result<(), u16> {
             Caller::PartnerWithScope | Caller::PartnerWithoutScope => Err(403),
             _ => Ok(()),
         },
-        Access::AnyPerson => match caller {
+        Access::AnyPerson | Access::AnyPersonAnswers(_) => match caller {
             Caller::Expired | Caller::Anonymous => Err(401),
             Caller::PartnerWithScope | Caller::PartnerWithoutScope => Err(403),
             _ => Ok(()),
@@ -1348,6 +1381,7 @@ async fn every_operation_admits_exactly_the_callers_its_rule_names() {
     let coordinator = app.join(&collective, &admin, "coordinator").await;
     let member = app.join(&collective, &admin, "member").await;
     let target = app.join(&collective, &admin, "member").await;
+    let erasable = app.join(&collective, &admin, "member").await;
     let suspended = app.join(&collective, &admin, "member").await;
     app.patch(
         &format!(
@@ -1583,6 +1617,7 @@ async fn every_operation_admits_exactly_the_callers_its_rule_names() {
         pending_disbursements,
         collective: collective.clone(),
         target_membership: target.membership_id.clone(),
+        erasable: erasable.membership_id.clone(),
         client_id,
         endpoint,
         delivery,
@@ -1668,7 +1703,9 @@ async fn every_operation_admits_exactly_the_callers_its_rule_names() {
                 // operation answers exactly what its row says, any other a
                 // success.
                 Ok(()) => match row.access {
-                    Access::Public(answers) | Access::PublicOrPerson(answers) => status == answers,
+                    Access::Public(answers)
+                    | Access::PublicOrPerson(answers)
+                    | Access::AnyPersonAnswers(answers) => status == answers,
                     _ => answer.status.is_success(),
                 },
                 Err(refusal) => status == refusal,
