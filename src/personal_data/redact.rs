@@ -105,13 +105,9 @@ impl Redaction {
 
     fn walk(&self, value: &mut Value, about: bool, personal: bool) -> bool {
         match value {
-            Value::String(s) => {
-                if s != TOMBSTONE && ((about && personal) || self.mentions(s)) {
-                    *s = TOMBSTONE.to_owned();
-                    true
-                } else {
-                    false
-                }
+            Value::String(s) if s != TOMBSTONE && ((about && personal) || self.mentions(s)) => {
+                *s = TOMBSTONE.to_owned();
+                true
             }
             Value::Array(items) => items
                 .iter_mut()
