@@ -41,6 +41,12 @@ impl Principal {
     }
 }
 
+/// A caller on their way to enrol a second factor: a person a collective
+/// restricts to enrolling (see [`super::second_factor::restricted`]) is
+/// let through too. Only the enrolment's own operations take it.
+#[derive(Debug, Clone)]
+pub struct Enrolling(pub Principal);
+
 /// A caller acting within one collective, with what they may do there.
 #[derive(Debug, Clone)]
 pub struct Actor {

@@ -1,7 +1,8 @@
 //! The token endpoints, and the extractor that turns `Authorization: Bearer`
 //! into a [`Principal`].
 
-use std::future::{ready, Ready};
+use std::future::{ready, Future, Ready};
+use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -9,9 +10,10 @@ use actix_web::{post, web, FromRequest, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::access::Principal;
+use super::access::{Enrolling, Principal};
 use super::oauth::{self, OAuthError};
-use super::service::{self, Issued};
+use super::second_factor::{self, Answer};
+use super::service::{self, Authenticated, Issued};
 use super::throttle;
 use super::tokens::Subject;
 use crate::clients;
@@ -21,12 +23,48 @@ use crate::http::extract;
 use crate::http::problem::{ApiResult, Problem};
 use crate::http::AppState;
 
+type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, Problem>>>>;
+
 impl FromRequest for Principal {
+    type Error = Problem;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let principal = principal_of(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move { unrestricted(state, principal?).await })
+    }
+}
+
+/// A person a collective restricts to enrolling a second factor may do
+/// nothing else (403 `second_factor_required`); read at each request, as
+/// roles are, so enrolling (or the requirement lifted) takes effect at once.
+async fn unrestricted(
+    state: Option<web::Data<AppState>>,
+    principal: Principal,
+) -> Result<Principal, Problem> {
+    let Principal::User { user_id } = &principal else {
+        return Ok(principal);
+    };
+    let state =
+        state.ok_or_else(|| Problem::from(Error::Internal("application state missing".into())))?;
+    let user_id = user_id.clone();
+    let restricted = state
+        .db
+        .run(move |conn| second_factor::restricted(conn, &user_id))
+        .await?;
+    if restricted {
+        return Err(Problem::from(second_factor::required()));
+    }
+    Ok(principal)
+}
+
+impl FromRequest for Enrolling {
     type Error = Problem;
     type Future = Ready<Result<Self, Problem>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(principal_of(req))
+        ready(principal_of(req).map(Enrolling))
     }
 }
 
@@ -38,12 +76,19 @@ pub struct MaybePrincipal(pub Option<Principal>);
 
 impl FromRequest for MaybePrincipal {
     type Error = Problem;
-    type Future = Ready<Result<Self, Problem>>;
+    type Future = Boxed<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(match req.headers().get(header::AUTHORIZATION) {
-            None => Ok(MaybePrincipal(None)),
-            Some(_) => principal_of(req).map(|p| MaybePrincipal(Some(p))),
+        let principal = match req.headers().get(header::AUTHORIZATION) {
+            None => Ok(None),
+            Some(_) => principal_of(req).map(Some),
+        };
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            match principal? {
+                None => Ok(MaybePrincipal(None)),
+                Some(principal) => Ok(MaybePrincipal(Some(unrestricted(state, principal).await?))),
+            }
         })
     }
 }
@@ -114,7 +159,18 @@ fn principal_of(req: &HttpRequest) -> Result<Principal, Problem> {
 pub enum TokenRequest {
     /// A person signs in with email and password.
     #[schema(title = "PasswordGrant")]
-    Password { username: String, password: String },
+    Password {
+        username: String,
+        password: String,
+        /// For an account with a second factor: the six digits its
+        /// authenticator app shows now (each code is accepted once).
+        #[serde(default)]
+        totp_code: Option<String>,
+        /// For an account with a second factor, without the app: one of
+        /// its recovery codes (each works once).
+        #[serde(default)]
+        recovery_code: Option<String>,
+    },
     /// A refresh token for a new pair; the presented token is used up.
     #[schema(title = "RefreshTokenGrant")]
     RefreshToken { refresh_token: String },
@@ -200,7 +256,7 @@ pub fn address_of(req: &HttpRequest, settings: &Settings) -> String {
     ),
     responses(
         (status = 200, body = TokenResponse, headers(("Cache-Control" = String, description = "`no-store`: never cache tokens"))),
-        (status = 400, body = OAuthError, description = "`invalid_request`, `invalid_grant` (wrong email or password; unknown, revoked, expired or reused refresh token), `unsupported_grant_type` or `invalid_scope`"),
+        (status = 400, body = OAuthError, description = "`invalid_request`, `invalid_grant` (wrong email or password, or a wrong, reused or out-of-time second-factor code or recovery code; unknown, revoked, expired or reused refresh token), `totp_required` (the password is right and the account has a second factor: send `totp_code` or `recovery_code` with it), `unsupported_grant_type` or `invalid_scope`"),
         (status = 401, body = OAuthError, description = "`invalid_client`: unknown or disabled partner app, wrong secret, or no client authentication",
             headers(("WWW-Authenticate" = String, description = "`Basic realm=\"commonpot\"`"))),
         (status = 429, body = OAuthError, description = "`temporarily_unavailable`: too many failed sign-ins",
@@ -220,10 +276,27 @@ pub async fn issue_token(
     let address = address_of(&req, &state.settings);
     let shared = state.clone();
     let issued = match request {
-        TokenRequest::Password { username, password } => {
-            let user_id =
-                service::authenticate(&state.db, &state.settings, &username, password, &address)
-                    .await?;
+        TokenRequest::Password {
+            username,
+            password,
+            totp_code,
+            recovery_code,
+        } => {
+            let second =
+                Answer::from_fields("totp_code", totp_code.as_deref(), recovery_code.as_deref())?;
+            let user_id = match service::authenticate(
+                &state.db,
+                &state.settings,
+                &username,
+                password,
+                second,
+                &address,
+            )
+            .await?
+            {
+                Authenticated::User(user_id) => user_id,
+                Authenticated::SecondFactorNeeded(_) => return Err(service::totp_required().into()),
+            };
             state
                 .db
                 .run(move |conn| {

@@ -16,6 +16,9 @@
 //! * [`profile`], [`profile_http`] — name, contact details, an email change
 //!   confirmed by a single-use token.
 //! * [`reset`], [`reset_http`] — password-reset links an admin passes on.
+//! * [`second_factor`], [`second_factor_store`], [`second_factor_http`] — a
+//!   TOTP second factor, its recovery codes, and a collective's requirement
+//!   of it.
 
 pub mod access;
 pub mod account;
@@ -28,6 +31,9 @@ pub mod profile;
 pub mod profile_http;
 pub mod reset;
 pub mod reset_http;
+pub mod second_factor;
+pub mod second_factor_http;
+pub mod second_factor_store;
 pub mod service;
 pub mod throttle;
 pub mod tokens;

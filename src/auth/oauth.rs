@@ -38,6 +38,9 @@ pub enum OAuthErrorCode {
     TemporarilyUnavailable,
     /// A bug; logged with the request id.
     ServerError,
+    /// An extension: the password is right and the account has a second
+    /// factor; send `totp_code` (or `recovery_code`) with it.
+    TotpRequired,
 }
 
 /// An RFC 6749 §5.2 error response.
@@ -91,6 +94,7 @@ impl From<Problem> for OAuthError {
         let (status, error) = match problem.code.as_str() {
             "invalid_client" => (StatusCode::UNAUTHORIZED, InvalidClient),
             "invalid_grant" | "refresh_token_reused" => (StatusCode::BAD_REQUEST, InvalidGrant),
+            "totp_required" => (StatusCode::BAD_REQUEST, TotpRequired),
             "too_many_attempts" => (StatusCode::TOO_MANY_REQUESTS, TemporarilyUnavailable),
             "unavailable" => (StatusCode::SERVICE_UNAVAILABLE, TemporarilyUnavailable),
             "internal" => (StatusCode::INTERNAL_SERVER_ERROR, ServerError),

@@ -10,6 +10,7 @@ use diesel::prelude::*;
 
 use super::password::{digest, digests_match, new_secret, verify_off_connection};
 use super::policy::Scope;
+use super::second_factor::{self, Answer};
 use super::throttle::{self, Limit};
 use super::tokens::{Keys, Subject};
 use crate::clients::ClientStatus;
@@ -36,20 +37,36 @@ fn invalid_grant(message: &str) -> Error {
     }
 }
 
+/// Who a sign-in's checks found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authenticated {
+    /// Every check passed: this person is signed in.
+    User(String),
+    /// The password is right, and this person has a second factor whose
+    /// answer was not sent: the API refuses (`totp_required`), the web app
+    /// asks for the code on a page of its own.
+    SecondFactorNeeded(String),
+}
+
 /// Checks a person's email and password — the API's password grant and the
-/// web app's sign-in form both come here — and answers their user id.
+/// web app's sign-in form both come here — and, when they have a second
+/// factor, its answer.
 ///
 /// The attempt is claimed against the throttle before anything is checked
 /// (see [`throttle`]); the password is verified off any database connection.
 /// Unknown accounts are checked against a dummy hash and counted alike, so
 /// neither the answer nor its timing tells whether the account exists.
+/// With the right password but no answer from a person with a second
+/// factor, the attempt is not counted ([`Authenticated::SecondFactorNeeded`]);
+/// a wrong answer stays counted, as a wrong password does.
 pub async fn authenticate(
     db: &Db,
     settings: &Settings,
     email: &str,
     password: String,
+    second: Option<Answer>,
     address: &str,
-) -> Result<String> {
+) -> Result<Authenticated> {
     let email = collectives::normalise_email(email);
     let limits = Limit::for_account(&email, address, settings.login_max_failures);
     let window = settings.login_window_secs;
@@ -68,11 +85,34 @@ pub async fn authenticate(
     let verified = verify_off_connection(password, hash).await;
     match user {
         Some((user_id, _)) if verified => {
-            db.run(move |conn| throttle::give_back(conn, claim)).await?;
-            Ok(user_id)
+            db.run(move |conn| {
+                if second_factor::enrolled(conn, &user_id)? {
+                    let Some(answer) = second else {
+                        throttle::give_back(conn, claim)?;
+                        return Ok(Authenticated::SecondFactorNeeded(user_id));
+                    };
+                    if !second_factor::check_and_use(conn, &user_id, &answer)? {
+                        // The claim stays counted: that is the failure.
+                        return Err(invalid_grant(
+                            "the second-factor code is wrong, was used already, or is from another time",
+                        ));
+                    }
+                }
+                throttle::give_back(conn, claim)?;
+                Ok(Authenticated::User(user_id))
+            })
+            .await
         }
         // The claim stays counted: that is the failure.
         _ => Err(invalid_grant("the email or password is wrong")),
+    }
+}
+
+/// The refusal of a right password without the second factor's answer.
+pub fn totp_required() -> Error {
+    Error::Unauthenticated {
+        code: "totp_required",
+        message: "this account has a second factor: send the code your authenticator app shows (totp_code), or a recovery_code, with the password".into(),
     }
 }
 

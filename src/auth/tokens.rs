@@ -50,12 +50,29 @@ pub enum KeyError {
     File { path: String, reason: String },
 }
 
+/// A sign-in half done: the password was right, the second factor's code
+/// is still to come. Signed like access tokens but for another audience, so
+/// it is never one; it grants nothing but the chance to send a code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ChallengeClaims {
+    iss: String,
+    aud: String,
+    sub: String,
+    exp: i64,
+    iat: i64,
+    jti: String,
+}
+
+/// How long a second-factor challenge lasts.
+pub const CHALLENGE_TTL_SECS: i64 = 5 * 60;
+
 /// The signing key and the claims every token must carry.
 #[derive(Clone)]
 pub struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    challenge_validation: Validation,
     issuer: String,
     audience: String,
     pub access_ttl_secs: u64,
@@ -82,10 +99,13 @@ impl Keys {
         validation.set_audience(&[&settings.jwt_audience]);
         validation.leeway = 5;
         validation.validate_exp = true;
+        let mut challenge_validation = validation.clone();
+        challenge_validation.set_audience(&[challenge_audience(&settings.jwt_audience)]);
         Ok(Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            challenge_validation,
             issuer: settings.jwt_issuer.clone(),
             audience: settings.jwt_audience.clone(),
             access_ttl_secs: settings.access_token_ttl_secs,
@@ -120,6 +140,34 @@ impl Keys {
     pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
         decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims)
     }
+
+    /// A second-factor challenge for `user_id`, valid for
+    /// [`CHALLENGE_TTL_SECS`]: the web app's sign-in carries it from the
+    /// password page to the code page.
+    pub fn issue_challenge(&self, user_id: &str) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let claims = ChallengeClaims {
+            iss: self.issuer.clone(),
+            aud: challenge_audience(&self.audience),
+            sub: user_id.to_owned(),
+            exp: now + CHALLENGE_TTL_SECS,
+            iat: now,
+            jti: crate::ids::new_id(),
+        };
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing with a valid key cannot fail")
+    }
+
+    /// The user a live challenge is for.
+    pub fn verify_challenge(&self, token: &str) -> Option<String> {
+        decode::<ChallengeClaims>(token, &self.decoding, &self.challenge_validation)
+            .ok()
+            .map(|data| data.claims.sub)
+    }
+}
+
+fn challenge_audience(audience: &str) -> String {
+    format!("{audience}/second-factor")
 }
 
 fn development_key(path: &Path) -> Result<Vec<u8>, KeyError> {
@@ -242,6 +290,18 @@ mod tests {
                 "{claims} accepted"
             );
         }
+    }
+
+    #[test]
+    fn challenges_and_access_tokens_are_never_taken_for_each_other() {
+        let keys = keys();
+        let challenge = keys.issue_challenge("u1");
+        assert_eq!(keys.verify_challenge(&challenge).as_deref(), Some("u1"));
+        assert!(keys.verify(&challenge).is_err());
+        let access = keys.issue(Subject::User, "u1", None, None);
+        assert_eq!(keys.verify_challenge(&access), None);
+        let other = Keys::new(&[9u8; 32], &Settings::default()).unwrap();
+        assert_eq!(keys.verify_challenge(&other.issue_challenge("u1")), None);
     }
 
     #[test]

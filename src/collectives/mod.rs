@@ -29,6 +29,10 @@ pub struct Collective {
     /// Made by `commonpot demo`: invented people and money, not a real
     /// group's. The web app shows a banner on its pages.
     pub demo: bool,
+    /// Coordinators and admins must have a second factor: until they
+    /// enrol, their sign-in works only to enrol (403
+    /// `second_factor_required` elsewhere).
+    pub require_second_factor_for_coordinators: bool,
 }
 
 impl From<CollectiveRow> for Collective {
@@ -41,6 +45,7 @@ impl From<CollectiveRow> for Collective {
             updated_at: utc(row.updated_at),
             version: row.version,
             demo: row.demo,
+            require_second_factor_for_coordinators: row.require_second_factor_for_coordinators,
         }
     }
 }
@@ -184,6 +189,8 @@ pub struct NewCollective {
 pub struct CollectivePatch {
     pub name: Option<String>,
     pub time_zone: Option<String>,
+    /// Require a second factor of coordinators and admins (admins only).
+    pub require_second_factor_for_coordinators: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -54,6 +54,7 @@ pub fn insert_collective_with_admin(
         updated_at: at,
         version: 1,
         demo: false,
+        require_second_factor_for_coordinators: false,
     };
     diesel::insert_into(collectives::table)
         .values(&row)
@@ -179,6 +180,9 @@ pub fn update(
         check_if_match(if_match, row.version)?;
         let name = name.unwrap_or(row.name.clone());
         let time_zone = time_zone.unwrap_or(row.time_zone.clone());
+        let require_second_factor = patch
+            .require_second_factor_for_coordinators
+            .unwrap_or(row.require_second_factor_for_coordinators);
         let updated = diesel::update(
             collectives::table
                 .filter(collectives::id.eq(id))
@@ -187,6 +191,7 @@ pub fn update(
         .set((
             collectives::name.eq(&name),
             collectives::time_zone.eq(&time_zone),
+            collectives::require_second_factor_for_coordinators.eq(require_second_factor),
             collectives::updated_at.eq(now()),
             collectives::version.eq(row.version + 1),
         ))
@@ -207,6 +212,7 @@ pub fn update(
             "collective",
             id,
             json!({"name": name, "time_zone": time_zone,
+                   "require_second_factor_for_coordinators": require_second_factor,
                    "changes": audit::changes(&before, &collective, &[])}),
         )?;
         events::record(conn, id, EventType::CollectiveUpdated, &collective)?;

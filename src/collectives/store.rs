@@ -18,6 +18,7 @@ pub struct CollectiveRow {
     pub updated_at: NaiveDateTime,
     pub version: i64,
     pub demo: bool,
+    pub require_second_factor_for_coordinators: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

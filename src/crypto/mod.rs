@@ -3,8 +3,9 @@
 //! What people tell a mutual aid group in confidence — a request's private
 //! details, payout reference and beneficiary, a donor's name, email and
 //! note, a disbursement's external reference, how a member is affected, a
-//! comment on a request — is stored sealed, so a copy of the database (a
-//! backup, a laptop, a replica's disk) shows none of it. So are the copies:
+//! comment on a request — and a person's second-factor secret are stored
+//! sealed, so a copy of the database (a backup, a laptop, a replica's
+//! disk) shows none of it. So are the copies:
 //! idempotent requests' stored answers, events' private parts and audit
 //! details. [`FIELDS`] is the list.
 //!
@@ -76,7 +77,15 @@ pub const FIELDS: &[Field] = &[
     field("events", "private_data"),
     field("audit_records", "details"),
     IDEMPOTENT_ANSWER,
+    SECOND_FACTOR_SECRET,
 ];
+
+/// A person's TOTP secret; its row is the person.
+pub const SECOND_FACTOR_SECRET: Field = Field {
+    table: "second_factors",
+    column: "secret",
+    id_sql: "user_id",
+};
 
 /// A declaration's tier; its row is the member and the issue.
 pub const AFFECTEDNESS_TIER: Field = Field {

@@ -14,6 +14,7 @@ diesel::table! {
         updated_at -> Timestamp,
         version -> BigInt,
         demo -> Bool,
+        require_second_factor_for_coordinators -> Bool,
     }
 }
 
@@ -596,6 +597,27 @@ diesel::table! {
         token_hash -> Text,
         issued_by -> Text,
         expires_at -> Timestamp,
+        created_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+// A second factor (#26).
+diesel::table! {
+    second_factors (user_id) {
+        user_id -> Text,
+        secret -> Text,
+        state -> Text,
+        last_step -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        confirmed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> Text,
+        code_hash -> Text,
         created_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
     }

@@ -122,6 +122,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(auth::profile_http::confirm_email)
                 .service(auth::reset_http::issue_password_reset)
                 .service(auth::reset_http::use_password_reset)
+                .service(auth::second_factor_http::second_factor_status)
+                .service(auth::second_factor_http::start_second_factor)
+                .service(auth::second_factor_http::confirm_second_factor)
+                .service(auth::second_factor_http::disable_second_factor)
+                .service(auth::second_factor_http::regenerate_recovery_codes)
                 // A person's data: export and erasure (#25).
                 .service(personal_data::http::export_personal_data)
                 .service(personal_data::http::erase_member)

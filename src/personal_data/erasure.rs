@@ -477,7 +477,8 @@ fn erase_membership(
     )
 }
 
-/// The account itself: a tombstone; sign-ins and contacts deleted.
+/// The account itself: a tombstone; sign-ins, second factor and contacts
+/// deleted.
 fn erase_account(conn: &mut DbConnection, user: &UserRow) -> Result<()> {
     diesel::update(users::table.find(&user.id))
         .set((
@@ -495,6 +496,7 @@ fn erase_account(conn: &mut DbConnection, user: &UserRow) -> Result<()> {
     diesel::delete(web_sessions::table.filter(web_sessions::user_id.eq(&user.id))).execute(conn)?;
     diesel::delete(refresh_tokens::table.filter(refresh_tokens::user_id.eq(&user.id)))
         .execute(conn)?;
+    crate::auth::second_factor_store::remove(conn, &user.id)?;
     diesel::delete(
         login_throttle::table.filter(login_throttle::key.eq(format!("account:{}", user.email))),
     )

@@ -11,10 +11,16 @@ use askama::Template;
 use super::views::Chrome;
 use crate::error::Error;
 
+/// Where a person a collective restricts to enrolling is sent.
+pub const ENROL_PAGE: &str = "/account/second-factor";
+
 #[derive(Debug)]
 pub enum PageError {
     /// Not signed in: off to the sign-in page, then back to `next`.
     SignIn { next: String },
+    /// A collective this person coordinates requires a second factor and
+    /// they have none: off to enrol, the one thing their session may do.
+    Enrol,
     /// The form's CSRF token is missing or wrong (another site posted it,
     /// or the page is from an ended session).
     Csrf,
@@ -37,6 +43,7 @@ impl std::fmt::Display for PageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::SignIn { .. } => write!(f, "sign in first"),
+            Self::Enrol => write!(f, "enrol a second factor first"),
             Self::Csrf => write!(f, "form token missing or wrong"),
             Self::BadForm => write!(f, "unreadable form"),
             Self::Domain(error) => write!(f, "{error}"),
@@ -55,7 +62,7 @@ pub struct ErrorPage {
 impl PageError {
     fn status(&self) -> StatusCode {
         match self {
-            Self::SignIn { .. } => StatusCode::SEE_OTHER,
+            Self::SignIn { .. } | Self::Enrol => StatusCode::SEE_OTHER,
             Self::Csrf => StatusCode::FORBIDDEN,
             Self::BadForm => StatusCode::BAD_REQUEST,
             Self::Domain(error) => match error {
@@ -80,6 +87,10 @@ impl PageError {
     fn words(&self) -> (String, String) {
         match self {
             Self::SignIn { .. } => ("Sign in".into(), "Please sign in.".into()),
+            Self::Enrol => (
+                "Set up a second factor".into(),
+                "A collective you coordinate asks for a second factor. Set one up first.".into(),
+            ),
             Self::Csrf => (
                 "This form has expired".into(),
                 "The form was sent without its security token — it came from another site, or from a page opened before you signed in again. Nothing was changed. Go back, reload the page and try again.".into(),
@@ -153,6 +164,7 @@ impl ResponseError for PageError {
             // Answered as a redirect (below); reported as 401 so request
             // logs count it as a refusal, not a failure of ours.
             Self::SignIn { .. } => StatusCode::UNAUTHORIZED,
+            Self::Enrol => StatusCode::FORBIDDEN,
             other => other.status(),
         }
     }
@@ -162,6 +174,11 @@ impl ResponseError for PageError {
             let target = format!("/sign-in?next={}", form_urlencoded(next));
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, target))
+                .finish();
+        }
+        if let Self::Enrol = self {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, ENROL_PAGE))
                 .finish();
         }
         if let Self::Domain(

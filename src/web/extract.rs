@@ -14,10 +14,11 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 
-use super::errors::PageError;
+use super::errors::{PageError, ENROL_PAGE};
 use super::session::{self, SessionRow};
 use crate::auth::access::Principal;
 use crate::auth::password::{digest, digests_match, new_secret};
+use crate::auth::second_factor;
 use crate::error::Error;
 use crate::http::AppState;
 
@@ -53,7 +54,9 @@ fn state(req: &HttpRequest) -> Result<web::Data<AppState>, PageError> {
         .ok_or_else(|| PageError::from(Error::Internal("application state missing".into())))
 }
 
-/// The session the request's cookie names, if it is live.
+/// The session the request's cookie names, if it is live. A person a
+/// collective restricts to enrolling a second factor is sent to enrol from
+/// every page but that one's (and signing out).
 async fn session_of(req: &HttpRequest) -> Result<Option<Session>, PageError> {
     let Some(cookie) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(None);
@@ -61,11 +64,24 @@ async fn session_of(req: &HttpRequest) -> Result<Option<Session>, PageError> {
     let state = state(req)?;
     let ttl = state.settings.session_ttl_secs;
     let lookup = cookie.clone();
-    let row: Option<SessionRow> = state
+    let found: Option<(SessionRow, bool)> = state
         .db
-        .run(move |conn| session::find(conn, &lookup, ttl))
+        .run(move |conn| {
+            let Some(row) = session::find(conn, &lookup, ttl)? else {
+                return Ok(None);
+            };
+            let restricted = second_factor::restricted(conn, &row.user_id)?;
+            Ok(Some((row, restricted)))
+        })
         .await?;
-    Ok(row.map(|row| Session {
+    let Some((row, restricted)) = found else {
+        return Ok(None);
+    };
+    let path = req.path();
+    if restricted && !path.starts_with(ENROL_PAGE) && path != "/sign-out" {
+        return Err(PageError::Enrol);
+    }
+    Ok(Some(Session {
         user_id: row.user_id,
         csrf: row.csrf_token,
         cookie,

@@ -27,6 +27,7 @@ mod reports;
 mod requests;
 pub(crate) mod rounds;
 mod rounds_support;
+mod second_factor;
 mod second_look;
 mod sign_in;
 mod summary_properties;

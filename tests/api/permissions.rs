@@ -1242,6 +1242,51 @@ fn rows() -> Vec<Row> {
                 )
             },
         },
+        // A second factor (#26).
+        Row {
+            operation: "second_factor_status",
+            access: AnyPerson,
+            call: |_, _, _| (Method::GET, "/api/v1/me/second-factor".into(), None),
+        },
+        Row {
+            operation: "start_second_factor",
+            access: AnyPerson,
+            call: |_, _, _| (Method::POST, "/api/v1/me/second-factor".into(), None),
+        },
+        Row {
+            operation: "confirm_second_factor",
+            // A malformed code: refused (422) once the caller is known.
+            access: AnyPersonAnswers(422),
+            call: |_, _, _| {
+                (
+                    Method::POST,
+                    "/api/v1/me/second-factor/confirm".into(),
+                    Some(json!({"code": "not a code"})),
+                )
+            },
+        },
+        Row {
+            operation: "disable_second_factor",
+            access: AnyPersonAnswers(422),
+            call: |_, _, _| {
+                (
+                    Method::POST,
+                    "/api/v1/me/second-factor/disable".into(),
+                    Some(json!({"current_password": crate::helpers::PASSWORD, "code": "x"})),
+                )
+            },
+        },
+        Row {
+            operation: "regenerate_recovery_codes",
+            access: AnyPersonAnswers(422),
+            call: |_, _, _| {
+                (
+                    Method::POST,
+                    "/api/v1/me/second-factor/recovery-codes".into(),
+                    Some(json!({"code": "x"})),
+                )
+            },
+        },
         // A person's data (#25).
         Row {
             operation: "export_personal_data",

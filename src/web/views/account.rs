@@ -12,11 +12,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{db, render, see_other, Chrome, FieldErrors};
+use super::{db, render, second_factor, see_other, Chrome, FieldErrors};
 use crate::auth::account;
 use crate::auth::profile::{self, ProfileChange};
 use crate::auth::reset;
-use crate::auth::service::authenticate;
+use crate::auth::service::{authenticate, Authenticated};
 use crate::collectives::{self, AcceptInvitation};
 use crate::error::Error;
 use crate::http::AppState;
@@ -81,7 +81,7 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn sign_in_form(
+pub(super) fn sign_in_form(
     req: &HttpRequest,
     status: StatusCode,
     email: String,
@@ -168,37 +168,70 @@ async fn sign_in(
     let ttl = state.settings.session_ttl_secs;
     // The password is checked off the database connection (see
     // `auth::service::authenticate`), then the session starts.
-    let signed_in = match authenticate(&state.db, &state.settings, &email, password, &address).await
-    {
-        Ok(user_id) => db(&state, move |conn| session::start(conn, &user_id, ttl)).await,
-        Err(error) => Err(PageError::from(error)),
-    };
+    let signed_in =
+        match authenticate(&state.db, &state.settings, &email, password, None, &address).await {
+            Ok(Authenticated::User(user_id)) => {
+                db(&state, move |conn| session::start(conn, &user_id, ttl)).await
+            }
+            // The password is right; the code comes on a page of its own,
+            // carrying a signed, short-lived challenge (no session yet).
+            Ok(Authenticated::SecondFactorNeeded(user_id)) => {
+                let challenge = state.keys.issue_challenge(&user_id);
+                return second_factor::code_form(
+                    &req,
+                    StatusCode::OK,
+                    challenge,
+                    next,
+                    FieldErrors::default(),
+                    String::new(),
+                );
+            }
+            Err(error) => Err(PageError::from(error)),
+        };
+    sign_in_outcome(&req, signed_in, email, next)
+}
+
+/// The answer to a sign-in's last step: the new session's cookie and off
+/// to `next`, or the sign-in form again with what went wrong.
+pub(super) fn sign_in_outcome(
+    req: &HttpRequest,
+    signed_in: Result<(String, session::SessionRow), PageError>,
+    email: String,
+    next: String,
+) -> Result<HttpResponse, PageError> {
     match signed_in {
         Ok((cookie, _)) => {
             // A fresh session id at every sign-in: no session fixation.
-            with_cookie(see_other(&next), Some(extract::session_cookie(&req, cookie)))
+            with_cookie(see_other(&next), Some(extract::session_cookie(req, cookie)))
         }
         Err(PageError::SignIn { .. }) => sign_in_form(
-            &req,
+            req,
             StatusCode::UNAUTHORIZED,
             email,
             next,
             FieldErrors::default(),
             "The email or password is wrong. Check both and try again.".into(),
         ),
-        Err(PageError::Domain(Error::RateLimited { retry_after_secs, .. })) => sign_in_form(
-            &req,
+        Err(PageError::Domain(Error::RateLimited {
+            retry_after_secs, ..
+        })) => sign_in_form(
+            req,
             StatusCode::TOO_MANY_REQUESTS,
             email,
             next,
             FieldErrors::default(),
-            format!(
-                "Too many failed sign-ins for this account or from this address. Try again in {} minutes.",
-                retry_after_secs.div_ceil(60).max(1)
-            ),
+            too_many(retry_after_secs),
         ),
         Err(other) => Err(other),
     }
+}
+
+/// What a locked sign-in says.
+pub(super) fn too_many(retry_after_secs: u64) -> String {
+    format!(
+        "Too many failed sign-ins for this account or from this address. Try again in {} minutes.",
+        retry_after_secs.div_ceil(60).max(1)
+    )
 }
 
 /// Ends the session on the server, then forgets the cookie.
@@ -690,7 +723,7 @@ fn chrome_and_csrf(
     }
 }
 
-fn with_cookie(
+pub(super) fn with_cookie(
     mut response: HttpResponse,
     cookie: Option<actix_web::cookie::Cookie<'static>>,
 ) -> Result<HttpResponse, PageError> {

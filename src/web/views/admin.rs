@@ -36,7 +36,77 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/pools/{pool}/edit", web::post().to(update_pool))
         .route("/c/{collective}/apps", web::get().to(apps_page))
         .route("/c/{collective}/apps", web::post().to(register_app))
-        .route("/c/{collective}/apps/{id}", web::post().to(change_app));
+        .route("/c/{collective}/apps/{id}", web::post().to(change_app))
+        .route("/c/{collective}/settings", web::get().to(settings_page))
+        .route("/c/{collective}/settings", web::post().to(save_settings));
+}
+
+#[derive(Template)]
+#[template(path = "collective_settings.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    collective_id: String,
+    name: String,
+    require_second_factor: bool,
+    notice: String,
+}
+
+fn settings(
+    conn: &mut DbConnection,
+    session: &Session,
+    id: &str,
+    notice: &str,
+) -> Result<SettingsPage> {
+    // Only admins change settings: the page is theirs to see, too.
+    crate::auth::access::authorize(
+        conn,
+        &session.principal(),
+        id,
+        crate::auth::policy::Permission::UpdateCollective,
+        "collective",
+    )?;
+    let collective = collectives::service::get(conn, &session.principal(), id)?;
+    Ok(SettingsPage {
+        chrome: Chrome::load(conn, session, "Collective settings")?,
+        collective_id: collective.id,
+        name: collective.name,
+        require_second_factor: collective.require_second_factor_for_coordinators,
+        notice: notice.to_owned(),
+    })
+}
+
+async fn settings_page(
+    state: web::Data<AppState>,
+    SignedIn(session): SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let id = path.into_inner();
+    let page = db(&state, move |conn| settings(conn, &session, &id, "")).await?;
+    ok(&page)
+}
+
+/// Saves the settings through the API's own update (admins only).
+async fn save_settings(
+    state: web::Data<AppState>,
+    form: Form,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let session = form.signed_in()?.clone();
+    let id = path.into_inner();
+    let require = form
+        .fields
+        .checked("require_second_factor_for_coordinators");
+    let page = db(&state, move |conn| {
+        let patch = collectives::CollectivePatch {
+            name: None,
+            time_zone: None,
+            require_second_factor_for_coordinators: Some(require),
+        };
+        collectives::service::update(conn, &session.principal(), &id, patch, None)?;
+        settings(conn, &session, &id, "Settings saved.")
+    })
+    .await?;
+    ok(&page)
 }
 
 fn all() -> PageRequest {

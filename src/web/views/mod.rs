@@ -29,6 +29,7 @@ pub mod requests;
 pub mod review;
 pub mod round_admin;
 pub mod rounds;
+pub mod second_factor;
 
 use std::collections::BTreeMap;
 
@@ -199,6 +200,7 @@ where
 /// Every page route, registered on the application beside the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
+    second_factor::configure(cfg);
     personal_data::configure(cfg);
     home::configure(cfg);
     requests::configure(cfg);
