@@ -49,9 +49,10 @@ async fn unrestricted(
     let state =
         state.ok_or_else(|| Problem::from(Error::Internal("application state missing".into())))?;
     let user_id = user_id.clone();
+    // Read beside the writer: the check takes no place in its queue.
     let restricted = state
         .db
-        .run(move |conn| second_factor::restricted(conn, &user_id))
+        .read(move |conn| second_factor::restricted(conn, &user_id))
         .await?;
     if restricted {
         return Err(Problem::from(second_factor::required()));

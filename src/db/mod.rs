@@ -793,6 +793,18 @@ impl Db {
         if self.backend == "sqlite" && WRITES.try_with(|w| *w).unwrap_or(false) {
             return self.write(work).await;
         }
+        self.read(work).await
+    }
+
+    /// Runs `work`, which only reads, with a pooled connection — never
+    /// through the writer, even for a request that writes: a check made
+    /// before the request's own work (the caller's second-factor
+    /// restriction) takes no place in the write queue.
+    pub async fn read<T, F>(&self, work: F) -> crate::error::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> crate::error::Result<T> + Send + 'static,
+    {
         let pool = self.pool.clone();
         let clock = self.clock.clone();
         let health = self.health.clone();
