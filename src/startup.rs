@@ -130,6 +130,20 @@ impl Application {
                     Ok(_) => {}
                     Err(error) => tracing::warn!(%error, "events housekeeping failed"),
                 }
+                // Closed requests past their collective's retention period
+                // (safe on several replicas: see `personal_data::retention`).
+                match db
+                    .run(|conn| crate::personal_data::retention::sweep(conn, crate::ids::now()))
+                    .await
+                {
+                    Ok(s) if s.redacted > 0 || s.failed > 0 => tracing::info!(
+                        redacted = s.redacted,
+                        failed = s.failed,
+                        "closed requests' private fields redacted"
+                    ),
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "retention sweep failed"),
+                }
                 let cutoff = crate::ids::now() - chrono::TimeDelta::days(retention_days.into());
                 match db
                     .run(move |conn| crate::webhooks::log::purge_before(conn, cutoff))

@@ -33,6 +33,11 @@ pub struct Collective {
     /// enrol, their sign-in works only to enrol (403
     /// `second_factor_required` elsewhere).
     pub require_second_factor_for_coordinators: bool,
+    /// How many days a closed request keeps its private fields (details,
+    /// payout reference, beneficiary, reasons, comments, payout
+    /// references) before they are redacted.
+    #[schema(example = 365)]
+    pub retention_days: i32,
 }
 
 impl From<CollectiveRow> for Collective {
@@ -46,6 +51,7 @@ impl From<CollectiveRow> for Collective {
             version: row.version,
             demo: row.demo,
             require_second_factor_for_coordinators: row.require_second_factor_for_coordinators,
+            retention_days: row.retention_days,
         }
     }
 }
@@ -191,6 +197,9 @@ pub struct CollectivePatch {
     pub time_zone: Option<String>,
     /// Require a second factor of coordinators and admins (admins only).
     pub require_second_factor_for_coordinators: Option<bool>,
+    /// Days a closed request keeps its private fields, 1 to 36500.
+    #[schema(minimum = 1, maximum = 36500)]
+    pub retention_days: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -55,6 +55,7 @@ pub fn insert_collective_with_admin(
         version: 1,
         demo: false,
         require_second_factor_for_coordinators: false,
+        retention_days: crate::personal_data::retention::DEFAULT_DAYS,
     };
     diesel::insert_into(collectives::table)
         .values(&row)
@@ -167,6 +168,10 @@ pub fn update(
         .as_deref()
         .map(|z| check_time_zone("time_zone", z))
         .transpose()?;
+    let retention_days = patch
+        .retention_days
+        .map(|days| crate::personal_data::retention::check_days("retention_days", days))
+        .transpose()?;
     write_tx(conn, |conn| {
         let actor = authorize(
             conn,
@@ -183,6 +188,7 @@ pub fn update(
         let require_second_factor = patch
             .require_second_factor_for_coordinators
             .unwrap_or(row.require_second_factor_for_coordinators);
+        let retention_days = retention_days.unwrap_or(row.retention_days);
         let updated = diesel::update(
             collectives::table
                 .filter(collectives::id.eq(id))
@@ -192,6 +198,7 @@ pub fn update(
             collectives::name.eq(&name),
             collectives::time_zone.eq(&time_zone),
             collectives::require_second_factor_for_coordinators.eq(require_second_factor),
+            collectives::retention_days.eq(retention_days),
             collectives::updated_at.eq(now()),
             collectives::version.eq(row.version + 1),
         ))
@@ -211,7 +218,7 @@ pub fn update(
             "collective.updated",
             "collective",
             id,
-            json!({"name": name, "time_zone": time_zone,
+            json!({"name": name, "time_zone": time_zone, "retention_days": retention_days,
                    "require_second_factor_for_coordinators": require_second_factor,
                    "changes": audit::changes(&before, &collective, &[])}),
         )?;

@@ -19,6 +19,7 @@ pub struct CollectiveRow {
     pub version: i64,
     pub demo: bool,
     pub require_second_factor_for_coordinators: bool,
+    pub retention_days: i32,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -15,6 +15,7 @@ diesel::table! {
         version -> BigInt,
         demo -> Bool,
         require_second_factor_for_coordinators -> Bool,
+        retention_days -> Integer,
     }
 }
 
@@ -300,6 +301,8 @@ diesel::table! {
         updated_at -> Timestamp,
         version -> BigInt,
         withdrawal_reason -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+        redacted_at -> Nullable<Timestamp>,
     }
 }
 

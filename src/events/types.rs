@@ -239,6 +239,8 @@ vocabulary! {
         "Its round was cancelled: the request is back in review.";
     RequestNotFunded => "request.not_funded", "request", crate::requests::AidRequest, ReadRequests,
         "Its round was enacted without funding it.";
+    RequestRedacted => "request.redacted", "request", crate::requests::AidRequest, ReadRequests,
+        "The request's private fields were redacted: it had been closed longer than the collective keeps them (`retention_days`). Amounts, states and dates are unchanged.";
     RequestCommented => "request.commented", "request", crate::requests::Comment, ReviewRequests,
         "A comment was added to a request (an internal note, or a message the requester reads).";
     RoundCreated => "round.created", "round", crate::rounds::Round, ReadRounds,

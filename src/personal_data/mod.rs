@@ -11,11 +11,15 @@
 //!   postings stay, so balances, statements and round results do not
 //!   change. Every copy is reached: stored idempotent answers, event
 //!   snapshots (what webhooks deliver) and audit details ([`redact`]).
+//! * [`retention`]: a closed request's private fields are redacted once it
+//!   has been closed longer than its collective keeps them; `serve` sweeps
+//!   every hour.
 
 pub mod erasure;
 pub mod export;
 pub mod http;
 pub mod redact;
+pub mod retention;
 pub mod store;
 
 /// What replaces an erased text that cannot simply be left out.

@@ -7,16 +7,18 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
+use super::TOMBSTONE;
 use crate::crypto;
 use crate::db::schema::{
-    affectedness, aid_requests, audit_records, ballots, collectives, contributions, issues,
-    memberships, pledges, pools, refresh_tokens, request_comments, user_contacts, users,
-    web_sessions,
+    affectedness, aid_requests, audit_records, ballots, collectives, contributions, disbursements,
+    events, holds, idempotency_keys, issues, memberships, pledges, pools, refresh_tokens,
+    request_comments, user_contacts, users, web_sessions,
 };
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::ids::now;
 use crate::money::Currency;
+use crate::requests::store::RequestRow;
 
 pub struct User {
     pub id: String,
@@ -513,4 +515,324 @@ pub fn audit_by(conn: &mut DbConnection, user_id: &str) -> Result<Vec<AuditEntry
             })
         })
         .collect()
+}
+
+// Retention (`super::retention`): closed requests past their collective's
+// period, their private fields, and the copies about them.
+
+/// Each collective, with the days it keeps a closed request's private
+/// fields.
+pub fn retention_periods(conn: &mut DbConnection) -> Result<Vec<(String, i32)>> {
+    Ok(collectives::table
+        .order(collectives::id.asc())
+        .select((collectives::id, collectives::retention_days))
+        .load(conn)?)
+}
+
+/// Up to `limit` requests of the collective that closed before `cutoff`
+/// and still hold their private fields, in id order after `after`.
+pub fn due_for_redaction(
+    conn: &mut DbConnection,
+    collective_id: &str,
+    cutoff: NaiveDateTime,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<String>> {
+    Ok(aid_requests::table
+        .filter(aid_requests::collective_id.eq(collective_id))
+        .filter(aid_requests::redacted_at.is_null())
+        .filter(aid_requests::closed_at.lt(cutoff))
+        .filter(aid_requests::id.gt(after))
+        .order(aid_requests::id.asc())
+        .limit(limit)
+        .select(aid_requests::id)
+        .load(conn)?)
+}
+
+/// Marks the request redacted, if it closed before `cutoff` and is not
+/// yet: a guarded update only one sweep can make (it also locks the row
+/// until commit). Whether this one made it.
+pub fn claim_for_redaction(
+    conn: &mut DbConnection,
+    collective_id: &str,
+    id: &str,
+    cutoff: NaiveDateTime,
+    at: NaiveDateTime,
+) -> Result<bool> {
+    let claimed = diesel::update(
+        aid_requests::table
+            .filter(aid_requests::collective_id.eq(collective_id))
+            .filter(aid_requests::id.eq(id))
+            .filter(aid_requests::redacted_at.is_null())
+            .filter(aid_requests::closed_at.lt(cutoff)),
+    )
+    .set((
+        aid_requests::redacted_at.eq(at),
+        aid_requests::version.eq(aid_requests::version + 1),
+    ))
+    .execute(conn)?;
+    Ok(claimed == 1)
+}
+
+/// Overwrites the request's private fields: its details and reasons (when
+/// it had any) become the tombstone, its payout reference and beneficiary
+/// go. Amounts, states and dates stay.
+pub fn redact_request_fields(conn: &mut DbConnection, row: &RequestRow) -> Result<()> {
+    const T: &str = "aid_requests";
+    let tombstone = |column: &str, had: bool| -> Result<Option<String>> {
+        had.then(|| crypto::seal(T, column, &row.id, TOMBSTONE))
+            .transpose()
+    };
+    // An empty text stays empty: there was nothing to redact.
+    let details: String =
+        tombstone("private_details", !row.private_details.is_empty())?.unwrap_or_default();
+    diesel::update(
+        aid_requests::table
+            .filter(aid_requests::collective_id.eq(&row.collective_id))
+            .filter(aid_requests::id.eq(&row.id)),
+    )
+    .set((
+        aid_requests::private_details.eq(details),
+        aid_requests::payout_reference.eq(None::<String>),
+        aid_requests::beneficiary_name.eq(None::<String>),
+        aid_requests::beneficiary_contact.eq(None::<String>),
+        aid_requests::withdrawal_reason.eq(tombstone(
+            "withdrawal_reason",
+            row.withdrawal_reason.is_some(),
+        )?),
+        aid_requests::rejection_reason
+            .eq(row.rejection_reason.as_ref().map(|_| TOMBSTONE.to_owned())),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The comments on a request: id and body, opened.
+pub fn comments_on(
+    conn: &mut DbConnection,
+    collective_id: &str,
+    request_id: &str,
+) -> Result<Vec<(String, String)>> {
+    let rows: Vec<(String, String)> = request_comments::table
+        .filter(request_comments::collective_id.eq(collective_id))
+        .filter(request_comments::request_id.eq(request_id))
+        .order(request_comments::id.asc())
+        .select((request_comments::id, request_comments::body))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, body)| {
+            let body = crypto::open("request_comments", "body", &id, &body)?;
+            Ok((id, body))
+        })
+        .collect()
+}
+
+/// The comment's text becomes the tombstone; who wrote it and when stay.
+pub fn tombstone_comment(conn: &mut DbConnection, collective_id: &str, id: &str) -> Result<()> {
+    diesel::update(
+        request_comments::table
+            .filter(request_comments::collective_id.eq(collective_id))
+            .filter(request_comments::id.eq(id)),
+    )
+    .set(request_comments::body.eq(crypto::seal("request_comments", "body", id, TOMBSTONE)?))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// A hold's note, and its payouts: id and external reference, opened.
+pub type HoldTexts = (Option<String>, Vec<(String, Option<String>)>);
+
+pub fn hold_texts(
+    conn: &mut DbConnection,
+    collective_id: &str,
+    hold_id: &str,
+) -> Result<HoldTexts> {
+    let note: Option<String> = holds::table
+        .filter(holds::collective_id.eq(collective_id))
+        .filter(holds::id.eq(hold_id))
+        .select(holds::note)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten();
+    let payouts: Vec<(String, Option<String>)> = disbursements::table
+        .filter(disbursements::collective_id.eq(collective_id))
+        .filter(disbursements::hold_id.eq(hold_id))
+        .order(disbursements::id.asc())
+        .select((disbursements::id, disbursements::external_reference))
+        .load(conn)?;
+    let payouts = payouts
+        .into_iter()
+        .map(|(id, reference)| {
+            let reference = crypto::open_opt(
+                "disbursements",
+                "external_reference",
+                &id,
+                reference.as_deref(),
+            )?;
+            Ok((id, reference))
+        })
+        .collect::<Result<_>>()?;
+    Ok((note, payouts))
+}
+
+/// The hold's note and its payouts' external references go; amounts and
+/// outcomes stay.
+pub fn clear_hold_texts(conn: &mut DbConnection, collective_id: &str, hold_id: &str) -> Result<()> {
+    diesel::update(
+        holds::table
+            .filter(holds::collective_id.eq(collective_id))
+            .filter(holds::id.eq(hold_id)),
+    )
+    .set(holds::note.eq(None::<String>))
+    .execute(conn)?;
+    diesel::update(
+        disbursements::table
+            .filter(disbursements::collective_id.eq(collective_id))
+            .filter(disbursements::hold_id.eq(hold_id)),
+    )
+    .set(disbursements::external_reference.eq(None::<String>))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The collective's events about `objects`: id, public data and private
+/// part (opened), in id order.
+pub fn events_about(
+    conn: &mut DbConnection,
+    collective_id: &str,
+    objects: &[String],
+) -> Result<Vec<(String, String, Option<String>)>> {
+    let rows: Vec<(String, String, Option<String>)> = events::table
+        .filter(events::collective_id.eq(collective_id))
+        .filter(events::object_id.eq_any(objects))
+        .order(events::id.asc())
+        .select((events::id, events::data, events::private_data))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, data, private)| {
+            let private = crypto::open_opt("events", "private_data", &id, private.as_deref())?;
+            Ok((id, data, private))
+        })
+        .collect()
+}
+
+pub fn rewrite_event(
+    conn: &mut DbConnection,
+    collective_id: &str,
+    id: &str,
+    data: &str,
+    private: Option<&str>,
+) -> Result<()> {
+    let private = private
+        .map(|p| crypto::seal("events", "private_data", id, p))
+        .transpose()?;
+    diesel::update(
+        events::table
+            .filter(events::collective_id.eq(collective_id))
+            .filter(events::id.eq(id)),
+    )
+    .set((events::data.eq(data), events::private_data.eq(private)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// The collective's audit records about `objects`: id and details
+/// (opened), in id order.
+pub fn audit_about(
+    conn: &mut DbConnection,
+    collective_id: &str,
+    objects: &[String],
+) -> Result<Vec<(String, String)>> {
+    let rows: Vec<(String, String)> = audit_records::table
+        .filter(audit_records::collective_id.eq(collective_id))
+        .filter(audit_records::object_id.eq_any(objects))
+        .order(audit_records::id.asc())
+        .select((audit_records::id, audit_records::details))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, details)| {
+            let details = crypto::open("audit_records", "details", &id, &details)?;
+            Ok((id, details))
+        })
+        .collect()
+}
+
+pub fn rewrite_audit(
+    conn: &mut DbConnection,
+    collective_id: &str,
+    id: &str,
+    details: &str,
+) -> Result<()> {
+    diesel::update(
+        audit_records::table
+            .filter(audit_records::collective_id.eq(collective_id))
+            .filter(audit_records::id.eq(id)),
+    )
+    .set(audit_records::details.eq(crypto::seal("audit_records", "details", id, details)?))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Where a stored idempotent answer lives.
+#[derive(Debug, Clone)]
+pub struct AnswerKey {
+    pub caller: String,
+    pub endpoint: String,
+    pub key: String,
+}
+
+impl AnswerKey {
+    /// The row id its answer is sealed with.
+    fn place(&self) -> String {
+        format!("{}/{}/{}", self.caller, self.endpoint, self.key)
+    }
+}
+
+/// Every stored idempotent answer (they are kept 48 hours), opened, in key
+/// order.
+pub fn answers(conn: &mut DbConnection) -> Result<Vec<(AnswerKey, String)>> {
+    let rows: Vec<(String, String, String, String)> = idempotency_keys::table
+        .filter(idempotency_keys::response_body.ne(""))
+        .order((
+            idempotency_keys::caller.asc(),
+            idempotency_keys::endpoint.asc(),
+            idempotency_keys::key.asc(),
+        ))
+        .select((
+            idempotency_keys::caller,
+            idempotency_keys::endpoint,
+            idempotency_keys::key,
+            idempotency_keys::response_body,
+        ))
+        .load(conn)?;
+    let field = crypto::IDEMPOTENT_ANSWER;
+    rows.into_iter()
+        .map(|(caller, endpoint, key, body)| {
+            let key = AnswerKey {
+                caller,
+                endpoint,
+                key,
+            };
+            let body = crypto::open(field.table, field.column, &key.place(), &body)?;
+            Ok((key, body))
+        })
+        .collect()
+}
+
+pub fn rewrite_answer(conn: &mut DbConnection, key: &AnswerKey, body: &str) -> Result<()> {
+    let field = crypto::IDEMPOTENT_ANSWER;
+    diesel::update(
+        idempotency_keys::table
+            .filter(idempotency_keys::caller.eq(&key.caller))
+            .filter(idempotency_keys::endpoint.eq(&key.endpoint))
+            .filter(idempotency_keys::key.eq(&key.key)),
+    )
+    .set(idempotency_keys::response_body.eq(crypto::seal(
+        field.table,
+        field.column,
+        &key.place(),
+        body,
+    )?))
+    .execute(conn)?;
+    Ok(())
 }

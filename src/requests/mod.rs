@@ -122,6 +122,12 @@ pub struct AidRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub private: Option<PrivateFields>,
     pub submitted_at: Option<DateTime<Utc>>,
+    /// When it was paid, rejected, withdrawn, cancelled or not funded; the
+    /// collective's `retention_days` count from here.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// When its private fields were redacted, that long after it closed
+    /// (they read `[erased]` or null from then on).
+    pub redacted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,

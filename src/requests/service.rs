@@ -46,6 +46,7 @@ struct Changes {
     round_id: Option<Option<String>>,
     submitted_at: Option<Option<NaiveDateTime>>,
     decided_at: Option<Option<NaiveDateTime>>,
+    closed_at: Option<Option<NaiveDateTime>>,
     updated_at: Option<NaiveDateTime>,
     version: Option<i64>,
 }
@@ -93,6 +94,10 @@ fn apply(
     };
     changes.state = Some(to.as_str().to_owned());
     changes.updated_at = Some(now());
+    // Retention counts from here (`personal_data::retention`).
+    if to.is_closed() && !from.is_closed() {
+        changes.closed_at = Some(Some(now()));
+    }
     changes.version = Some(row.version + 1);
     let pool = pool_store::find(conn, &row.pool_id)?.ok_or(Error::NotFound { what: "pool" })?;
     let before = view(conn, row.clone(), &pool, true)?;
@@ -127,6 +132,22 @@ fn announce(conn: &mut DbConnection, happened: EventType, row: &RequestRow) -> R
     let pool = pool_store::find(conn, &row.pool_id)?.ok_or(Error::NotFound { what: "pool" })?;
     let snapshot = view(conn, row.clone(), &pool, true)?;
     events::record(conn, &row.collective_id, happened, &snapshot)
+}
+
+/// Records that retention redacted the request's private fields
+/// (`personal_data::retention`): audited as done by the system, with
+/// `details` that name none of what went, and announced with the request
+/// as it now reads.
+pub fn record_redacted(conn: &mut DbConnection, row: &RequestRow, details: Value) -> Result<()> {
+    audit::record(
+        conn,
+        &Actor::system(&row.collective_id),
+        EventType::RequestRedacted.name(),
+        "request",
+        &row.id,
+        details,
+    )?;
+    announce(conn, EventType::RequestRedacted, row)
 }
 
 /// The user id of the member the request is for, if it is for a member.
@@ -248,6 +269,8 @@ fn view(
         rejection_reason: row.rejection_reason,
         hold_id: row.hold_id,
         submitted_at: row.submitted_at.map(utc),
+        closed_at: row.closed_at.map(utc),
+        redacted_at: row.redacted_at.map(utc),
         created_at: utc(row.created_at),
         updated_at: utc(row.updated_at),
         version: row.version,
@@ -399,6 +422,8 @@ pub fn create(
             updated_at: at,
             version: 1,
             withdrawal_reason: None,
+            closed_at: None,
+            redacted_at: None,
         };
         diesel::insert_into(aid_requests::table)
             .values(&row.sealed()?)

@@ -88,6 +88,20 @@ impl State {
         Self::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
+    /// The states a request ends in: nothing can happen to it any more
+    /// (see [`State::after`]), and retention counts from when it got there.
+    pub const CLOSED: [State; 5] = [
+        State::Paid,
+        State::Rejected,
+        State::Withdrawn,
+        State::Cancelled,
+        State::NotFunded,
+    ];
+
+    pub fn is_closed(self) -> bool {
+        Self::CLOSED.contains(&self)
+    }
+
     /// The state after `event`, or `None` if it cannot happen now.
     pub fn after(self, event: Event) -> Option<State> {
         use Event::*;
@@ -195,6 +209,28 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn the_closed_states_are_exactly_those_nothing_leaves() {
+        let every_event = [
+            Event::Submit,
+            Event::TakeIntoReview,
+            Event::Approve,
+            Event::Reject,
+            Event::EnterVote,
+            Event::VoteNotFunded,
+            Event::LeaveVote,
+            Event::PayPart,
+            Event::PayRest,
+            Event::Withdraw,
+            Event::Cancel,
+            Event::Amend,
+        ];
+        for state in State::ALL {
+            let stuck = every_event.iter().all(|e| state.after(*e).is_none());
+            assert_eq!(state.is_closed(), stuck, "{state:?}");
+        }
     }
 
     #[test]

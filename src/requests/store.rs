@@ -41,6 +41,10 @@ pub struct RequestRow {
     pub updated_at: NaiveDateTime,
     pub version: i64,
     pub withdrawal_reason: Option<String>,
+    /// When it entered a closed state ([`super::State::is_closed`]).
+    pub closed_at: Option<NaiveDateTime>,
+    /// When retention redacted its private fields.
+    pub redacted_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -31,7 +31,7 @@ struct Cell {
 /// Everything the database holds, as text: its bytes (SQLite: the file and
 /// its write-ahead log after a checkpoint; PostgreSQL: every row of every
 /// table as JSON), then every sealed value opened.
-async fn everything(app: &TestApp) -> String {
+pub(crate) async fn everything(app: &TestApp) -> String {
     let db = app.db.clone();
     let url = app.settings.database_url.clone();
     tokio::task::spawn_blocking(move || {

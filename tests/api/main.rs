@@ -25,6 +25,7 @@ mod pledges;
 mod privacy;
 mod reports;
 mod requests;
+mod retention;
 pub(crate) mod rounds;
 mod rounds_support;
 mod second_factor;
