@@ -817,6 +817,20 @@ impl Db {
         .map_err(|e| crate::error::Error::Internal(format!("database task failed: {e}")))?
     }
 
+    /// On SQLite, moves the write-ahead log into the database file and
+    /// truncates it (`crypto::sweep::checkpoint`), so what was just erased
+    /// does not linger in the log. On a connection of its own even while a
+    /// request that writes is handled: the writer runs its commands inside a
+    /// transaction, where a checkpoint cannot run.
+    pub async fn checkpoint(&self) -> crate::error::Result<()> {
+        if self.backend != "sqlite" {
+            return Ok(());
+        }
+        WRITES
+            .scope(false, self.run(crate::crypto::sweep::checkpoint))
+            .await
+    }
+
     /// Runs the write command `work` through the writer: queued with other
     /// writes, run in its own savepoint within a batch's one transaction, and
     /// answered once that batch has committed (see [`writer`]). Refused at

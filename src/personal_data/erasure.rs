@@ -163,6 +163,16 @@ pub fn erase_everywhere(conn: &mut DbConnection, user_id: &str) -> Result<Erased
     })
 }
 
+/// After an erasure, on SQLite, moves the write-ahead log into the file and
+/// truncates it, so what was erased does not linger in the log (overwritten
+/// pages are zeroed by `secure_delete`). The erasure has committed either
+/// way: a failure is logged, and the next checkpoint does it.
+pub async fn checkpoint(db: &Db) {
+    if let Err(error) = db.checkpoint().await {
+        tracing::warn!(%error, "checkpoint after an erasure failed");
+    }
+}
+
 /// Whether the account is an erased one.
 pub fn is_erased(user: &UserRow) -> bool {
     user.password_hash.is_none() && user.email == erased_email(&user.id)

@@ -114,7 +114,7 @@ pub async fn erase_member(
             )
         })
         .await?;
-    checkpoint(&state).await;
+    erasure::checkpoint(&state.db).await;
     Ok(web::Json(erased.into()))
 }
 
@@ -171,16 +171,6 @@ pub async fn erase_self(
         &address,
     )
     .await?;
-    checkpoint(&state).await;
+    erasure::checkpoint(&state.db).await;
     Ok(web::Json(erased.into()))
-}
-
-/// On SQLite, moves the write-ahead log into the file and truncates it, so
-/// what was erased does not linger in the log (overwritten pages are zeroed
-/// by `secure_delete`). The erasure has committed either way: a failure is
-/// logged, and the next checkpoint does it.
-async fn checkpoint(state: &AppState) {
-    if let Err(error) = state.db.run(crate::crypto::sweep::checkpoint).await {
-        tracing::warn!(%error, "checkpoint after an erasure failed");
-    }
 }
