@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use crate::export::{secret, tell, Told};
 use crate::helpers::{Person, TestApp, PASSWORD};
 use crate::rounds::{approval, setup, Setup};
+use crate::web::Browser;
 
 #[derive(diesel::QueryableByName)]
 struct Line {
@@ -609,4 +610,121 @@ async fn erasing_is_refused_for_the_unknown_and_the_last_active_admin() {
     )
     .await
     .expect(200);
+}
+
+#[actix_rt::test]
+async fn a_person_erases_themself_from_the_account_page_and_every_session_ends() {
+    let app = TestApp::spawn().await;
+    let (collective, admin) = app.bootstrap("Pages").await;
+    let mo = app.join(&collective, &admin, "member").await;
+    let mut laptop = Browser::new(&app);
+    laptop.sign_in(&mo.email).await;
+    let mut phone = Browser::new(&app);
+    phone.sign_in(&mo.email).await;
+
+    let account = laptop.get("/account").await.expect(200);
+    assert!(account.html.contains(r#"action="/account/erasure""#));
+    assert!(account.html.contains("This cannot be undone"));
+    // Another site's form (no CSRF token) erases nothing.
+    laptop
+        .post("/account/erasure", &[("erase_password", PASSWORD)])
+        .await
+        .expect(403);
+    let empty = laptop
+        .submit("/account", "/account/erasure", &[("erase_password", "")])
+        .await
+        .expect(422);
+    assert!(empty.html.contains("Enter your current password"));
+    let wrong = laptop
+        .submit(
+            "/account",
+            "/account/erasure",
+            &[("erase_password", "not my password at all")],
+        )
+        .await
+        .expect(403);
+    assert!(wrong.html.contains("not your current password"));
+    laptop.get("/account").await.expect(200);
+
+    let erased = laptop
+        .submit(
+            "/account",
+            "/account/erasure",
+            &[("erase_password", PASSWORD)],
+        )
+        .await
+        .expect(303);
+    assert_eq!(erased.location.as_deref(), Some("/sign-in?done=erased"));
+    let landed = laptop.get("/sign-in?done=erased").await.expect(200);
+    assert!(
+        landed.html.contains("Your account is erased"),
+        "{}",
+        landed.html
+    );
+    // Every session of theirs has ended, the other browser's too.
+    for browser in [&mut laptop, &mut phone] {
+        let refused = browser.get("/account").await.expect(303);
+        assert!(refused.location.unwrap().starts_with("/sign-in"));
+    }
+    app.login(&mo.email, PASSWORD)
+        .await
+        .expect_oauth_error(400, "invalid_grant");
+    let member = app
+        .get(
+            &format!(
+                "/api/v1/collectives/{collective}/members/{}",
+                mo.membership_id
+            ),
+            &admin.token,
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(member["display_name"], "Erased person");
+}
+
+#[actix_rt::test]
+async fn an_admin_erases_a_member_from_the_members_page_after_a_warning() {
+    let app = TestApp::spawn().await;
+    let (collective, admin) = app.bootstrap("Pages").await;
+    let cleo = app.join(&collective, &admin, "coordinator").await;
+    let mo = app.join(&collective, &admin, "member").await;
+    let members = format!("/c/{collective}/members");
+    let page = format!("{members}/{}/erasure", mo.membership_id);
+
+    // Coordinators see no such link, and are refused the page and the form.
+    let mut coordinator = Browser::new(&app);
+    coordinator.sign_in(&cleo.email).await;
+    let list = coordinator.get(&members).await.expect(200);
+    assert!(!list.html.contains("/erasure"), "{}", list.html);
+    coordinator.get(&page).await.expect(403);
+    coordinator.submit(&members, &page, &[]).await.expect(403);
+
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&admin.email).await;
+    let list = browser.get(&members).await.expect(200);
+    assert!(list.html.contains(&format!(r#"href="{page}""#)));
+    let warning = browser.get(&page).await.expect(200);
+    assert!(warning.html.contains("Erase A member from this collective"));
+    assert!(warning.html.contains("This cannot be undone"));
+    let done = browser.submit(&page, &page, &[]).await.expect(303);
+    assert_eq!(
+        done.location.as_deref(),
+        Some(format!("{members}?done=erased").as_str())
+    );
+    let list = browser
+        .get(&format!("{members}?done=erased"))
+        .await
+        .expect(200);
+    assert!(list.html.contains("is erased from this collective"));
+    assert!(list.html.contains("Erased person"));
+    assert!(!list.html.contains(&mo.email));
+    // Erased once: there is no such member any more.
+    browser.get(&page).await.expect(404);
+
+    // The last active admin is refused, on the page, and nothing changes.
+    let own = format!("{members}/{}/erasure", admin.membership_id);
+    let refused = browser.submit(&own, &own, &[]).await.expect(409);
+    assert!(refused.html.contains("last active admin"));
+    browser.get(&members).await.expect(200);
 }

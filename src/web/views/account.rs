@@ -20,6 +20,7 @@ use crate::auth::service::{authenticate, Authenticated};
 use crate::collectives::{self, AcceptInvitation};
 use crate::error::Error;
 use crate::http::AppState;
+use crate::personal_data::erasure;
 use crate::web::errors::PageError;
 use crate::web::extract::{self, Form, Session, SignedIn, Visitor};
 use crate::web::{format, session};
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(sign_out_everywhere),
         )
         .route("/account/profile", web::post().to(save_profile))
+        .route("/account/erasure", web::post().to(erase_account))
         .route("/account/email", web::post().to(change_email))
         .route("/account/email/confirm", web::get().to(email_confirm_page))
         .route("/account/email/confirm", web::post().to(confirm_email))
@@ -126,6 +128,7 @@ async fn sign_in_page(
     let notice = match query.done.as_deref() {
         Some("reset") => "Your new password is set, and every session of yours has ended. Sign in with the new password.",
         Some("email") => "Your email address is changed. Sign in with the new one.",
+        Some("erased") => "Your account is erased, in every collective you belonged to. Thank you for having been part of it.",
         _ => "",
     };
     sign_in_with_notice(
@@ -553,6 +556,12 @@ fn refusal(error: Error, password_field: &str) -> Result<(StatusCode, Shown), Pa
         error @ Error::Invalid { .. } => {
             shown.errors = FieldErrors::from_error(error)?;
             StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Error::Conflict {
+            code: "last_admin", ..
+        } => {
+            shown.problem = "You are the last active admin of a collective: make someone else an admin there first. Nothing was erased.".into();
+            StatusCode::CONFLICT
         }
         other => return Err(other.into()),
     };
@@ -1015,4 +1024,50 @@ async fn sign_out_everywhere(
         see_other("/sign-in"),
         Some(extract::cleared_session_cookie(&req)),
     )
+}
+
+/// Erases the person everywhere (`personal_data::erasure::erase_self`, the
+/// API's own, the password checked like a sign-in): every session ends, this
+/// one too, and they land signed out with a notice.
+async fn erase_account(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: Form,
+) -> Result<HttpResponse, PageError> {
+    let session = form.signed_in()?.clone();
+    let password = form.fields.get("erase_password").to_owned();
+    if password.is_empty() {
+        let mut errors = FieldErrors::default();
+        errors.add(
+            "erase_password",
+            "Enter your current password to erase your account.",
+        );
+        let shown = Shown {
+            errors,
+            ..Shown::default()
+        };
+        return account_form(&state, session, StatusCode::UNPROCESSABLE_ENTITY, shown).await;
+    }
+    let address = crate::auth::http::address_of(&req, &state.settings);
+    let erased = erasure::erase_self(
+        &state.db,
+        &state.settings,
+        &session.user_id,
+        password,
+        &address,
+    )
+    .await;
+    match erased {
+        Ok(_) => {
+            erasure::checkpoint(&state.db).await;
+            with_cookie(
+                see_other("/sign-in?done=erased"),
+                Some(extract::cleared_session_cookie(&req)),
+            )
+        }
+        Err(error) => {
+            let (status, shown) = refusal(error, "erase_password")?;
+            account_form(&state, session, status, shown).await
+        }
+    }
 }

@@ -18,6 +18,7 @@ use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::http::AppState;
 use crate::pagination::PageRequest;
+use crate::personal_data::erasure::ERASED_NAME;
 use crate::pools::{self, NewPool, PoolRules, Requesters};
 use crate::web::errors::PageError;
 use crate::web::extract::{Fields, Form, Session, SignedIn};
@@ -124,6 +125,8 @@ pub struct MemberLine {
     pub status: String,
     pub active: bool,
     pub suspended: bool,
+    /// The viewer may erase them (an admin), and they are not erased yet.
+    pub erasable: bool,
 }
 
 #[derive(Template)]
@@ -136,6 +139,8 @@ struct MembersPage {
     invitation_link: Option<String>,
     invited_email: String,
     errors: FieldErrors,
+    /// What was just done, said at the top.
+    notice: String,
 }
 
 fn members(
@@ -153,8 +158,13 @@ fn members(
         MemberFilter::default(),
         &all(),
     )?;
+    let chrome = Chrome::load(conn, session, "Members")?;
+    let admin = chrome
+        .collectives
+        .iter()
+        .any(|c| c.id == collective_id && c.admin);
     Ok(MembersPage {
-        chrome: Chrome::load(conn, session, "Members")?,
+        chrome,
         collective_id: collective_id.to_owned(),
         members: list
             .items
@@ -162,6 +172,7 @@ fn members(
             .map(|m| MemberLine {
                 active: m.status == MembershipStatus::Active,
                 suspended: m.status == MembershipStatus::Suspended,
+                erasable: admin && m.display_name != ERASED_NAME,
                 id: m.id,
                 name: m.display_name,
                 email: m.email.unwrap_or_default(),
@@ -172,17 +183,24 @@ fn members(
         invitation_link,
         invited_email,
         errors,
+        notice: String::new(),
     })
+}
+
+#[derive(serde::Deserialize)]
+struct DoneQuery {
+    done: Option<String>,
 }
 
 async fn members_page(
     state: web::Data<AppState>,
     signed_in: SignedIn,
     path: web::Path<String>,
+    query: crate::http::extract::Query<DoneQuery>,
 ) -> Result<HttpResponse, PageError> {
     let session = signed_in.0;
     let id = path.into_inner();
-    let page = db(&state, move |conn| {
+    let mut page = db(&state, move |conn| {
         members(
             conn,
             &session,
@@ -193,6 +211,11 @@ async fn members_page(
         )
     })
     .await?;
+    if query.done.as_deref() == Some("erased") {
+        page.notice =
+            "The member is erased from this collective. Their amounts stay in the books, without their name."
+                .into();
+    }
     ok(&page)
 }
 
