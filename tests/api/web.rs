@@ -1128,3 +1128,48 @@ async fn the_session_cookie_is_secure_over_tls_and_the_api_never_reads_it() {
         .unwrap();
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[actix_rt::test]
+async fn an_admin_sets_the_retention_period_on_the_settings_page_and_a_bad_one_is_refused_beside_its_field(
+) {
+    let app = TestApp::spawn().await;
+    let (collective, admin) = app.bootstrap("Northside").await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&admin.email).await;
+    let path = format!("/c/{collective}/settings");
+    let page = browser.get(&path).await.expect(200);
+    assert!(page.html.contains(r#"value="365""#), "{}", page.html);
+
+    let saved = browser
+        .submit(&path, &path, &[("retention_days", "90")])
+        .await
+        .expect(200);
+    assert!(saved.html.contains("Settings saved."), "{}", saved.html);
+    let stored = app
+        .get(&format!("/api/v1/collectives/{collective}"), &admin.token)
+        .await
+        .expect(200);
+    assert_eq!(stored.body["retention_days"], 90);
+
+    for bad in ["0", "forever", "36501"] {
+        let refused = browser
+            .submit(&path, &path, &[("retention_days", bad)])
+            .await
+            .expect(200);
+        assert!(
+            refused.html.contains(r#"id="e-retention_days""#)
+                && refused.html.contains("from 1 to 36500"),
+            "{bad}: {}",
+            refused.html
+        );
+        assert!(!refused.html.contains("Settings saved."));
+    }
+    let stored = app
+        .get(&format!("/api/v1/collectives/{collective}"), &admin.token)
+        .await
+        .expect(200);
+    assert_eq!(
+        stored.body["retention_days"], 90,
+        "a refused value changes nothing"
+    );
+}

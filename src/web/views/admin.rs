@@ -49,6 +49,9 @@ struct SettingsPage {
     collective_id: String,
     name: String,
     require_second_factor: bool,
+    retention_days: String,
+    /// Why the retention period was refused, beside its field.
+    retention_error: String,
     notice: String,
 }
 
@@ -72,6 +75,8 @@ fn settings(
         collective_id: collective.id,
         name: collective.name,
         require_second_factor: collective.require_second_factor_for_coordinators,
+        retention_days: collective.retention_days.to_string(),
+        retention_error: String::new(),
         notice: notice.to_owned(),
     })
 }
@@ -97,14 +102,26 @@ async fn save_settings(
     let require = form
         .fields
         .checked("require_second_factor_for_coordinators");
+    let typed = form.fields.get("retention_days").trim().to_owned();
     let page = db(&state, move |conn| {
+        // Not a number is refused as out of range is: by the service's check.
+        let days = typed.parse::<i64>().unwrap_or(0);
         let patch = collectives::CollectivePatch {
             name: None,
             time_zone: None,
             require_second_factor_for_coordinators: Some(require),
+            retention_days: Some(days),
         };
-        collectives::service::update(conn, &session.principal(), &id, patch, None)?;
-        settings(conn, &session, &id, "Settings saved.")
+        match collectives::service::update(conn, &session.principal(), &id, patch, None) {
+            Ok(_) => settings(conn, &session, &id, "Settings saved."),
+            Err(Error::Invalid { message, .. }) => {
+                let mut page = settings(conn, &session, &id, "")?;
+                page.retention_days = typed;
+                page.retention_error = format!("The retention period {message}.");
+                Ok(page)
+            }
+            Err(other) => Err(other),
+        }
     })
     .await?;
     ok(&page)
