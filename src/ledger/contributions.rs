@@ -320,7 +320,7 @@ fn record_contribution_tx(
         .map(|e| crate::collectives::check_email("contributor.donor_email", e))
         .transpose()?;
     if let Some(reference) = &external_reference {
-        if let Some(existing) = find_by_reference(conn, &pool.id, reference)? {
+        if let Some(existing) = find_by_reference(conn, &pool.collective_id, &pool.id, reference)? {
             return Err(duplicate(&existing.id));
         }
     }
@@ -383,6 +383,7 @@ fn record_contribution_tx(
     if !store::insert_contribution(conn, &row)? {
         let existing = find_by_reference(
             conn,
+            &pool.collective_id,
             &pool.id,
             row.external_reference.as_deref().unwrap_or_default(),
         )?;

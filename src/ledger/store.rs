@@ -655,10 +655,14 @@ pub(super) fn find_contribution(conn: &mut DbConnection, id: &str) -> Result<Con
 
 pub(super) fn find_by_reference(
     conn: &mut DbConnection,
+    collective_id: &str,
     pool_id: &str,
     reference: &str,
 ) -> Result<Option<ContributionRow>> {
+    // By the unique key (collective, pool, reference): without the
+    // collective, SQLite reads every contribution to the pool.
     contributions::table
+        .filter(contributions::collective_id.eq(collective_id))
         .filter(contributions::pool_id.eq(pool_id))
         .filter(contributions::external_reference.eq(reference))
         .select(ContributionRow::as_select())

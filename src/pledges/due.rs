@@ -29,6 +29,7 @@ pub fn announce_due(conn: &mut DbConnection, view: &View) -> Result<usize> {
     for (id, seq) in unannounced {
         let marked = diesel::update(
             pledge_installments::table
+                .filter(pledge_installments::collective_id.eq(&view.row.collective_id))
                 .filter(pledge_installments::id.eq(&id))
                 .filter(pledge_installments::due_announced.eq(false)),
         )

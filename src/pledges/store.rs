@@ -141,6 +141,7 @@ pub fn add_paid(conn: &mut DbConnection, installment: &InstallmentRow, amount: i
     };
     let updated = diesel::update(
         pledge_installments::table
+            .filter(pledge_installments::collective_id.eq(&installment.collective_id))
             .filter(pledge_installments::id.eq(&installment.id))
             .filter(pledge_installments::paid_minor.eq(installment.paid_minor)),
     )

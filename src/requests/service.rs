@@ -1044,6 +1044,7 @@ pub fn declare_conflict(
         // An approval already given by someone now conflicted no longer counts.
         diesel::delete(
             request_approvals::table
+                .filter(request_approvals::collective_id.eq(&row.collective_id))
                 .filter(request_approvals::request_id.eq(&row.id))
                 .filter(request_approvals::approval_round.eq(row.approval_round))
                 .filter(request_approvals::approver_user_id.eq(actor.id())),

@@ -162,6 +162,7 @@ pub fn lock(conn: &mut DbConnection, id: &str) -> Result<RequestRow> {
 /// Approvals of the request's current approval round: (approver, amount).
 pub fn approvals(conn: &mut DbConnection, request: &RequestRow) -> Result<Vec<(String, i64)>> {
     Ok(request_approvals::table
+        .filter(request_approvals::collective_id.eq(&request.collective_id))
         .filter(request_approvals::request_id.eq(&request.id))
         .filter(request_approvals::approval_round.eq(request.approval_round))
         .select((

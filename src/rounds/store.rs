@@ -148,10 +148,14 @@ pub fn set_candidates(
 
 pub fn ballot_of(
     conn: &mut DbConnection,
+    collective_id: &str,
     round_id: &str,
     membership_id: &str,
 ) -> Result<Option<BallotRow>> {
+    // By the unique key (collective, round, membership): without the
+    // collective, SQLite reads every ballot of the round.
     Ok(ballots::table
+        .filter(ballots::collective_id.eq(collective_id))
         .filter(ballots::round_id.eq(round_id))
         .filter(ballots::membership_id.eq(membership_id))
         .select(BallotRow::as_select())

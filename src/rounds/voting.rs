@@ -76,7 +76,7 @@ pub fn cast(
         )?;
         let text = serde_json::to_string(&choices).map_err(|e| Error::Internal(e.to_string()))?;
         let at = now();
-        match store::ballot_of(conn, &round.id, &membership)? {
+        match store::ballot_of(conn, &round.collective_id, &round.id, &membership)? {
             Some(existing) => store::replace_choices(conn, &existing.id, &text, at)?,
             None => {
                 let row = BallotRow {
@@ -102,7 +102,7 @@ pub fn cast(
                 }
             }
         }
-        let row = store::ballot_of(conn, &round.id, &membership)?
+        let row = store::ballot_of(conn, &round.collective_id, &round.id, &membership)?
             .ok_or(Error::NotFound { what: "ballot" })?;
         view(row)
     })
@@ -112,7 +112,7 @@ pub fn cast(
 pub fn mine(conn: &mut DbConnection, principal: &Principal, round_id: &str) -> Result<Ballot> {
     let (actor, round) = load(conn, principal, round_id, Permission::Vote)?;
     let membership = membership_id(&actor)?;
-    let row = store::ballot_of(conn, &round.id, &membership)?
+    let row = store::ballot_of(conn, &round.collective_id, &round.id, &membership)?
         .ok_or(Error::NotFound { what: "ballot" })?;
     view(row)
 }
@@ -124,7 +124,7 @@ pub fn withdraw(conn: &mut DbConnection, principal: &Principal, round_id: &str) 
         let round = store::lock(conn, &round.id)?;
         phase_of(&round)?.require(Step::Vote)?;
         let membership = membership_id(&actor)?;
-        if let Some(row) = store::ballot_of(conn, &round.id, &membership)? {
+        if let Some(row) = store::ballot_of(conn, &round.collective_id, &round.id, &membership)? {
             store::delete_ballot(conn, &row.id)?;
         }
         Ok(())
