@@ -97,56 +97,97 @@ pub fn run(
     request: &Request,
     work: impl FnOnce(&mut DbConnection) -> Result<Answer>,
 ) -> Result<Answer> {
-    write_tx(conn, |conn| {
-        let at = now();
-        match stored(conn, request)? {
-            Some((_, _, _, created)) if created < at - TimeDelta::hours(RETENTION_HOURS) => {
-                forget(conn, request)?;
-            }
-            Some((hash, status, body, _)) => return replay(request, hash, status, body),
-            None => {}
+    write_tx(conn, |conn| once(conn, request, work))
+}
+
+/// [`run`] for a command that the writer already runs in its own savepoint
+/// (`db::writer`), whose `work` answers every refusal as an [`Answer`]: an
+/// error out of it is an outage, and the writer rolls the whole command
+/// back. So no savepoint of its own around it (two statements fewer per
+/// money write); anywhere else it is [`run`].
+pub fn run_in_command(
+    conn: &mut DbConnection,
+    request: &Request,
+    work: impl FnOnce(&mut DbConnection) -> Result<Answer>,
+) -> Result<Answer> {
+    if crate::db::in_transaction(conn)? {
+        once(conn, request, work)
+    } else {
+        run(conn, request, work)
+    }
+}
+
+/// The key claimed first (one INSERT: a fresh key, the usual case, needs no
+/// read), the stored answer read only when the key is taken.
+fn once(
+    conn: &mut DbConnection,
+    request: &Request,
+    work: impl FnOnce(&mut DbConnection) -> Result<Answer>,
+) -> Result<Answer> {
+    let at = now();
+    if !claim(conn, request, at)? {
+        // Taken: by an earlier try (replay it), by one now forgotten
+        // (claim it afresh), or by a request with this key that finished
+        // first on another writer or replica (replay it).
+        let (hash, status, body, created) = stored(conn, request)?.ok_or_else(|| {
+            Error::Unavailable("the idempotency key was forgotten as it was claimed".into())
+        })?;
+        if created >= at - TimeDelta::hours(RETENTION_HOURS) {
+            return replay(request, hash, status, body);
         }
-        let claimed = conn.transaction(|conn| {
-            diesel::insert_into(idempotency_keys::table)
-                .values((
-                    idempotency_keys::caller.eq(&request.caller),
-                    idempotency_keys::endpoint.eq(&request.endpoint),
-                    idempotency_keys::key.eq(&request.key),
-                    idempotency_keys::request_hash.eq(&request.body_hash),
-                    idempotency_keys::response_status.eq(0),
-                    idempotency_keys::response_body.eq(""),
-                    idempotency_keys::created_at.eq(at),
-                ))
-                .execute(conn)
-        });
-        match claimed {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {
-                // Another request with this key finished first: replay it.
-                let (hash, status, body, _) = stored(conn, request)?.ok_or(Error::Storage(e))?;
-                return replay(request, hash, status, body);
-            }
-            Err(e) => return Err(e.into()),
+        forget(conn, request)?;
+        if !claim(conn, request, at)? {
+            return Err(Error::Unavailable(
+                "the idempotency key was claimed again as it was forgotten".into(),
+            ));
         }
-        let answer = work(conn)?;
-        diesel::update(
-            idempotency_keys::table
-                .filter(idempotency_keys::caller.eq(&request.caller))
-                .filter(idempotency_keys::endpoint.eq(&request.endpoint))
-                .filter(idempotency_keys::key.eq(&request.key)),
-        )
-        .set((
-            idempotency_keys::response_status.eq(i32::from(answer.status)),
-            idempotency_keys::response_body.eq(crate::crypto::seal(
-                ANSWER.table,
-                ANSWER.column,
-                &request.place(),
-                &answer.body,
-            )?),
-        ))
-        .execute(conn)?;
-        Ok(answer)
-    })
+    }
+    let answer = work(conn)?;
+    diesel::update(
+        idempotency_keys::table
+            .filter(idempotency_keys::caller.eq(&request.caller))
+            .filter(idempotency_keys::endpoint.eq(&request.endpoint))
+            .filter(idempotency_keys::key.eq(&request.key)),
+    )
+    .set((
+        idempotency_keys::response_status.eq(i32::from(answer.status)),
+        idempotency_keys::response_body.eq(crate::crypto::seal(
+            ANSWER.table,
+            ANSWER.column,
+            &request.place(),
+            &answer.body,
+        )?),
+    ))
+    .execute(conn)?;
+    Ok(answer)
+}
+
+/// Inserts the key's row: false when the key is taken. On
+/// PostgreSQL a failed statement spoils its transaction, so the insert has a
+/// savepoint of its own there; on SQLite a failed insert undoes only itself.
+fn claim(conn: &mut DbConnection, request: &Request, at: chrono::NaiveDateTime) -> Result<bool> {
+    let insert = |conn: &mut DbConnection| {
+        diesel::insert_into(idempotency_keys::table)
+            .values((
+                idempotency_keys::caller.eq(&request.caller),
+                idempotency_keys::endpoint.eq(&request.endpoint),
+                idempotency_keys::key.eq(&request.key),
+                idempotency_keys::request_hash.eq(&request.body_hash),
+                idempotency_keys::response_status.eq(0),
+                idempotency_keys::response_body.eq(""),
+                idempotency_keys::created_at.eq(at),
+            ))
+            .execute(conn)
+    };
+    let inserted = match conn {
+        DbConnection::Sqlite(_) => insert(conn),
+        DbConnection::Postgres(_) => conn.transaction(insert),
+    };
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn forget(conn: &mut DbConnection, request: &Request) -> Result<()> {

@@ -541,6 +541,15 @@ where
     }
 }
 
+/// Whether `conn` is inside a transaction (or a savepoint of one).
+pub fn in_transaction(conn: &mut DbConnection) -> diesel::QueryResult<bool> {
+    Ok(
+        <DbConnection as TransactionManager<DbConnection>>::transaction_manager_status_mut(conn)
+            .transaction_depth()?
+            .is_some(),
+    )
+}
+
 /// True when the error is a unique-key violation: how we detect "already
 /// exists" portably, since `ON CONFLICT` is outside the shared subset.
 pub fn is_unique_violation(error: &diesel::result::Error) -> bool {

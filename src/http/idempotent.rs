@@ -136,7 +136,7 @@ where
     let answer = state
         .db
         .write_keyed(&shard, move |conn| {
-            idempotency::run(conn, &request, |conn| match work(conn) {
+            idempotency::run_in_command(conn, &request, |conn| match work(conn) {
                 Ok(value) => Ok(Answer {
                     status: success.as_u16(),
                     body: serde_json::to_string(&value)
