@@ -630,11 +630,17 @@ impl ContributionRow {
 /// transaction still usable.
 pub(super) fn insert_contribution(conn: &mut DbConnection, row: &ContributionRow) -> Result<bool> {
     let sealed = row.sealed()?;
-    let inserted = conn.transaction(|conn| {
+    let insert = |conn: &mut DbConnection| {
         diesel::insert_into(contributions::table)
             .values(&sealed)
             .execute(conn)
-    });
+    };
+    // Only an external reference can collide (the id is new); without one
+    // the insert needs no savepoint to recover from a collision.
+    let inserted = match row.external_reference {
+        Some(_) => conn.transaction(insert),
+        None => insert(conn),
+    };
     match inserted {
         Err(e) if crate::db::is_unique_violation(&e) => Ok(false),
         other => other.map(|_| true).map_err(Error::from),
