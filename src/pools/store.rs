@@ -50,13 +50,15 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<PoolRow>> {
 /// transactions are serial anyway). Lock order: pool, then hold, then
 /// disbursement.
 pub fn lock(conn: &mut DbConnection, id: &str) -> Result<PoolRow> {
-    let locked = diesel::update(pools::table.find(id))
+    // Locked and read in one statement (one round trip, not two).
+    diesel::update(pools::table.find(id))
         .set(pools::version.eq(pools::version))
-        .execute(conn)?;
-    if locked == 0 {
-        return Err(Error::NotFound { what: "pool" });
-    }
-    find(conn, id)?.ok_or(Error::NotFound { what: "pool" })
+        // All columns in the row's order (a `Selectable` row cannot be
+        // returned through diesel's `MultiConnection`).
+        .returning(pools::all_columns)
+        .get_result::<PoolRow>(conn)
+        .optional()?
+        .ok_or(Error::NotFound { what: "pool" })
 }
 
 pub fn list(
