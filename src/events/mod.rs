@@ -130,56 +130,90 @@ pub fn number_pending(conn: &mut DbConnection) -> QueryResult<()> {
         let count = rest.iter().take_while(|(c, _)| c == collective_id).count();
         let (batch, after) = rest.split_at(count);
         let last = take_numbers(conn, collective_id, count as i64)?;
-        for (seq, (_, id)) in (last - count as i64 + 1..).zip(batch) {
-            // Guarded, so a row another transaction numbered meanwhile (one
-            // written outside `write_tx`, found by two at once) keeps its
-            // number; this one's number is then simply unused.
-            diesel::update(
-                events::table
-                    .filter(events::collective_id.eq(collective_id))
-                    .filter(events::id.eq(id))
-                    .filter(events::seq.is_null()),
-            )
-            .set(events::seq.eq(seq))
-            .execute(conn)?;
+        let numbered: Vec<(i64, &str)> = (last - count as i64 + 1..)
+            .zip(batch.iter().map(|(_, id)| id.as_str()))
+            .collect();
+        for chunk in numbered.chunks(NUMBERED_PER_STATEMENT) {
+            set_numbers(conn, collective_id, chunk)?;
         }
         rest = after;
     }
     Ok(())
 }
 
+/// Events numbered by one statement at most (two parameters each).
+const NUMBERED_PER_STATEMENT: usize = 200;
+
+/// Gives each event its number, all in one statement (a batch of the
+/// writer numbers hundreds: one round trip, not one each). Guarded, so a
+/// row another transaction numbered meanwhile (one written outside
+/// `write_tx`, found by two at once) keeps its number; this one's number
+/// is then simply unused.
+fn set_numbers(
+    conn: &mut DbConnection,
+    collective_id: &str,
+    numbered: &[(i64, &str)],
+) -> QueryResult<usize> {
+    use diesel::sql_types::{BigInt, Text};
+    use std::fmt::Write;
+    // Numbered parameters (each id is used twice): `$n` on PostgreSQL,
+    // `?n` on SQLite.
+    let p = match conn {
+        DbConnection::Sqlite(_) => '?',
+        DbConnection::Postgres(_) => '$',
+    };
+    let mut cases = String::new();
+    let mut ids = String::new();
+    for i in 0..numbered.len() {
+        let (id, seq) = (2 * i + 2, 2 * i + 3);
+        let _ = write!(cases, " WHEN {p}{id} THEN {p}{seq}");
+        let _ = write!(ids, "{}{p}{id}", if i == 0 { "" } else { ", " });
+    }
+    let sql = format!(
+        "UPDATE events SET seq = CASE id{cases} END \
+         WHERE collective_id = {p}1 AND seq IS NULL AND id IN ({ids})"
+    );
+    let mut query = diesel::sql_query(sql)
+        .into_boxed()
+        .bind::<Text, _>(collective_id.to_owned());
+    for (seq, id) in numbered {
+        query = query
+            .bind::<Text, _>((*id).to_owned())
+            .bind::<BigInt, _>(*seq);
+    }
+    query.execute(conn)
+}
+
 /// Takes `count` numbers from the collective's sequence and returns the
 /// last. The update locks the collective's row until commit.
 fn take_numbers(conn: &mut DbConnection, collective_id: &str, count: i64) -> QueryResult<i64> {
+    // Bumped and read in one statement.
     let bump = |conn: &mut DbConnection| {
         diesel::update(event_sequences::table.find(collective_id))
             .set(event_sequences::last_seq.eq(event_sequences::last_seq + count))
-            .execute(conn)
+            .returning(event_sequences::last_seq)
+            .get_result::<i64>(conn)
+            .optional()
     };
-    if bump(conn)? == 0 {
-        // The collective's first event. Two first events at once: the one
-        // that loses the insert waits for the other and then bumps.
-        let inserted = conn.transaction(|conn| {
-            diesel::insert_into(event_sequences::table)
-                .values((
-                    event_sequences::collective_id.eq(collective_id),
-                    event_sequences::last_seq.eq(count),
-                    event_sequences::purged_through.eq(0),
-                ))
-                .execute(conn)
-        });
-        match inserted {
-            Ok(_) => return Ok(count),
-            Err(e) if is_unique_violation(&e) => {
-                bump(conn)?;
-            }
-            Err(e) => return Err(e),
-        }
+    if let Some(last) = bump(conn)? {
+        return Ok(last);
     }
-    event_sequences::table
-        .find(collective_id)
-        .select(event_sequences::last_seq)
-        .get_result(conn)
+    // The collective's first event. Two first events at once: the one
+    // that loses the insert waits for the other and then bumps.
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(event_sequences::table)
+            .values((
+                event_sequences::collective_id.eq(collective_id),
+                event_sequences::last_seq.eq(count),
+                event_sequences::purged_through.eq(0),
+            ))
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_) => Ok(count),
+        Err(e) if is_unique_violation(&e) => bump(conn)?.ok_or(diesel::result::Error::NotFound),
+        Err(e) => Err(e),
+    }
 }
 
 /// The event's `data` as `reader` may see it: the public snapshot, with each
