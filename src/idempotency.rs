@@ -162,31 +162,36 @@ fn once(
     Ok(answer)
 }
 
-/// Inserts the key's row: false when the key is taken. On
-/// PostgreSQL a failed statement spoils its transaction, so the insert has a
-/// savepoint of its own there; on SQLite a failed insert undoes only itself.
+/// Inserts the key's row: false when the key is taken. On PostgreSQL a
+/// failed statement spoils its transaction, so a taken key is not an error
+/// there but `ON CONFLICT DO NOTHING` (no rows inserted: one round trip, no
+/// savepoint); on SQLite a failed insert undoes only itself.
 fn claim(conn: &mut DbConnection, request: &Request, at: chrono::NaiveDateTime) -> Result<bool> {
-    let insert = |conn: &mut DbConnection| {
-        diesel::insert_into(idempotency_keys::table)
-            .values((
-                idempotency_keys::caller.eq(&request.caller),
-                idempotency_keys::endpoint.eq(&request.endpoint),
-                idempotency_keys::key.eq(&request.key),
-                idempotency_keys::request_hash.eq(&request.body_hash),
-                idempotency_keys::response_status.eq(0),
-                idempotency_keys::response_body.eq(""),
-                idempotency_keys::created_at.eq(at),
-            ))
-            .execute(conn)
-    };
-    let inserted = match conn {
-        DbConnection::Sqlite(_) => insert(conn),
-        DbConnection::Postgres(_) => conn.transaction(insert),
-    };
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e.into()),
+    let values = (
+        idempotency_keys::caller.eq(&request.caller),
+        idempotency_keys::endpoint.eq(&request.endpoint),
+        idempotency_keys::key.eq(&request.key),
+        idempotency_keys::request_hash.eq(&request.body_hash),
+        idempotency_keys::response_status.eq(0),
+        idempotency_keys::response_body.eq(""),
+        idempotency_keys::created_at.eq(at),
+    );
+    match conn {
+        DbConnection::Sqlite(c) => {
+            match diesel::insert_into(idempotency_keys::table)
+                .values(values)
+                .execute(c)
+            {
+                Ok(_) => Ok(true),
+                Err(e) if is_unique_violation(&e) => Ok(false),
+                Err(e) => Err(e.into()),
+            }
+        }
+        DbConnection::Postgres(c) => Ok(diesel::insert_into(idempotency_keys::table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .execute(c)?
+            == 1),
     }
 }
 

@@ -9,21 +9,22 @@
 //! cannot commit, no command is answered as done: each gets the failure
 //! (503), and a retry with the same `Idempotency-Key` runs again.
 //!
-//! A batch runs on a connection of the pool (so it has the pool's settings);
-//! one batch at a time, so on SQLite money writes never race each other for
-//! the write lock, and on PostgreSQL a hot pool's row lock is taken once per
-//! batch.
+//! A batch runs on a connection of the pool (so it has the pool's settings),
+//! kept for the next batch while commands keep coming and given back when
+//! the queue is empty; one batch at a time, so on SQLite money writes never
+//! race each other for the write lock, and on PostgreSQL a hot pool's row
+//! lock is taken once per batch.
 //! Commands run in the order they were queued; a command's reads see every
 //! earlier command of its batch (the same transaction), so one
 //! `Idempotency-Key` twice in a batch executes once and then replays.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
-use super::{checkout, health, judge, DbConnection, DbPool, CHECKOUT_TIMEOUT};
+use super::{checkout, health, judge, DbConnection, DbPool, PooledConnection, CHECKOUT_TIMEOUT};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 
@@ -177,8 +178,26 @@ struct Batches {
 }
 
 impl Batches {
+    /// Takes the queued commands in batches. The batches' connection is
+    /// kept from one batch to the next while commands keep coming, and goes
+    /// back to the pool once the queue is empty: on SQLite nobody else
+    /// writes, so its page cache stays valid between batches (a connection
+    /// that another wrote behind starts every batch by reading its pages
+    /// again), and no batch waits on the pool or its check on checkout.
     fn serve(self, commands: Receiver<Box<dyn Command>>) {
-        while let Ok(first) = commands.recv() {
+        let mut held: Option<PooledConnection> = None;
+        loop {
+            let first = match commands.try_recv() {
+                Ok(first) => first,
+                Err(TryRecvError::Empty) => {
+                    held = None;
+                    match commands.recv() {
+                        Ok(first) => first,
+                        Err(_) => return,
+                    }
+                }
+                Err(TryRecvError::Disconnected) => return,
+            };
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
                 match commands.try_recv() {
@@ -187,24 +206,41 @@ impl Batches {
                 }
             }
             tracing::debug!(commands = batch.len(), "write batch");
-            self.run(batch);
+            held = self.run(batch, held.take());
         }
     }
 
-    /// Runs one batch in one transaction and answers it.
-    fn run(&self, mut batch: Vec<Box<dyn Command>>) {
-        let mut conn = match checkout(&self.pool, &self.health, CHECKOUT_TIMEOUT) {
-            Ok(conn) => conn,
-            Err(e) => return answer_all(batch, Err(&e)),
+    /// Runs one batch in one transaction and answers it; gives back the
+    /// connection when it can take another batch.
+    fn run(
+        &self,
+        mut batch: Vec<Box<dyn Command>>,
+        held: Option<PooledConnection>,
+    ) -> Option<PooledConnection> {
+        let mut conn = match held {
+            Some(conn) => conn,
+            None => match checkout(&self.pool, &self.health, CHECKOUT_TIMEOUT) {
+                Ok(conn) => conn,
+                Err(e) => {
+                    answer_all(batch, Err(&e));
+                    return None;
+                }
+            },
         };
         let outcome = self.transaction(&mut conn, &mut batch);
-        if outcome.is_err() {
-            // What is left of the transaction is rolled back; a connection
-            // still in one, or broken, is dropped by the pool on return.
-            settle(&mut conn);
-        }
-        drop(conn);
+        // After a failure, what is left of the transaction is rolled back;
+        // a connection still in one, or broken, is not kept (the pool drops
+        // it on return).
+        let reusable = match &outcome {
+            Ok(()) => {
+                use diesel::r2d2::R2D2Connection;
+                !conn.is_broken()
+            }
+            Err(_) => settle(&mut conn),
+        };
+        let conn = if reusable { Some(conn) } else { None };
         answer_all(batch, outcome.as_ref().map(|_| ()));
+        conn
     }
 
     fn transaction(&self, conn: &mut DbConnection, batch: &mut [Box<dyn Command>]) -> Result<()> {
