@@ -374,6 +374,38 @@ async fn every_connection_commits_durably() {
     .unwrap();
 }
 
+/// On SQLite every connection keeps a savepoint's journal in memory
+/// (`temp_store = MEMORY`): the writer runs each command in a savepoint,
+/// and a journal spilled to a temporary file doubled the pages written per
+/// money write (#23). PostgreSQL has no such setting.
+#[actix_rt::test]
+async fn every_sqlite_connection_keeps_savepoint_journals_in_memory() {
+    use diesel::sql_types::Integer;
+    #[derive(diesel::QueryableByName)]
+    struct TempStore {
+        #[diesel(sql_type = Integer)]
+        temp_store: i32,
+    }
+    let app = TestApp::spawn().await;
+    let db = app.db.clone();
+    let size = app.settings.db_pool_size.clamp(1, 8) as usize;
+    tokio::task::spawn_blocking(move || {
+        let mut held: Vec<_> = (0..size).map(|_| db.get().expect("a connection")).collect();
+        for conn in &mut held {
+            if let commonpot::db::DbConnection::Sqlite(c) = &mut **conn {
+                let mode = diesel::RunQueryDsl::get_result::<TempStore>(
+                    diesel::sql_query("PRAGMA temp_store"),
+                    c,
+                )
+                .unwrap();
+                assert_eq!(mode.temp_store, 2, "temp_store = MEMORY (2)");
+            }
+        }
+    })
+    .await
+    .unwrap();
+}
+
 mod verify {
     //! `commonpot verify` on a live database: one snapshot, read-only, and
     //! only on a schema it knows.
