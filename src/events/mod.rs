@@ -169,9 +169,14 @@ fn set_numbers(
         let _ = write!(cases, " WHEN {p}{id} THEN {p}{seq}");
         let _ = write!(ids, "{}{p}{id}", if i == 0 { "" } else { ", " });
     }
+    // `+seq`: the unary plus (a no-op on both databases) keeps SQLite from
+    // searching `events_feed (collective_id, seq)` for `seq IS NULL`, which
+    // walks every unnumbered event of the collective for each statement
+    // (quadratic in a long transaction such as the demo's); it finds each
+    // row by its primary key instead.
     let sql = format!(
         "UPDATE events SET seq = CASE id{cases} END \
-         WHERE collective_id = {p}1 AND seq IS NULL AND id IN ({ids})"
+         WHERE collective_id = {p}1 AND +seq IS NULL AND id IN ({ids})"
     );
     let mut query = diesel::sql_query(sql)
         .into_boxed()
