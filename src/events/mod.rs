@@ -120,11 +120,7 @@ pub fn record<T: Snapshot>(
 /// deadlock.
 pub fn number_pending(conn: &mut DbConnection) -> QueryResult<()> {
     // Only this transaction's own unnumbered rows are visible to it.
-    let pending: Vec<(String, String)> = events::table
-        .filter(events::seq.is_null())
-        .order((events::collective_id.asc(), events::id.asc()))
-        .select((events::collective_id, events::id))
-        .load(conn)?;
+    let pending: Vec<(String, String)> = pending_events().load(conn)?;
     let mut rest = pending.as_slice();
     while let Some((collective_id, _)) = rest.first() {
         let count = rest.iter().take_while(|(c, _)| c == collective_id).count();
@@ -141,6 +137,25 @@ pub fn number_pending(conn: &mut DbConnection) -> QueryResult<()> {
     Ok(())
 }
 
+/// This transaction's unnumbered events, by collective then id: read
+/// through the partial index `events_unnumbered`, which holds only them
+/// (see `plan` below).
+fn pending_events() -> diesel::dsl::Select<
+    diesel::dsl::Order<
+        diesel::dsl::Filter<events::table, diesel::dsl::IsNull<events::seq>>,
+        (
+            diesel::dsl::Asc<events::collective_id>,
+            diesel::dsl::Asc<events::id>,
+        ),
+    >,
+    (events::collective_id, events::id),
+> {
+    events::table
+        .filter(events::seq.is_null())
+        .order((events::collective_id.asc(), events::id.asc()))
+        .select((events::collective_id, events::id))
+}
+
 /// Events numbered by one statement at most (two parameters each).
 const NUMBERED_PER_STATEMENT: usize = 200;
 
@@ -155,16 +170,30 @@ fn set_numbers(
     numbered: &[(i64, &str)],
 ) -> QueryResult<usize> {
     use diesel::sql_types::{BigInt, Text};
-    use std::fmt::Write;
     // Numbered parameters (each id is used twice): `$n` on PostgreSQL,
     // `?n` on SQLite.
     let p = match conn {
         DbConnection::Sqlite(_) => '?',
         DbConnection::Postgres(_) => '$',
     };
+    let mut query = diesel::sql_query(numbering_sql(p, numbered.len()))
+        .into_boxed()
+        .bind::<Text, _>(collective_id.to_owned());
+    for (seq, id) in numbered {
+        query = query
+            .bind::<Text, _>((*id).to_owned())
+            .bind::<BigInt, _>(*seq);
+    }
+    query.execute(conn)
+}
+
+/// The statement that numbers `count` events of one collective, with
+/// parameters written `{p}n`.
+fn numbering_sql(p: char, count: usize) -> String {
+    use std::fmt::Write;
     let mut cases = String::new();
     let mut ids = String::new();
-    for i in 0..numbered.len() {
+    for i in 0..count {
         let (id, seq) = (2 * i + 2, 2 * i + 3);
         let _ = write!(cases, " WHEN {p}{id} THEN {p}{seq}");
         let _ = write!(ids, "{}{p}{id}", if i == 0 { "" } else { ", " });
@@ -174,19 +203,10 @@ fn set_numbers(
     // walks every unnumbered event of the collective for each statement
     // (quadratic in a long transaction such as the demo's); it finds each
     // row by its primary key instead.
-    let sql = format!(
+    format!(
         "UPDATE events SET seq = CASE id{cases} END \
          WHERE collective_id = {p}1 AND +seq IS NULL AND id IN ({ids})"
-    );
-    let mut query = diesel::sql_query(sql)
-        .into_boxed()
-        .bind::<Text, _>(collective_id.to_owned());
-    for (seq, id) in numbered {
-        query = query
-            .bind::<Text, _>((*id).to_owned())
-            .bind::<BigInt, _>(*seq);
-    }
-    query.execute(conn)
+    )
 }
 
 /// Takes `count` numbers from the collective's sequence and returns the
@@ -318,4 +338,58 @@ pub fn purge_before(conn: &mut DbConnection, cutoff: NaiveDateTime) -> Result<us
 /// `purge_before` for events older than `days` days.
 pub fn purge_expired(conn: &mut DbConnection, days: u32) -> Result<usize> {
     purge_before(conn, now() - chrono::TimeDelta::days(i64::from(days)))
+}
+
+/// SQLite's plans for numbering a batch's events. Each commit numbers its
+/// own events; when either statement walked the events table (or every
+/// unnumbered event of the collective), each commit cost more than the
+/// last, without end (#23). A plan is what SQLite will do, so it is checked
+/// here rather than timed.
+#[cfg(test)]
+mod plan {
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+
+    use crate::db::{DatabaseUrl, DbConnection};
+
+    #[derive(QueryableByName)]
+    struct Step {
+        #[diesel(sql_type = Text)]
+        detail: String,
+    }
+
+    fn plan_of(conn: &mut diesel::SqliteConnection, sql: &str) -> String {
+        diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+            .load::<Step>(conn)
+            .expect("a plan")
+            .into_iter()
+            .map(|step| step.detail)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    #[test]
+    fn numbering_reads_only_the_transaction_s_own_events_on_sqlite() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let pool = crate::db::open(&DatabaseUrl::parse(&url).expect("a URL"), 1).expect("migrated");
+        let mut conn = pool.get().expect("a connection");
+        let DbConnection::Sqlite(c) = &mut *conn else {
+            unreachable!("a SQLite URL opens SQLite")
+        };
+
+        let select =
+            diesel::debug_query::<diesel::sqlite::Sqlite, _>(&super::pending_events()).to_string();
+        let select = select.split(" -- binds").next().expect("the SQL");
+        let read = plan_of(c, select);
+        assert!(read.contains("events_unnumbered"), "{read}");
+        assert!(!read.contains("TEMP B-TREE"), "sorted afterwards: {read}");
+
+        let update = plan_of(c, &super::numbering_sql('?', 3));
+        assert!(
+            update.contains("(collective_id=? AND id=?)"),
+            "each event found by its key: {update}"
+        );
+        assert!(!update.contains("events_feed"), "{update}");
+    }
 }
