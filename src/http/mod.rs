@@ -83,7 +83,9 @@ pub fn app(
         .wrap(from_fn(crate::web::page_middleware))
         .wrap(from_fn(echo_request_id))
         .wrap(from_fn(metrics::record))
-        .wrap(tracing_actix_web::TracingLogger::default())
+        .wrap(tracing_actix_web::TracingLogger::<
+            crate::telemetry::RequestSpans,
+        >::new())
 }
 
 /// A request with a method that may write (anything but GET, HEAD and
