@@ -119,7 +119,12 @@ fn apply(
     let after = view(conn, fresh.clone(), &pool, true)?;
     let details = audit::with_changes(details, audit::changes(&before, &after, &["private"]));
     audit::record(conn, actor, happened.name(), "request", &row.id, details)?;
-    announce(conn, happened, &fresh)?;
+    // The event carries the request as `after` shows it: the same view
+    // `announce` would build, without reading the pool and the approvals
+    // a third time.
+    if state_of(&fresh)? != State::Draft {
+        events::record(conn, &fresh.collective_id, happened, &after)?;
+    }
     Ok(fresh)
 }
 
