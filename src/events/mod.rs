@@ -137,10 +137,8 @@ pub fn number_pending(conn: &mut DbConnection) -> QueryResult<()> {
     Ok(())
 }
 
-/// This transaction's unnumbered events, by collective then id: read
-/// through the partial index `events_unnumbered`, which holds only them
-/// (see `plan` below).
-fn pending_events() -> diesel::dsl::Select<
+/// Unnumbered events, by collective then id.
+type PendingEvents = diesel::dsl::Select<
     diesel::dsl::Order<
         diesel::dsl::Filter<events::table, diesel::dsl::IsNull<events::seq>>,
         (
@@ -149,7 +147,12 @@ fn pending_events() -> diesel::dsl::Select<
         ),
     >,
     (events::collective_id, events::id),
-> {
+>;
+
+/// This transaction's unnumbered events, by collective then id: read
+/// through the partial index `events_unnumbered`, which holds only them
+/// (see `plan` below).
+fn pending_events() -> PendingEvents {
     events::table
         .filter(events::seq.is_null())
         .order((events::collective_id.asc(), events::id.asc()))
