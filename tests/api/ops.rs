@@ -326,6 +326,24 @@ fn a_short_jwt_secret_refuses_to_start() {
     assert!(stderr.contains("at least 32 bytes"), "{stderr}");
 }
 
+/// Runs `check` on every connection of the app's pool, all held at once so
+/// that each is reached.
+async fn on_every_connection(
+    app: &TestApp,
+    check: impl Fn(&mut commonpot::db::DbConnection) + Send + 'static,
+) {
+    let db = app.db.clone();
+    let size = app.settings.db_pool_size.clamp(1, 8) as usize;
+    tokio::task::spawn_blocking(move || {
+        let mut held: Vec<_> = (0..size).map(|_| db.get().expect("a connection")).collect();
+        for conn in &mut held {
+            check(conn);
+        }
+    })
+    .await
+    .unwrap();
+}
+
 /// A ledger answers only for what is durable: every connection the service
 /// serves from commits with a full sync (SQLite `synchronous = FULL`, in WAL
 /// mode; PostgreSQL's `synchronous_commit = on`), so an OS crash or power loss
@@ -344,34 +362,23 @@ async fn every_connection_commits_durably() {
         synchronous_commit: String,
     }
     let app = TestApp::spawn().await;
-    let db = app.db.clone();
-    let size = app.settings.db_pool_size.clamp(1, 8) as usize;
-    tokio::task::spawn_blocking(move || {
-        // Hold every connection of the pool at once, so each is checked.
-        let mut held: Vec<_> = (0..size).map(|_| db.get().expect("a connection")).collect();
-        for conn in &mut held {
-            match &mut **conn {
-                commonpot::db::DbConnection::Sqlite(c) => {
-                    let mode = diesel::RunQueryDsl::get_result::<Mode>(
-                        diesel::sql_query("PRAGMA synchronous"),
-                        c,
-                    )
+    on_every_connection(&app, |conn| match conn {
+        commonpot::db::DbConnection::Sqlite(c) => {
+            let mode =
+                diesel::RunQueryDsl::get_result::<Mode>(diesel::sql_query("PRAGMA synchronous"), c)
                     .unwrap();
-                    assert_eq!(mode.synchronous, 2, "synchronous = FULL (2)");
-                }
-                commonpot::db::DbConnection::Postgres(c) => {
-                    let setting = diesel::RunQueryDsl::get_result::<Setting>(
-                        diesel::sql_query("SHOW synchronous_commit"),
-                        c,
-                    )
-                    .unwrap();
-                    assert_eq!(setting.synchronous_commit, "on");
-                }
-            }
+            assert_eq!(mode.synchronous, 2, "synchronous = FULL (2)");
+        }
+        commonpot::db::DbConnection::Postgres(c) => {
+            let setting = diesel::RunQueryDsl::get_result::<Setting>(
+                diesel::sql_query("SHOW synchronous_commit"),
+                c,
+            )
+            .unwrap();
+            assert_eq!(setting.synchronous_commit, "on");
         }
     })
-    .await
-    .unwrap();
+    .await;
 }
 
 /// On SQLite every connection keeps a savepoint's journal in memory
@@ -387,23 +394,17 @@ async fn every_sqlite_connection_keeps_savepoint_journals_in_memory() {
         temp_store: i32,
     }
     let app = TestApp::spawn().await;
-    let db = app.db.clone();
-    let size = app.settings.db_pool_size.clamp(1, 8) as usize;
-    tokio::task::spawn_blocking(move || {
-        let mut held: Vec<_> = (0..size).map(|_| db.get().expect("a connection")).collect();
-        for conn in &mut held {
-            if let commonpot::db::DbConnection::Sqlite(c) = &mut **conn {
-                let mode = diesel::RunQueryDsl::get_result::<TempStore>(
-                    diesel::sql_query("PRAGMA temp_store"),
-                    c,
-                )
-                .unwrap();
-                assert_eq!(mode.temp_store, 2, "temp_store = MEMORY (2)");
-            }
+    on_every_connection(&app, |conn| {
+        if let commonpot::db::DbConnection::Sqlite(c) = conn {
+            let mode = diesel::RunQueryDsl::get_result::<TempStore>(
+                diesel::sql_query("PRAGMA temp_store"),
+                c,
+            )
+            .unwrap();
+            assert_eq!(mode.temp_store, 2, "temp_store = MEMORY (2)");
         }
     })
-    .await
-    .unwrap();
+    .await;
 }
 
 mod verify {
