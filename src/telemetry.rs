@@ -146,6 +146,12 @@ mod tests {
         String::from_utf8(bytes).unwrap()
     }
 
+    fn line_with<'a>(log: &'a str, text: &str) -> &'a str {
+        log.lines()
+            .find(|line| line.contains(text))
+            .unwrap_or_else(|| panic!("no line says {text:?}: {log}"))
+    }
+
     #[actix_web::test]
     async fn a_redirect_to_sign_in_is_not_logged_as_an_error() {
         let log = logged("/sign-in-first").await;
@@ -157,10 +163,7 @@ mod tests {
     #[actix_web::test]
     async fn a_refusal_is_logged_at_info_with_its_reason_and_request_id() {
         let log = logged("/refused").await;
-        let line = log
-            .lines()
-            .find(|l| l.contains("request refused: amount: must be positive"))
-            .unwrap_or_else(|| panic!("no refusal logged: {log}"));
+        let line = line_with(&log, "request refused: amount: must be positive");
         assert!(line.contains(" INFO "), "{line}");
         assert!(line.contains("status=422"), "{line}");
         assert!(line.contains("request_id="), "{line}");
@@ -170,10 +173,7 @@ mod tests {
     #[actix_web::test]
     async fn a_server_error_is_logged_at_error() {
         let log = logged("/broken").await;
-        let line = log
-            .lines()
-            .find(|l| l.contains("request failed: the database is gone"))
-            .unwrap_or_else(|| panic!("no failure logged: {log}"));
+        let line = line_with(&log, "request failed: the database is gone");
         assert!(line.contains("ERROR"), "{line}");
         assert!(line.contains("status=500"), "{line}");
     }
