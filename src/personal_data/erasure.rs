@@ -44,8 +44,8 @@ use crate::config::Settings;
 use crate::crypto;
 use crate::db::schema::{
     affectedness, aid_requests, audit_records, contributions, disbursements, email_changes, events,
-    holds, idempotency_keys, login_throttle, memberships, password_resets, pledges, refresh_tokens,
-    request_comments, request_conflicts, user_contacts, users, web_sessions,
+    holds, login_throttle, memberships, password_resets, pledges, refresh_tokens, request_comments,
+    request_conflicts, user_contacts, users, web_sessions,
 };
 use crate::db::{write_tx, Db, DbConnection};
 use crate::error::{Error, Result};
@@ -277,12 +277,7 @@ fn erase_membership(
     )?;
     let mut holds_of_requests = Vec::new();
     for r in &requests {
-        here.text(&r.private_details);
-        here.text_opt(r.payout_reference.as_deref());
-        here.text_opt(r.beneficiary_name.as_deref());
-        here.text_opt(r.beneficiary_contact.as_deref());
-        here.text_opt(r.withdrawal_reason.as_deref());
-        here.text_opt(r.rejection_reason.as_deref());
+        here.request_texts(r);
         here.id(&r.id);
         own.id(&r.id);
         if let Some(hold) = &r.hold_id {
@@ -597,37 +592,10 @@ fn redact_answers(
     if let Some(person) = account {
         search.merge(person);
     }
-    let field = crypto::IDEMPOTENT_ANSWER;
-    type Row = (String, String, String, String);
-    let rows: Vec<Row> = idempotency_keys::table
-        .select((
-            idempotency_keys::caller,
-            idempotency_keys::endpoint,
-            idempotency_keys::key,
-            idempotency_keys::response_body,
-        ))
-        .load(conn)?;
-    for (caller, endpoint, key, body) in rows {
-        if body.is_empty() {
-            continue;
-        }
-        let place = format!("{caller}/{endpoint}/{key}");
-        let open = crypto::open(field.table, field.column, &place, &body)?;
-        let about = account.is_some() && caller == user_id;
+    for (key, open) in super::store::answers(conn)? {
+        let about = account.is_some() && key.caller == user_id;
         if let Some(redacted) = search.apply_to_text(&open, about) {
-            diesel::update(
-                idempotency_keys::table
-                    .filter(idempotency_keys::caller.eq(&caller))
-                    .filter(idempotency_keys::endpoint.eq(&endpoint))
-                    .filter(idempotency_keys::key.eq(&key)),
-            )
-            .set(idempotency_keys::response_body.eq(crypto::seal(
-                field.table,
-                field.column,
-                &place,
-                &redacted,
-            )?))
-            .execute(conn)?;
+            super::store::rewrite_answer(conn, &key, &redacted)?;
         }
     }
     Ok(())

@@ -67,6 +67,17 @@ impl Redaction {
         }
     }
 
+    /// Adds an aid request's private texts: its details, payout reference,
+    /// beneficiary, and the reasons given for withdrawing or rejecting it.
+    pub fn request_texts(&mut self, request: &crate::requests::store::RequestRow) {
+        self.text(&request.private_details);
+        self.text_opt(request.payout_reference.as_deref());
+        self.text_opt(request.beneficiary_name.as_deref());
+        self.text_opt(request.beneficiary_contact.as_deref());
+        self.text_opt(request.withdrawal_reason.as_deref());
+        self.text_opt(request.rejection_reason.as_deref());
+    }
+
     /// Adds the id of something of the person's.
     pub fn id(&mut self, id: &str) {
         self.ids.insert(id.to_owned());

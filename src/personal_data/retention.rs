@@ -112,12 +112,7 @@ fn redact_batch(
                 .ok_or(Error::NotFound { what: "request" })?;
             search.id(&row.id);
             objects.push(row.id.clone());
-            search.text(&row.private_details);
-            search.text_opt(row.payout_reference.as_deref());
-            search.text_opt(row.beneficiary_name.as_deref());
-            search.text_opt(row.beneficiary_contact.as_deref());
-            search.text_opt(row.withdrawal_reason.as_deref());
-            search.text_opt(row.rejection_reason.as_deref());
+            search.request_texts(&row);
             store::redact_request_fields(conn, &row)?;
             for (comment, body) in store::comments_on(conn, collective_id, &row.id)? {
                 search.text(&body);
