@@ -14,6 +14,7 @@ use chrono::TimeDelta;
 use diesel::prelude::*;
 
 use crate::db::schema::idempotency_keys;
+use crate::db::statement::{Kept, Param};
 use crate::db::{is_unique_violation, write_tx, DbConnection};
 use crate::error::{Error, Result};
 use crate::ids::now;
@@ -143,23 +144,32 @@ fn once(
         }
     }
     let answer = work(conn)?;
-    diesel::update(
-        idempotency_keys::table
-            .filter(idempotency_keys::caller.eq(&request.caller))
-            .filter(idempotency_keys::endpoint.eq(&request.endpoint))
-            .filter(idempotency_keys::key.eq(&request.key)),
-    )
-    .set((
-        idempotency_keys::response_status.eq(i32::from(answer.status)),
-        idempotency_keys::response_body.eq(crate::crypto::seal(
-            ANSWER.table,
-            ANSWER.column,
-            &request.place(),
-            &answer.body,
-        )?),
-    ))
+    let sealed = crate::crypto::seal(ANSWER.table, ANSWER.column, &request.place(), &answer.body)?;
+    // diesel would prepare its `UPDATE` anew at each call: kept instead
+    // (`crate::db::statement`), as every money write runs it.
+    Kept::<StoreAnswer>::new(vec![
+        Param::Integer(i32::from(answer.status)),
+        Param::Text(&sealed),
+        Param::Text(&request.caller),
+        Param::Text(&request.endpoint),
+        Param::Text(&request.key),
+    ])
     .execute(conn)?;
     Ok(answer)
+}
+
+/// The answer stored on the claimed key.
+struct StoreAnswer;
+
+impl crate::db::statement::Sql for StoreAnswer {
+    const PIECES: &'static [&'static str] = &[
+        "UPDATE idempotency_keys SET response_status = ",
+        ", response_body = ",
+        " WHERE caller = ",
+        " AND endpoint = ",
+        " AND key = ",
+        "",
+    ];
 }
 
 /// Inserts the key's row: false when the key is taken. On PostgreSQL a

@@ -41,6 +41,14 @@ impl Principal {
     }
 }
 
+/// A caller of a money-moving command: the verified token's principal,
+/// whose second-factor restriction (see [`Principal`]'s extractor) is
+/// checked inside the command itself, on the writer's connection
+/// ([`crate::http::idempotent::run`]), not by a read of its own before it:
+/// one connection and one queue place per money write (#23).
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
 /// A caller on their way to enrol a second factor: a person a collective
 /// restricts to enrolling (see [`super::second_factor::restricted`]) is
 /// let through too. Only the enrolment's own operations take it.

@@ -10,7 +10,7 @@ use actix_web::{post, web, FromRequest, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::access::{Enrolling, Principal};
+use super::access::{Caller, Enrolling, Principal};
 use super::oauth::{self, OAuthError};
 use super::second_factor::{self, Answer};
 use super::service::{self, Authenticated, Issued};
@@ -58,6 +58,16 @@ async fn unrestricted(
         return Err(Problem::from(second_factor::required()));
     }
     Ok(principal)
+}
+
+/// The token only: the restriction is checked in the caller's command.
+impl FromRequest for Caller {
+    type Error = Problem;
+    type Future = Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(principal_of(req).map(Caller))
+    }
 }
 
 impl FromRequest for Enrolling {

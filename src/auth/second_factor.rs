@@ -27,6 +27,7 @@
 use chrono::NaiveDateTime;
 use totp_rs::{Algorithm, TOTP};
 
+use super::access::Principal;
 use super::account::check_current_password;
 use super::password::{digest, digests_match, random_bytes};
 use super::second_factor_store as store;
@@ -264,6 +265,14 @@ pub fn enrolled(conn: &mut DbConnection, user_id: &str) -> Result<bool> {
 /// they coordinate requires a second factor, and they have none confirmed.
 pub fn restricted(conn: &mut DbConnection, user_id: &str) -> Result<bool> {
     Ok(store::required_of(conn, user_id)? && !enrolled(conn, user_id)?)
+}
+
+/// Refuses a [`restricted`] person (apps are never restricted).
+pub fn require_unrestricted(conn: &mut DbConnection, principal: &Principal) -> Result<()> {
+    match principal {
+        Principal::User { user_id } if restricted(conn, user_id)? => Err(required()),
+        _ => Ok(()),
+    }
 }
 
 /// The refusal of everything but enrolling, for a [`restricted`] person.

@@ -205,7 +205,13 @@ pub fn required_of(conn: &mut DbConnection, user_id: &str) -> Result<bool> {
             .inner_join(collectives::table)
             .filter(memberships::user_id.eq(user_id))
             .filter(memberships::status.eq(MembershipStatus::Active.as_str()))
-            .filter(memberships::role.eq_any([Role::Coordinator.as_str(), Role::Admin.as_str()]))
+            // Not `eq_any`: diesel prepares an `IN` list anew at each call,
+            // and this runs with every request of a person.
+            .filter(
+                memberships::role
+                    .eq(Role::Coordinator.as_str())
+                    .or(memberships::role.eq(Role::Admin.as_str())),
+            )
             .filter(collectives::require_second_factor_for_coordinators.eq(true)),
     ))
     .get_result(conn)?)

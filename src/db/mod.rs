@@ -8,6 +8,7 @@
 
 pub mod health;
 pub mod schema;
+pub mod statement;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +32,35 @@ pub enum DbConnection {
 
 pub type DbPool = r2d2::Pool<ConnectionManager>;
 pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// A connection as the pool keeps it: the connection, and when it was last
+/// given back. It is used as the [`DbConnection`] it holds.
+pub struct Pooled {
+    conn: DbConnection,
+    /// When it was last given back to the pool; `None` when it must be
+    /// checked before its next use (after a failure that may have cut it).
+    returned: Option<Instant>,
+}
+
+/// How long a connection may sit in the pool and still be handed out
+/// without a check (HikariCP's `aliveBypassWindowMs` is 500 ms). Under load
+/// connections come back within milliseconds, so no request pays a round
+/// trip for a check (#23); one that sat longer (a server restarted while the
+/// service was idle) is checked first, and a dead one replaced.
+pub const TRUSTED_FOR: Duration = Duration::from_secs(1);
+
+impl std::ops::Deref for Pooled {
+    type Target = DbConnection;
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
 
 /// Why the database could not be opened or prepared. Each variant prints as
 /// one line an operator can act on.
@@ -172,14 +202,17 @@ fn first_line(text: &str) -> String {
 }
 
 impl ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
+    type Connection = Pooled;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
         match self.open() {
             Ok(conn) => {
                 self.health.mark_reachable();
-                Ok(conn)
+                Ok(Pooled {
+                    conn,
+                    returned: Some(Instant::now()),
+                })
             }
             Err(e) => {
                 self.health.mark_unreachable();
@@ -190,12 +223,22 @@ impl ManageConnection for ConnectionManager {
         }
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.ping().map_err(r2d2::Error::QueryError)
+    /// Checked on checkout only when it sat in the pool longer than
+    /// [`TRUSTED_FOR`], or came back while the database was found
+    /// unreachable (a query on it, or on another, was cut off).
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), r2d2::Error> {
+        match conn.returned {
+            Some(at) if at.elapsed() < TRUSTED_FOR => Ok(()),
+            _ => conn.conn.ping().map_err(r2d2::Error::QueryError),
+        }
     }
 
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        std::thread::panicking() || conn.is_broken()
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        conn.returned = match self.health.is_unreachable() {
+            true => None,
+            false => Some(Instant::now()),
+        };
+        std::thread::panicking() || conn.conn.is_broken()
     }
 }
 
@@ -730,6 +773,12 @@ fn judge<T>(
     match result {
         Err(Error::Storage(e)) => match health::classify(&e) {
             health::Failure::Unreachable => {
+                // A PostgreSQL connection cut off under a query is not
+                // handed out again: the pool drops it when it comes back
+                // (it is checked on checkout only after sitting idle).
+                if let DbConnection::Postgres(c) = conn {
+                    AnsiTransactionManager::transaction_manager_status_mut(c).set_in_error();
+                }
                 if matches!(
                     e,
                     diesel::result::Error::DatabaseError(
@@ -903,7 +952,7 @@ impl Db {
         let health = self.health.clone();
         let probe = tokio::task::spawn_blocking(move || -> Result<(), NotReady> {
             let mut conn = checkout(&pool, &health, timeout).map_err(|_| NotReady::Unreachable)?;
-            let at_limit = match &mut *conn {
+            let at_limit = match &mut **conn {
                 DbConnection::Sqlite(c) => sqlite_at_page_limit(c),
                 DbConnection::Postgres(c) => c
                     .batch_execute("SELECT 1")

@@ -37,7 +37,7 @@ pub fn run(db: &Db, settings: &Settings, options: &Options) -> Result<Demo, Demo
     let start = end - TimeDelta::days(SPAN_DAYS);
     let clock = Clock::settable(start);
     let mut conn = db.get()?;
-    if let DbConnection::Sqlite(c) = &mut *conn {
+    if let DbConnection::Sqlite(c) = &mut **conn {
         // The whole story is one transaction: keep the pages it changes in
         // memory (128 MB at most) rather than spilling them to the WAL as
         // SQLite's default 2 MB cache would, over and over.

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::access::Principal;
+use crate::auth::access::Caller;
 use crate::http::idempotent::{self, FingerprintedJson, IdempotencyKey};
 use crate::http::problem::ApiResult;
 use crate::http::AppState;
@@ -37,17 +37,17 @@ pub struct NewReversal {
 pub async fn reverse_entry(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    caller: Caller,
     key: IdempotencyKey,
     path: web::Path<Uuid>,
     body: FingerprintedJson<NewReversal>,
 ) -> ApiResult<HttpResponse> {
     let id = EntryId::from(path.into_inner().to_string());
-    let p = principal.clone();
+    let p = caller.0.clone();
     idempotent::run(
         &state,
         &req,
-        &principal,
+        caller,
         key,
         body.hash,
         StatusCode::CREATED,
@@ -71,17 +71,17 @@ pub async fn reverse_entry(
 pub async fn record_contribution(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    caller: Caller,
     key: IdempotencyKey,
     path: web::Path<Uuid>,
     body: FingerprintedJson<NewContribution>,
 ) -> ApiResult<HttpResponse> {
     let id = PoolId::from(path.into_inner().to_string());
-    let p = principal.clone();
+    let p = caller.0.clone();
     idempotent::run(
         &state,
         &req,
-        &principal,
+        caller,
         key,
         body.hash,
         StatusCode::CREATED,
@@ -106,17 +106,17 @@ pub async fn record_contribution(
 pub async fn refund_contribution(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    caller: Caller,
     key: IdempotencyKey,
     path: web::Path<Uuid>,
     body: FingerprintedJson<NewRefund>,
 ) -> ApiResult<HttpResponse> {
     let id = ContributionId::from(path.into_inner().to_string());
-    let p = principal.clone();
+    let p = caller.0.clone();
     idempotent::run(
         &state,
         &req,
-        &principal,
+        caller,
         key,
         body.hash,
         StatusCode::CREATED,
@@ -140,17 +140,17 @@ pub async fn refund_contribution(
 pub async fn record_disbursement_outcome(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    caller: Caller,
     key: IdempotencyKey,
     path: web::Path<Uuid>,
     body: FingerprintedJson<DisbursementOutcome>,
 ) -> ApiResult<HttpResponse> {
     let id = DisbursementId::from(path.into_inner().to_string());
-    let p = principal.clone();
+    let p = caller.0.clone();
     idempotent::run(
         &state,
         &req,
-        &principal,
+        caller,
         key,
         body.hash,
         StatusCode::OK,

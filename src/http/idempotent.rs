@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::extract;
 use super::problem::{Problem, PROBLEM_JSON};
 use super::AppState;
-use crate::auth::access::Principal;
+use crate::auth::access::{Caller, Principal};
 use crate::db::DbConnection;
 use crate::error::Error;
 use crate::idempotency::{self, Answer, Request};
@@ -113,7 +113,7 @@ fn caller_of(principal: &Principal) -> String {
 pub async fn run<T, F>(
     state: &web::Data<AppState>,
     req: &HttpRequest,
-    principal: &Principal,
+    Caller(principal): Caller,
     key: IdempotencyKey,
     body_hash: String,
     success: StatusCode,
@@ -124,7 +124,7 @@ where
     F: FnOnce(&mut DbConnection) -> crate::error::Result<T> + Send + 'static,
 {
     let request = Request {
-        caller: caller_of(principal),
+        caller: caller_of(&principal),
         endpoint: format!("{} {}", req.method(), req.path()),
         key: key.0,
         body_hash,
@@ -136,6 +136,10 @@ where
     let answer = state
         .db
         .write_keyed(&shard, move |conn| {
+            // The caller's restriction first, in the command: refused, it
+            // claims no key and stores nothing (as when the extractor
+            // refused it), so a retry once enrolled runs.
+            crate::auth::second_factor::require_unrestricted(conn, &principal)?;
             idempotency::run_in_command(conn, &request, |conn| match work(conn) {
                 Ok(value) => Ok(Answer {
                     status: success.as_u16(),

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::contributions::{self, Contribution};
 use super::holds::{self, Disbursement, Hold, NewDisbursement, NewHold, ReleaseHold, SplitHold};
 use super::Entry;
-use crate::auth::access::Principal;
+use crate::auth::access::{Caller, Principal};
 use crate::auth::policy::Permission;
 use crate::http::idempotent::{self, FingerprintedJson, IdempotencyKey};
 use crate::http::problem::ApiResult;
@@ -152,17 +152,17 @@ pub async fn get_contribution(
 pub async fn place_hold(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    caller: Caller,
     key: IdempotencyKey,
     path: web::Path<Uuid>,
     body: FingerprintedJson<NewHold>,
 ) -> ApiResult<HttpResponse> {
     let id = PoolId::from(path.into_inner().to_string());
-    let p = principal.clone();
+    let p = caller.0.clone();
     idempotent::run(
         &state,
         &req,
-        &principal,
+        caller,
         key,
         body.hash,
         StatusCode::CREATED,
@@ -230,17 +230,17 @@ pub async fn get_hold(
 pub async fn split_hold(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    caller: Caller,
     key: IdempotencyKey,
     path: web::Path<Uuid>,
     body: FingerprintedJson<SplitHold>,
 ) -> ApiResult<HttpResponse> {
     let id = HoldId::from(path.into_inner().to_string());
-    let p = principal.clone();
+    let p = caller.0.clone();
     idempotent::run(
         &state,
         &req,
-        &principal,
+        caller,
         key,
         body.hash,
         StatusCode::CREATED,
@@ -263,17 +263,17 @@ pub async fn split_hold(
 pub async fn release_hold(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    caller: Caller,
     key: IdempotencyKey,
     path: web::Path<Uuid>,
     body: FingerprintedJson<ReleaseHold>,
 ) -> ApiResult<HttpResponse> {
     let id = HoldId::from(path.into_inner().to_string());
-    let p = principal.clone();
+    let p = caller.0.clone();
     idempotent::run(
         &state,
         &req,
-        &principal,
+        caller,
         key,
         body.hash,
         StatusCode::OK,
@@ -296,17 +296,17 @@ pub async fn release_hold(
 pub async fn create_disbursement(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    caller: Caller,
     key: IdempotencyKey,
     path: web::Path<Uuid>,
     body: FingerprintedJson<NewDisbursement>,
 ) -> ApiResult<HttpResponse> {
     let id = HoldId::from(path.into_inner().to_string());
-    let p = principal.clone();
+    let p = caller.0.clone();
     idempotent::run(
         &state,
         &req,
-        &principal,
+        caller,
         key,
         body.hash,
         StatusCode::CREATED,

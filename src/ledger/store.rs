@@ -16,9 +16,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::{Account, BalanceDelta};
-use crate::db::schema::{
-    contributions, disbursements, holds, ledger_entries, ledger_postings, pools,
-};
+use crate::db::schema::{contributions, disbursements, holds, ledger_entries, ledger_postings};
 use crate::db::DbConnection;
 use crate::error::{Error, Result};
 use crate::ids::new_id;
@@ -74,6 +72,7 @@ pub(super) fn move_balances(
     pool_id: &str,
     d: &BalanceDelta,
 ) -> Result<usize> {
+    use crate::db::statement::{Kept, Param::BigInt, Param::Text};
     let room = |change: i64| {
         if change > 0 {
             MAX_TOTAL_MINOR.saturating_sub(change)
@@ -81,30 +80,56 @@ pub(super) fn move_balances(
             i64::MAX
         }
     };
-    Ok(diesel::update(
-        pools::table
-            .filter(pools::id.eq(pool_id))
-            .filter(pools::available_minor.ge(-d.available))
-            .filter(pools::held_minor.ge(-d.held))
-            .filter(pools::deficit_minor.ge(-d.deficit))
-            .filter(pools::available_minor.le(room(d.available)))
-            .filter(pools::held_minor.le(room(d.held)))
-            .filter(pools::deficit_minor.le(room(d.deficit)))
-            .filter(pools::received_minor.le(room(d.received)))
-            .filter(pools::refunded_minor.le(room(d.refunded)))
-            .filter(pools::fees_minor.le(room(d.fees)))
-            .filter(pools::paid_minor.le(room(d.paid))),
-    )
-    .set((
-        pools::available_minor.eq(pools::available_minor + d.available),
-        pools::held_minor.eq(pools::held_minor + d.held),
-        pools::deficit_minor.eq(pools::deficit_minor + d.deficit),
-        pools::received_minor.eq(pools::received_minor + d.received),
-        pools::refunded_minor.eq(pools::refunded_minor + d.refunded),
-        pools::fees_minor.eq(pools::fees_minor + d.fees),
-        pools::paid_minor.eq(pools::paid_minor + d.paid),
-    ))
+    // diesel would prepare its `UPDATE` anew at each call: kept instead
+    // (`crate::db::statement`), as every money write runs it.
+    Ok(Kept::<MoveBalances>::new(vec![
+        BigInt(d.available),
+        BigInt(d.held),
+        BigInt(d.deficit),
+        BigInt(d.received),
+        BigInt(d.refunded),
+        BigInt(d.fees),
+        BigInt(d.paid),
+        Text(pool_id),
+        BigInt(-d.available),
+        BigInt(-d.held),
+        BigInt(-d.deficit),
+        BigInt(room(d.available)),
+        BigInt(room(d.held)),
+        BigInt(room(d.deficit)),
+        BigInt(room(d.received)),
+        BigInt(room(d.refunded)),
+        BigInt(room(d.fees)),
+        BigInt(room(d.paid)),
+    ])
     .execute(conn)?)
+}
+
+/// [`move_balances`]'s statement.
+struct MoveBalances;
+
+impl crate::db::statement::Sql for MoveBalances {
+    const PIECES: &'static [&'static str] = &[
+        "UPDATE pools SET available_minor = available_minor + ",
+        ", held_minor = held_minor + ",
+        ", deficit_minor = deficit_minor + ",
+        ", received_minor = received_minor + ",
+        ", refunded_minor = refunded_minor + ",
+        ", fees_minor = fees_minor + ",
+        ", paid_minor = paid_minor + ",
+        " WHERE id = ",
+        " AND available_minor >= ",
+        " AND held_minor >= ",
+        " AND deficit_minor >= ",
+        " AND available_minor <= ",
+        " AND held_minor <= ",
+        " AND deficit_minor <= ",
+        " AND received_minor <= ",
+        " AND refunded_minor <= ",
+        " AND fees_minor <= ",
+        " AND paid_minor <= ",
+        "",
+    ];
 }
 
 /// Writes an entry and its (non-zero) postings: two statements, the
@@ -123,21 +148,37 @@ pub(super) fn insert_entry(
         .filter(|(_, amount)| *amount != 0)
         .map(|&(account, amount)| {
             (
-                ledger_postings::collective_id.eq(&entry.collective_id),
+                // Owned: an insert diesel keeps prepared takes no borrows.
+                ledger_postings::collective_id.eq(entry.collective_id.clone()),
                 ledger_postings::id.eq(new_id()),
-                ledger_postings::entry_id.eq(&entry.id),
-                ledger_postings::pool_id.eq(&entry.pool_id),
+                ledger_postings::entry_id.eq(entry.id.clone()),
+                ledger_postings::pool_id.eq(entry.pool_id.clone()),
                 ledger_postings::account.eq(account.as_str()),
                 ledger_postings::amount_minor.eq(amount),
-                ledger_postings::currency.eq(currency),
+                ledger_postings::currency.eq(currency.to_owned()),
             )
         })
         .collect();
-    if rows.is_empty() {
-        return Ok(());
+    // An array's insert is prepared once and kept; a `Vec`'s anew at each
+    // call (`crate::db::statement`). Entries have two to four postings.
+    macro_rules! insert_kept {
+        ($($n:literal)*) => {
+            match rows.len() {
+                0 => {}
+                $($n => {
+                    let rows = <[_; $n]>::try_from(rows)
+                        .map_err(|_| Error::Internal("postings miscounted".into()))?;
+                    let insert = diesel::insert_into(ledger_postings::table).values(&rows);
+                    on_backend!(conn, |c| insert.execute(c))?;
+                })*
+                _ => {
+                    let insert = diesel::insert_into(ledger_postings::table).values(&rows);
+                    on_backend!(conn, |c| insert.execute(c))?;
+                }
+            }
+        };
     }
-    let insert = diesel::insert_into(ledger_postings::table).values(&rows);
-    on_backend!(conn, |c| insert.execute(c))?;
+    insert_kept!(1 2 3 4);
     Ok(())
 }
 

@@ -50,15 +50,26 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<PoolRow>> {
 /// transactions are serial anyway). Lock order: pool, then hold, then
 /// disbursement.
 pub fn lock(conn: &mut DbConnection, id: &str) -> Result<PoolRow> {
-    // Locked and read in one statement (one round trip, not two).
-    diesel::update(pools::table.find(id))
-        .set(pools::version.eq(pools::version))
-        // All columns in the row's order (a `Selectable` row cannot be
-        // returned through diesel's `MultiConnection`).
-        .returning(pools::all_columns)
-        .get_result::<PoolRow>(conn)
-        .optional()?
-        .ok_or(Error::NotFound { what: "pool" })
+    let row = pools::table.find(id);
+    let found = match conn {
+        // Every write on SQLite runs in a transaction begun `IMMEDIATE`
+        // (the writer's batch, `write_tx`): it holds the database's one
+        // write lock already, so a read is as good as a lock, and writes
+        // nothing.
+        DbConnection::Sqlite(c) => row.select(PoolRow::as_select()).get_result(c).optional()?,
+        // Locked (as an `UPDATE` of its balances locks it: other rows may
+        // still refer to it) and read in one statement. Not an `UPDATE`,
+        // which would leave a new version of the row for every command of
+        // a batch (PostgreSQL keeps them all until the batch commits, and
+        // each later read walks past them); and kept prepared, where
+        // diesel prepares an `UPDATE` anew at each call.
+        DbConnection::Postgres(c) => row
+            .select(PoolRow::as_select())
+            .for_no_key_update()
+            .get_result(c)
+            .optional()?,
+    };
+    found.ok_or(Error::NotFound { what: "pool" })
 }
 
 pub fn list(

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::service::{self, Query};
 use super::*;
-use crate::auth::access::Principal;
+use crate::auth::access::{Caller, Principal};
 use crate::http::extract::{with_etag, IfMatch, Json, JsonOrEmpty};
 use crate::http::idempotent::{self, FingerprintedJson, IdempotencyKey};
 use crate::http::problem::ApiResult;
@@ -266,18 +266,18 @@ pub async fn review_request(
 pub async fn approve_request(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    caller: Caller,
     key: IdempotencyKey,
     path: web::Path<Uuid>,
     if_match: IfMatch,
     body: FingerprintedJson<NewApproval>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner().to_string();
-    let p = principal.clone();
+    let p = caller.0.clone();
     idempotent::run(
         &state,
         &req,
-        &principal,
+        caller,
         key,
         body.hash,
         StatusCode::OK,
@@ -328,18 +328,18 @@ pub async fn reject_request(
 pub async fn withdraw_request(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    caller: Caller,
     key: IdempotencyKey,
     path: web::Path<Uuid>,
     if_match: IfMatch,
     body: FingerprintedJson<OptionalReason>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner().to_string();
-    let p = principal.clone();
+    let p = caller.0.clone();
     idempotent::run(
         &state,
         &req,
-        &principal,
+        caller,
         key,
         body.hash,
         StatusCode::OK,
@@ -362,18 +362,18 @@ pub async fn withdraw_request(
 pub async fn cancel_request(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    caller: Caller,
     key: IdempotencyKey,
     path: web::Path<Uuid>,
     if_match: IfMatch,
     body: FingerprintedJson<OptionalReason>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner().to_string();
-    let p = principal.clone();
+    let p = caller.0.clone();
     idempotent::run(
         &state,
         &req,
-        &principal,
+        caller,
         key,
         body.hash,
         StatusCode::OK,
@@ -421,17 +421,17 @@ pub async fn declare_conflict(
 pub async fn pay_request(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    caller: Caller,
     key: IdempotencyKey,
     path: web::Path<Uuid>,
     body: FingerprintedJson<NewDisbursement>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner().to_string();
-    let p = principal.clone();
+    let p = caller.0.clone();
     idempotent::run(
         &state,
         &req,
-        &principal,
+        caller,
         key,
         body.hash,
         StatusCode::CREATED,

@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::*;
-use crate::auth::access::Principal;
+use crate::auth::access::{Caller, Principal};
 use crate::db::DbConnection;
 use crate::http::extract::{with_etag, IfMatch, Json};
 use crate::http::idempotent::{self, FingerprintedJson, IdempotencyKey};
@@ -32,7 +32,7 @@ pub struct NoBody {}
 async fn money_step(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    caller: Caller,
     key: IdempotencyKey,
     path: web::Path<Uuid>,
     if_match: IfMatch,
@@ -40,11 +40,11 @@ async fn money_step(
     step: fn(&mut DbConnection, &Principal, &str, Option<&str>) -> crate::error::Result<Round>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner().to_string();
-    let p = principal.clone();
+    let p = caller.0.clone();
     idempotent::run(
         &state,
         &req,
-        &principal,
+        caller,
         key,
         body.hash,
         StatusCode::OK,
@@ -161,23 +161,13 @@ pub async fn update_round(
 pub async fn open_round(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    caller: Caller,
     key: IdempotencyKey,
     path: web::Path<Uuid>,
     if_match: IfMatch,
     body: FingerprintedJson<NoBody>,
 ) -> ApiResult<HttpResponse> {
-    money_step(
-        state,
-        req,
-        principal,
-        key,
-        path,
-        if_match,
-        body,
-        service::open,
-    )
-    .await
+    money_step(state, req, caller, key, path, if_match, body, service::open).await
 }
 
 /// Close the vote; each ballot's weight is fixed now. Coordinators.
@@ -268,7 +258,7 @@ pub async fn round_results(
 pub async fn enact_round(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    caller: Caller,
     key: IdempotencyKey,
     path: web::Path<Uuid>,
     if_match: IfMatch,
@@ -277,7 +267,7 @@ pub async fn enact_round(
     money_step(
         state,
         req,
-        principal,
+        caller,
         key,
         path,
         if_match,
@@ -301,7 +291,7 @@ pub async fn enact_round(
 pub async fn cancel_round(
     state: web::Data<AppState>,
     req: HttpRequest,
-    principal: Principal,
+    caller: Caller,
     key: IdempotencyKey,
     path: web::Path<Uuid>,
     if_match: IfMatch,
@@ -310,7 +300,7 @@ pub async fn cancel_round(
     money_step(
         state,
         req,
-        principal,
+        caller,
         key,
         path,
         if_match,
