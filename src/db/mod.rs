@@ -649,6 +649,38 @@ mod tests {
         assert!(!shown.contains("s3cret"), "{shown}");
     }
 
+    /// No check on checkout for a connection back in the pool within
+    /// [`TRUSTED_FOR`] (under load, every request's); one that sat longer,
+    /// or came back while the database was found unreachable, is checked.
+    #[test]
+    fn a_connection_back_within_a_second_is_handed_out_unchecked() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("ping.db").display());
+        let manager = ConnectionManager::new(DatabaseUrl::parse(&url).expect("a URL"));
+        let mut conn = manager.connect().expect("a connection");
+        let seen = statement::Seen::watch(&mut conn);
+        let pings = || seen.ran().iter().filter(|sql| *sql == "SELECT 1").count();
+
+        manager.is_valid(&mut conn).expect("valid");
+        assert!(!manager.has_broken(&mut conn));
+        manager.is_valid(&mut conn).expect("valid");
+        assert_eq!(pings(), 0, "{:?}", seen.ran());
+
+        conn.returned = Instant::now().checked_sub(TRUSTED_FOR + Duration::from_millis(10));
+        manager.is_valid(&mut conn).expect("valid");
+        assert_eq!(pings(), 1, "checked after sitting idle");
+
+        manager.health.mark_unreachable();
+        assert!(!manager.has_broken(&mut conn));
+        manager.health.mark_reachable();
+        manager.is_valid(&mut conn).expect("valid");
+        assert_eq!(
+            pings(),
+            2,
+            "checked after the database was found unreachable"
+        );
+    }
+
     #[test]
     fn migration_folders_match() {
         let names = |dir: &str| {
@@ -927,7 +959,12 @@ impl Db {
             };
             (0..count)
                 .map(|_| {
-                    writer::Writer::start(self.pool.clone(), self.health.clone(), self.write_queue)
+                    writer::Writer::start(
+                        self.pool.clone(),
+                        self.health.clone(),
+                        self.write_queue,
+                        self.backend == "sqlite",
+                    )
                 })
                 .collect()
         });

@@ -9,8 +9,10 @@
 //! bound and run.
 
 use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
 
 use diesel::backend::Backend;
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, HasSqlType, Integer, Text};
@@ -91,39 +93,57 @@ where
 
 impl<S, Conn> diesel::RunQueryDsl<Conn> for Kept<'_, S> {}
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use std::sync::{Arc, Mutex};
+/// A kept statement that returns rows (`… RETURNING`) of this SQL type:
+/// run it with `get_result`.
+pub trait Returns: Sql {
+    type SqlType: diesel::sql_types::SingleValue;
+}
 
-    use diesel::connection::{Instrumentation, InstrumentationEvent};
-    use diesel::Connection;
+impl<S: Returns> diesel::query_builder::Query for Kept<'_, S> {
+    type SqlType = S::SqlType;
+}
 
-    /// The texts a connection prepared to keep (`CacheQuery`), and every
-    /// statement it ran, from diesel's instrumentation.
-    #[derive(Default, Clone)]
-    pub struct Seen {
-        pub kept: Arc<Mutex<Vec<String>>>,
-        pub ran: Arc<Mutex<Vec<String>>>,
-    }
+/// What a connection prepared to keep (diesel's `CacheQuery`) and every
+/// statement it ran (their SQL, without parameters), from diesel's
+/// instrumentation: for the tests that check the money path keeps its
+/// statements prepared.
+#[derive(Debug, Default, Clone)]
+pub struct Seen {
+    pub kept: Arc<Mutex<Vec<String>>>,
+    pub ran: Arc<Mutex<Vec<String>>>,
+}
 
-    impl Instrumentation for Seen {
-        fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-            match event {
-                InstrumentationEvent::CacheQuery { sql, .. } => {
-                    self.kept.lock().unwrap().push(sql.to_owned())
-                }
-                InstrumentationEvent::StartQuery { query, .. } => {
-                    self.ran.lock().unwrap().push(query.to_string())
-                }
-                _ => {}
-            }
-        }
-    }
-
+impl Seen {
     /// Watches what `conn` prepares and runs from now on.
-    pub fn watch(conn: &mut crate::db::DbConnection) -> Seen {
-        let seen = Seen::default();
+    pub fn watch(conn: &mut crate::db::DbConnection) -> Self {
+        use diesel::Connection;
+        let seen = Self::default();
         conn.set_instrumentation(seen.clone());
         seen
+    }
+
+    pub fn kept(&self) -> Vec<String> {
+        self.kept.lock().map(|k| k.clone()).unwrap_or_default()
+    }
+
+    pub fn ran(&self) -> Vec<String> {
+        self.ran.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl Instrumentation for Seen {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        let (list, sql) = match event {
+            InstrumentationEvent::CacheQuery { sql, .. } => (&self.kept, sql.trim().to_owned()),
+            InstrumentationEvent::StartQuery { query, .. } => {
+                let text = query.to_string();
+                let sql = text.split(" -- binds:").next().unwrap_or_default();
+                (&self.ran, sql.trim().to_owned())
+            }
+            _ => return,
+        };
+        if let Ok(mut list) = list.lock() {
+            list.push(sql);
+        }
     }
 }

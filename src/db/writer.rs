@@ -41,6 +41,10 @@ pub const POSTGRES_WRITERS: usize = 4;
 /// Seconds an `overloaded` caller is told to wait.
 pub const OVERLOADED_RETRY_AFTER: u64 = 1;
 
+/// How often, at most, the checkpointer moves what the writer committed
+/// from SQLite's write-ahead log into the database file.
+pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// One queued command: its work, and where its answer goes.
 trait Command: Send {
     /// Runs the work on the batch's connection (in a savepoint the writer
@@ -130,11 +134,33 @@ impl Writer {
     /// Starts the writer thread; each batch takes a connection of `pool`
     /// (so a connection's settings are the pool's), and only this thread
     /// writes through it.
-    pub fn start(pool: DbPool, health: Arc<health::Health>, capacity: usize) -> Self {
+    ///
+    /// On SQLite (`sqlite`), the writer's connection does not checkpoint
+    /// the write-ahead log itself: a thread beside it does (see
+    /// [`checkpoints`]).
+    pub fn start(pool: DbPool, health: Arc<health::Health>, capacity: usize, sqlite: bool) -> Self {
         let (queue, commands) = sync_channel::<Box<dyn Command>>(capacity.max(1));
+        let committed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        if sqlite {
+            let (pool, health, committed) =
+                (pool.clone(), health.clone(), Arc::downgrade(&committed));
+            std::thread::Builder::new()
+                .name("commonpot-checkpoint".into())
+                .spawn(move || checkpoints(pool, health, committed))
+                .map(|_| ())
+                .unwrap_or_else(|e| tracing::error!(%e, "cannot start the checkpoint thread"));
+        }
         std::thread::Builder::new()
             .name("commonpot-writer".into())
-            .spawn(move || Batches { pool, health }.serve(commands))
+            .spawn(move || {
+                Batches {
+                    pool,
+                    health,
+                    sqlite,
+                    committed,
+                }
+                .serve(commands)
+            })
             .map(|_| ())
             .unwrap_or_else(|e| tracing::error!(%e, "cannot start the writer thread"));
         Self { queue }
@@ -175,6 +201,52 @@ impl Writer {
 struct Batches {
     pool: DbPool,
     health: Arc<health::Health>,
+    /// SQLite: its connection leaves checkpoints to [`checkpoints`].
+    sqlite: bool,
+    /// Batches committed so far (the checkpointer's cue; it stops when
+    /// this is dropped with the writer).
+    committed: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// `wal_autocheckpoint`: SQLite's default (pages), and none.
+const AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 1000";
+const NO_AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 0";
+
+/// SQLite's checkpoints, off the writer's thread. By default the connection
+/// that commits past 1,000 pages of log copies them into the database file
+/// and syncs it, within its commit: the writer, every few batches, a sixth
+/// of its time under load (#23), with every command of the batch waiting.
+/// While the writer holds a connection, that connection does not; this
+/// thread copies what was committed, `PASSIVE` (it never waits for the
+/// writer or readers, nor makes them wait), at most every
+/// [`CHECKPOINT_EVERY`], on a connection of its own. The connection the
+/// writer gives back checkpoints by itself again.
+fn checkpoints(
+    pool: DbPool,
+    health: Arc<health::Health>,
+    committed: std::sync::Weak<std::sync::atomic::AtomicU64>,
+) {
+    use diesel::connection::SimpleConnection;
+    use std::sync::atomic::Ordering;
+    let mut done = 0;
+    loop {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        let Some(now) = committed.upgrade().map(|c| c.load(Ordering::Relaxed)) else {
+            return;
+        };
+        if now == done {
+            continue;
+        }
+        let Ok(mut conn) = checkout(&pool, &health, CHECKOUT_TIMEOUT) else {
+            continue;
+        };
+        if let DbConnection::Sqlite(c) = &mut **conn {
+            match c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+                Ok(()) => done = now,
+                Err(e) => tracing::warn!(%e, "checkpoint failed"),
+            }
+        }
+    }
 }
 
 impl Batches {
@@ -190,13 +262,16 @@ impl Batches {
             let first = match commands.try_recv() {
                 Ok(first) => first,
                 Err(TryRecvError::Empty) => {
-                    held = None;
+                    self.give_back(held.take());
                     match commands.recv() {
                         Ok(first) => first,
                         Err(_) => return,
                     }
                 }
-                Err(TryRecvError::Disconnected) => return,
+                Err(TryRecvError::Disconnected) => {
+                    self.give_back(held.take());
+                    return;
+                }
             };
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
@@ -210,6 +285,18 @@ impl Batches {
         }
     }
 
+    /// Gives the connection back to the pool, checkpointing by itself again.
+    fn give_back(&self, held: Option<PooledConnection>) {
+        if let Some(mut conn) = held {
+            if let DbConnection::Sqlite(c) = &mut **conn {
+                use diesel::connection::SimpleConnection;
+                if let Err(e) = c.batch_execute(AUTOCHECKPOINT) {
+                    tracing::warn!(%e, "the writer's connection cannot checkpoint by itself again");
+                }
+            }
+        }
+    }
+
     /// Runs one batch in one transaction and answers it; gives back the
     /// connection when it can take another batch.
     fn run(
@@ -219,7 +306,7 @@ impl Batches {
     ) -> Option<PooledConnection> {
         let mut conn = match held {
             Some(conn) => conn,
-            None => match checkout(&self.pool, &self.health, CHECKOUT_TIMEOUT) {
+            None => match self.take() {
                 Ok(conn) => conn,
                 Err(e) => {
                     answer_all(batch, Err(&e));
@@ -241,6 +328,17 @@ impl Batches {
         let conn = if reusable { Some(conn) } else { None };
         answer_all(batch, outcome.as_ref().map(|_| ()));
         conn
+    }
+
+    /// A connection of the pool for the batches; on SQLite, one that leaves
+    /// checkpoints to [`checkpoints`].
+    fn take(&self) -> Result<PooledConnection> {
+        let mut conn = checkout(&self.pool, &self.health, CHECKOUT_TIMEOUT)?;
+        if let (true, DbConnection::Sqlite(c)) = (self.sqlite, &mut **conn) {
+            use diesel::connection::SimpleConnection;
+            c.batch_execute(NO_AUTOCHECKPOINT).map_err(Error::Storage)?;
+        }
+        Ok(conn)
     }
 
     fn transaction(&self, conn: &mut DbConnection, batch: &mut [Box<dyn Command>]) -> Result<()> {
@@ -287,6 +385,8 @@ impl Batches {
             // Only a batch that wrote something says storage has room.
             if wrote {
                 health::committed();
+                self.committed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             Ok(())
         });

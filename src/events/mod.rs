@@ -212,14 +212,29 @@ fn numbering_sql(p: char, count: usize) -> String {
     )
 }
 
+/// [`take_numbers`]'s bump of the sequence.
+struct BumpSequence;
+
+impl crate::db::statement::Sql for BumpSequence {
+    const PIECES: &'static [&'static str] = &[
+        "UPDATE event_sequences SET last_seq = last_seq + ",
+        " WHERE collective_id = ",
+        " RETURNING last_seq",
+    ];
+}
+
+impl crate::db::statement::Returns for BumpSequence {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
 /// Takes `count` numbers from the collective's sequence and returns the
 /// last. The update locks the collective's row until commit.
 fn take_numbers(conn: &mut DbConnection, collective_id: &str, count: i64) -> QueryResult<i64> {
     // Bumped and read in one statement.
+    // Kept prepared (`crate::db::statement`): every batch runs it.
     let bump = |conn: &mut DbConnection| {
-        diesel::update(event_sequences::table.find(collective_id))
-            .set(event_sequences::last_seq.eq(event_sequences::last_seq + count))
-            .returning(event_sequences::last_seq)
+        use crate::db::statement::{Kept, Param};
+        Kept::<BumpSequence>::new(vec![Param::BigInt(count), Param::Text(collective_id)])
             .get_result::<i64>(conn)
             .optional()
     };
@@ -377,7 +392,7 @@ mod plan {
         let url = format!("sqlite://{}", dir.path().join("plan.db").display());
         let pool = crate::db::open(&DatabaseUrl::parse(&url).expect("a URL"), 1).expect("migrated");
         let mut conn = pool.get().expect("a connection");
-        let DbConnection::Sqlite(c) = &mut *conn else {
+        let DbConnection::Sqlite(c) = &mut **conn else {
             unreachable!("a SQLite URL opens SQLite")
         };
 

@@ -136,36 +136,7 @@ where
     let answer = state
         .db
         .write_keyed(&shard, move |conn| {
-            // The caller's restriction first, in the command: refused, it
-            // claims no key and stores nothing (as when the extractor
-            // refused it), so a retry once enrolled runs.
-            crate::auth::second_factor::require_unrestricted(conn, &principal)?;
-            idempotency::run_in_command(conn, &request, |conn| match work(conn) {
-                Ok(value) => Ok(Answer {
-                    status: success.as_u16(),
-                    body: serde_json::to_string(&value)
-                        .map_err(|e| Error::Internal(e.to_string()))?,
-                    replayed: false,
-                }),
-                // Outages are not answers: nothing is stored, a retry runs.
-                Err(
-                    e @ (Error::Storage(_)
-                    | Error::Internal(_)
-                    | Error::Undecryptable(_)
-                    | Error::Unavailable(_)
-                    | Error::Overloaded { .. }
-                    | Error::StorageFull(_)),
-                ) => Err(e),
-                Err(refusal) => {
-                    let problem = Problem::from(refusal);
-                    Ok(Answer {
-                        status: problem.status,
-                        body: serde_json::to_string(&*problem)
-                            .map_err(|e| Error::Internal(e.to_string()))?,
-                        replayed: false,
-                    })
-                }
-            })
+            command(conn, &principal, &request, success, work)
         })
         .await?;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -180,4 +151,48 @@ where
         response.insert_header(("Idempotent-Replayed", "true"));
     }
     Ok(response.body(answer.body))
+}
+
+/// A money-moving request's write command, as the writer runs it (in the
+/// command's savepoint): the caller's second-factor restriction first —
+/// refused, it claims no key and stores nothing, so a retry once enrolled
+/// runs —, then `work` once per key with its answer stored. Refusals are
+/// answers and are stored; outages are not, so a retry runs the work.
+pub fn command<T, F>(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    request: &Request,
+    success: StatusCode,
+    work: F,
+) -> crate::error::Result<Answer>
+where
+    T: Serialize,
+    F: FnOnce(&mut DbConnection) -> crate::error::Result<T>,
+{
+    crate::auth::second_factor::require_unrestricted(conn, principal)?;
+    idempotency::run_in_command(conn, request, |conn| match work(conn) {
+        Ok(value) => Ok(Answer {
+            status: success.as_u16(),
+            body: serde_json::to_string(&value).map_err(|e| Error::Internal(e.to_string()))?,
+            replayed: false,
+        }),
+        // Outages are not answers: nothing is stored, a retry runs.
+        Err(
+            e @ (Error::Storage(_)
+            | Error::Internal(_)
+            | Error::Undecryptable(_)
+            | Error::Unavailable(_)
+            | Error::Overloaded { .. }
+            | Error::StorageFull(_)),
+        ) => Err(e),
+        Err(refusal) => {
+            let problem = Problem::from(refusal);
+            Ok(Answer {
+                status: problem.status,
+                body: serde_json::to_string(&*problem)
+                    .map_err(|e| Error::Internal(e.to_string()))?,
+                replayed: false,
+            })
+        }
+    })
 }

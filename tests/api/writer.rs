@@ -305,3 +305,80 @@ async fn on_sqlite_a_write_request_without_a_key_queues_for_the_writer_too() {
     first.expect(201);
     second.expect(201);
 }
+
+/// A money write runs only statements its connection prepared once and
+/// keeps (#23: diesel prepares every `UPDATE` anew otherwise, a sixth of
+/// the writer's time), save the transaction's own control statements and
+/// the batch's numbering of its events (one per batch, its text varies
+/// with their count). Each contribution is its own batch here, the worst
+/// case: under load a batch holds many.
+#[actix_rt::test]
+async fn a_money_write_prepares_no_statement_anew() {
+    use commonpot::db::statement::Seen;
+    use commonpot::db::{open, DatabaseUrl, Db};
+
+    let app = TestApp::spawn().await;
+    let (collective, admin) = app.bootstrap("Northside").await;
+    let pool = app.pool(&collective, &admin.token, "EUR").await;
+    // A handle of its own on one connection, watched: its writer takes
+    // that connection for its batches.
+    let url = DatabaseUrl::parse(&app.settings.database_url).unwrap();
+    let db = Db::new(open(&url, 1).unwrap(), &url);
+    let seen = {
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || Seen::watch(&mut db.get().unwrap()))
+            .await
+            .unwrap()
+    };
+    let mut later = Vec::new();
+    for round in 0..3 {
+        let before = seen.ran().len();
+        let principal = commonpot::auth::access::Principal::User {
+            user_id: admin.user_id.clone(),
+        };
+        let pool_id = commonpot::ids::PoolId::from(pool.clone());
+        let request = commonpot::idempotency::Request {
+            caller: format!("user:{}", admin.user_id),
+            endpoint: format!("POST /api/v1/pools/{pool}/contributions"),
+            key: format!("prepared-{round}"),
+            body_hash: format!("body-{round}"),
+        };
+        let input: commonpot::ledger::contributions::NewContribution =
+            serde_json::from_value(json!({"amount": "1.00", "method": "cash"})).unwrap();
+        let answer = db
+            .write(move |conn| {
+                commonpot::http::idempotent::command(
+                    conn,
+                    &principal.clone(),
+                    &request,
+                    actix_web::http::StatusCode::CREATED,
+                    |conn| commonpot::flows::record_contribution(conn, &principal, &pool_id, input),
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        if round > 0 {
+            later.extend(seen.ran()[before..].to_vec());
+        }
+    }
+    let kept = seen.kept();
+    assert!(
+        kept.iter()
+            .any(|sql| sql.starts_with("UPDATE pools SET available_minor")),
+        "the balances' update is kept: {kept:#?}"
+    );
+    let control = |sql: &str| {
+        let word = sql.split_whitespace().next().unwrap_or_default();
+        ["BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK"].contains(&word)
+            || sql.starts_with("UPDATE events SET seq")
+            // The pool's check of a connection back after a second.
+            || sql == "SELECT 1"
+    };
+    let anew: Vec<&String> = later
+        .iter()
+        .filter(|sql| !control(sql) && !kept.contains(sql))
+        .collect();
+    assert!(later.len() > 10, "the contributions ran: {later:#?}");
+    assert!(anew.is_empty(), "prepared anew at each call: {anew:#?}");
+}
