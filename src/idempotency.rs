@@ -154,7 +154,7 @@ fn once(
         Param::Text(&request.endpoint),
         Param::Text(&request.key),
     ])
-    .execute(conn)?;
+    .execute_on(conn)?;
     Ok(answer)
 }
 

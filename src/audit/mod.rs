@@ -44,19 +44,20 @@ pub fn record(
     // affected, and a copy of the database should not.
     let id = new_id();
     let details = crate::crypto::seal("audit_records", "details", &id, &details.to_string())?;
-    diesel::insert_into(audit_records::table)
-        .values(AuditRow {
-            collective_id: actor.collective_id.clone(),
-            id,
-            occurred_at: now(),
-            actor_kind: actor.kind().to_owned(),
-            actor_id: actor.id().to_owned(),
-            action: action.to_owned(),
-            object_kind: object_kind.to_owned(),
-            object_id: object_id.to_owned(),
-            details,
-        })
-        .execute(conn)?;
+    let row = AuditRow {
+        collective_id: actor.collective_id.clone(),
+        id,
+        occurred_at: now(),
+        actor_kind: actor.kind().to_owned(),
+        actor_id: actor.id().to_owned(),
+        action: action.to_owned(),
+        object_kind: object_kind.to_owned(),
+        object_id: object_id.to_owned(),
+        details,
+    };
+    crate::on_backend!(conn, |c| diesel::insert_into(audit_records::table)
+        .values(&row)
+        .execute(c))?;
     Ok(())
 }
 

@@ -47,12 +47,12 @@ pub fn find(conn: &mut DbConnection, user_id: &str) -> Result<Option<Enrolment>>
 
 /// Whether the person has an enrolment in `state`.
 pub fn has(conn: &mut DbConnection, user_id: &str, state: &str) -> Result<bool> {
-    Ok(diesel::select(exists(
+    let query = diesel::select(exists(
         second_factors::table
             .filter(second_factors::user_id.eq(user_id))
             .filter(second_factors::state.eq(state)),
-    ))
-    .get_result(conn)?)
+    ));
+    Ok(crate::on_backend!(conn, |c| query.get_result(c))?)
 }
 
 /// Replaces a pending enrolment (or none) with a new pending one. Answers
@@ -199,8 +199,10 @@ pub fn remove(conn: &mut DbConnection, user_id: &str) -> Result<usize> {
 
 /// Whether the person is an active coordinator or admin of a collective
 /// that requires a second factor of them.
+/// On the concrete connection (`crate::on_backend`): every money write of a
+/// person runs it.
 pub fn required_of(conn: &mut DbConnection, user_id: &str) -> Result<bool> {
-    Ok(diesel::select(exists(
+    let query = diesel::select(exists(
         memberships::table
             .inner_join(collectives::table)
             .filter(memberships::user_id.eq(user_id))
@@ -213,8 +215,8 @@ pub fn required_of(conn: &mut DbConnection, user_id: &str) -> Result<bool> {
                     .or(memberships::role.eq(Role::Admin.as_str())),
             )
             .filter(collectives::require_second_factor_for_coordinators.eq(true)),
-    ))
-    .get_result(conn)?)
+    ));
+    Ok(crate::on_backend!(conn, |c| query.get_result(c))?)
 }
 
 /// The person's email, the name their authenticator shows and their

@@ -86,12 +86,14 @@ pub fn membership_of(
     collective_id: &str,
     user_id: &str,
 ) -> Result<Option<MembershipRow>> {
-    Ok(memberships::table
+    // On the concrete connection (`crate::on_backend`): every request of a
+    // person in a collective runs it.
+    Ok(crate::on_backend!(conn, |c| memberships::table
         .filter(memberships::collective_id.eq(collective_id))
         .filter(memberships::user_id.eq(user_id))
         .select(MembershipRow::as_select())
-        .get_result(conn)
-        .optional()?)
+        .get_result(c)
+        .optional())?)
 }
 
 pub fn find_membership(

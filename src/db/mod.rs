@@ -30,6 +30,22 @@ pub enum DbConnection {
     Postgres(diesel::PgConnection),
 }
 
+/// Runs one diesel query on the concrete connection of either backend.
+/// For the queries the `MultiConnection` cannot express (batch inserts), and
+/// for the statements every money write runs: through the
+/// `MultiConnection` diesel writes a statement's SQL text out again at each
+/// call and looks its prepared statement up by that text, where on the
+/// concrete connection it finds it by type (#23).
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $query:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite($c) => $query,
+            $crate::db::DbConnection::Postgres($c) => $query,
+        }
+    };
+}
+
 pub type DbPool = r2d2::Pool<ConnectionManager>;
 pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 

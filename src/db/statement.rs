@@ -93,6 +93,15 @@ where
 
 impl<S, Conn> diesel::RunQueryDsl<Conn> for Kept<'_, S> {}
 
+impl<S: Sql> Kept<'_, S> {
+    /// Runs it on the concrete connection (`crate::on_backend`), where
+    /// diesel finds it prepared by its type.
+    pub fn execute_on(self, conn: &mut crate::db::DbConnection) -> QueryResult<usize> {
+        use diesel::RunQueryDsl;
+        crate::on_backend!(conn, |c| self.execute(c))
+    }
+}
+
 /// A kept statement that returns rows (`… RETURNING`) of this SQL type:
 /// run it with `get_result`.
 pub trait Returns: Sql {

@@ -98,19 +98,20 @@ pub fn record<T: Snapshot>(
             &Value::Object(private).to_string(),
         )?),
     };
-    diesel::insert_into(events::table)
-        .values((
-            events::collective_id.eq(collective_id),
-            events::id.eq(id),
-            events::seq.eq(None::<i64>),
-            events::kind.eq(event.name()),
-            events::object_kind.eq(event.object_kind()),
-            events::object_id.eq(object_id),
-            events::data.eq(Value::Object(data).to_string()),
-            events::private_data.eq(private_data),
-            events::occurred_at.eq(now()),
-        ))
-        .execute(conn)?;
+    let row = (
+        events::collective_id.eq(collective_id),
+        events::id.eq(id),
+        events::seq.eq(None::<i64>),
+        events::kind.eq(event.name()),
+        events::object_kind.eq(event.object_kind()),
+        events::object_id.eq(object_id),
+        events::data.eq(Value::Object(data).to_string()),
+        events::private_data.eq(private_data),
+        events::occurred_at.eq(now()),
+    );
+    crate::on_backend!(conn, |c| diesel::insert_into(events::table)
+        .values(row)
+        .execute(c))?;
     Ok(())
 }
 
@@ -234,9 +235,9 @@ fn take_numbers(conn: &mut DbConnection, collective_id: &str, count: i64) -> Que
     // Kept prepared (`crate::db::statement`): every batch runs it.
     let bump = |conn: &mut DbConnection| {
         use crate::db::statement::{Kept, Param};
-        Kept::<BumpSequence>::new(vec![Param::BigInt(count), Param::Text(collective_id)])
-            .get_result::<i64>(conn)
-            .optional()
+        let bump =
+            Kept::<BumpSequence>::new(vec![Param::BigInt(count), Param::Text(collective_id)]);
+        crate::on_backend!(conn, |c| bump.get_result::<i64>(c)).optional()
     };
     if let Some(last) = bump(conn)? {
         return Ok(last);

@@ -24,16 +24,7 @@ use crate::money::MAX_TOTAL_MINOR;
 use crate::pagination::{Page, PageRequest};
 use crate::pools::store::PoolRow;
 
-/// Runs one diesel query on the concrete connection of either backend, for
-/// the queries the `MultiConnection` cannot express (batch inserts).
-macro_rules! on_backend {
-    ($conn:expr, |$c:ident| $query:expr) => {
-        match $conn {
-            DbConnection::Sqlite($c) => $query,
-            DbConnection::Postgres($c) => $query,
-        }
-    };
-}
+use crate::on_backend;
 
 // ---------------------------------------------------------------- journal
 
@@ -102,7 +93,7 @@ pub(super) fn move_balances(
         BigInt(room(d.fees)),
         BigInt(room(d.paid)),
     ])
-    .execute(conn)?)
+    .execute_on(conn)?)
 }
 
 /// [`move_balances`]'s statement.
@@ -140,9 +131,9 @@ pub(super) fn insert_entry(
     currency: &str,
     postings: &[(Account, i64)],
 ) -> Result<()> {
-    diesel::insert_into(ledger_entries::table)
+    on_backend!(&mut *conn, |c| diesel::insert_into(ledger_entries::table)
         .values(entry)
-        .execute(conn)?;
+        .execute(c))?;
     let rows: Vec<_> = postings
         .iter()
         .filter(|(_, amount)| *amount != 0)
@@ -672,9 +663,9 @@ impl ContributionRow {
 pub(super) fn insert_contribution(conn: &mut DbConnection, row: &ContributionRow) -> Result<bool> {
     let sealed = row.sealed()?;
     let insert = |conn: &mut DbConnection| {
-        diesel::insert_into(contributions::table)
+        on_backend!(conn, |c| diesel::insert_into(contributions::table)
             .values(&sealed)
-            .execute(conn)
+            .execute(c))
     };
     // Only an external reference can collide (the id is new); without one
     // the insert needs no savepoint to recover from a collision.
