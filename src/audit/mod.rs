@@ -44,19 +44,19 @@ pub fn record(
     // affected, and a copy of the database should not.
     let id = new_id();
     let details = crate::crypto::seal("audit_records", "details", &id, &details.to_string())?;
-    let row = AuditRow {
-        collective_id: actor.collective_id.clone(),
-        id,
-        occurred_at: now(),
-        actor_kind: actor.kind().to_owned(),
-        actor_id: actor.id().to_owned(),
-        action: action.to_owned(),
-        object_kind: object_kind.to_owned(),
-        object_id: object_id.to_owned(),
-        details,
-    };
+    let row = (
+        audit_records::collective_id.eq(actor.collective_id.clone()),
+        audit_records::id.eq(id),
+        audit_records::occurred_at.eq(now()),
+        audit_records::actor_kind.eq(actor.kind()),
+        audit_records::actor_id.eq(actor.id().to_owned()),
+        audit_records::action.eq(action.to_owned()),
+        audit_records::object_kind.eq(object_kind.to_owned()),
+        audit_records::object_id.eq(object_id.to_owned()),
+        audit_records::details.eq(details),
+    );
     crate::on_backend!(conn, |c| diesel::insert_into(audit_records::table)
-        .values(&row)
+        .values(row)
         .execute(c))?;
     Ok(())
 }

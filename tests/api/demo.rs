@@ -86,7 +86,7 @@ async fn fingerprint(app: &TestApp) -> Vec<(String, i64)> {
         .into_iter()
         .map(|table| {
             let count: Count = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
-                .get_result(&mut *conn)
+                .get_result(&mut **conn)
                 .unwrap();
             (table.to_owned(), count.n)
         })

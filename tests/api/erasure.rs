@@ -41,7 +41,7 @@ pub(crate) async fn everything(app: &TestApp) -> String {
         match url.strip_prefix("sqlite://") {
             Some(path) => {
                 diesel::sql_query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .execute(&mut *conn)
+                    .execute(&mut **conn)
                     .ok();
                 for file in [path.to_owned(), format!("{path}-wal")] {
                     if let Ok(bytes) = std::fs::read(&file) {
@@ -55,7 +55,7 @@ pub(crate) async fn everything(app: &TestApp) -> String {
                     "SELECT table_name::text AS line FROM information_schema.tables \
                      WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
                 )
-                .load::<Line>(&mut *conn)
+                .load::<Line>(&mut **conn)
                 .expect("tables");
                 assert!(tables.len() > 20, "every table is listed");
                 for table in tables {
@@ -63,7 +63,7 @@ pub(crate) async fn everything(app: &TestApp) -> String {
                         "SELECT row_to_json(t)::text AS line FROM \"{}\" t",
                         table.line
                     ))
-                    .load::<Line>(&mut *conn)
+                    .load::<Line>(&mut **conn)
                     .expect("rows");
                     for row in rows {
                         text.push_str(&row.line);
@@ -78,7 +78,7 @@ pub(crate) async fn everything(app: &TestApp) -> String {
                 "SELECT {} AS row_id, {} AS value FROM {} WHERE {} IS NOT NULL",
                 field.id_sql, field.column, field.table, field.column
             ))
-            .load::<Cell>(&mut *conn)
+            .load::<Cell>(&mut **conn)
             .expect("sealed cells");
             for cell in cells {
                 if cell.value.is_empty() {

@@ -537,7 +537,7 @@ impl TestApp {
             diesel::sql_query(format!(
                 "SELECT kind, data FROM events WHERE object_id = '{id}' ORDER BY seq"
             ))
-            .load::<Row>(&mut *conn)
+            .load::<Row>(&mut **conn)
             .expect("events")
             .into_iter()
             .map(|r| (r.kind, serde_json::from_str(&r.data).expect("JSON data")))
@@ -559,7 +559,7 @@ impl TestApp {
         tokio::task::spawn_blocking(move || {
             let mut conn = db.get().expect("a connection");
             diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
-                .get_result::<Count>(&mut *conn)
+                .get_result::<Count>(&mut **conn)
                 .expect("count")
                 .n
         })

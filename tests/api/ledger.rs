@@ -659,7 +659,7 @@ async fn the_journal_cannot_be_edited_or_deleted() {
             "UPDATE ledger_entries SET kind = 'refund'",
             "DELETE FROM ledger_entries",
         ]
-        .map(|sql| diesel::sql_query(sql).execute(&mut *conn).is_err())
+        .map(|sql| diesel::sql_query(sql).execute(&mut **conn).is_err())
     })
     .await
     .unwrap();
@@ -818,7 +818,7 @@ async fn verify_passes_on_a_sound_ledger_and_reports_a_tampered_one() {
         use diesel::RunQueryDsl;
         let mut conn = db.get().unwrap();
         diesel::sql_query("UPDATE pools SET available_minor = available_minor + 1")
-            .execute(&mut *conn)
+            .execute(&mut **conn)
             .unwrap();
     })
     .await

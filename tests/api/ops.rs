@@ -623,7 +623,7 @@ mod verify {
     fn execute(url: &str, statement: &str) {
         let db = commonpot::db::open(&DatabaseUrl::parse(url).unwrap(), 1).unwrap();
         diesel::sql_query(statement)
-            .execute(&mut *db.get().unwrap())
+            .execute(&mut **db.get().unwrap())
             .unwrap();
     }
 

@@ -83,7 +83,7 @@ async fn stored_status(app: &TestApp, pledge_id: &str) -> String {
     tokio::task::spawn_blocking(move || {
         let mut conn = db.get().unwrap();
         diesel::sql_query(format!("SELECT status FROM pledges WHERE id = '{id}'"))
-            .get_result::<Row>(&mut *conn)
+            .get_result::<Row>(&mut **conn)
             .unwrap()
             .status
     })

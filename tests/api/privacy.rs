@@ -45,7 +45,7 @@ async fn whole_database(app: &TestApp) -> String {
                     "SELECT table_name::text AS line FROM information_schema.tables \
                      WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
                 )
-                .load::<Line>(&mut *conn)
+                .load::<Line>(&mut **conn)
                 .expect("tables");
                 assert!(tables.len() > 20, "every table is listed");
                 let mut text = String::new();
@@ -54,7 +54,7 @@ async fn whole_database(app: &TestApp) -> String {
                         "SELECT row_to_json(t)::text AS line FROM \"{}\" t",
                         table.line
                     ))
-                    .load::<Line>(&mut *conn)
+                    .load::<Line>(&mut **conn)
                     .expect("rows");
                     for row in rows {
                         text.push_str(&row.line);
@@ -75,7 +75,7 @@ async fn sql(app: &TestApp, statement: String) -> usize {
     tokio::task::spawn_blocking(move || {
         let mut conn = db.get().expect("a connection");
         diesel::sql_query(statement)
-            .execute(&mut *conn)
+            .execute(&mut **conn)
             .expect("SQL runs")
     })
     .await
@@ -87,7 +87,7 @@ async fn texts(app: &TestApp, query: String) -> Vec<String> {
     tokio::task::spawn_blocking(move || {
         let mut conn = db.get().expect("a connection");
         diesel::sql_query(query)
-            .load::<Line>(&mut *conn)
+            .load::<Line>(&mut **conn)
             .expect("query runs")
             .into_iter()
             .map(|l| l.line)

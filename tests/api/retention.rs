@@ -195,7 +195,7 @@ async fn redactions_recorded(app: &TestApp) -> (i64, i64) {
         let mut conn = db.get().expect("a connection");
         let mut count = |sql: &str| {
             diesel::sql_query(sql)
-                .get_result::<Count>(&mut *conn)
+                .get_result::<Count>(&mut **conn)
                 .expect("count")
                 .n
         };

@@ -78,7 +78,7 @@ async fn stored_secrets(app: &TestApp) -> Vec<String> {
     tokio::task::spawn_blocking(move || {
         let mut conn = db.get().expect("a connection");
         diesel::sql_query("SELECT secret FROM second_factors")
-            .load::<Row>(&mut *conn)
+            .load::<Row>(&mut **conn)
             .expect("secrets")
             .into_iter()
             .map(|r| r.secret)

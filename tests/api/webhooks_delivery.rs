@@ -376,7 +376,7 @@ pub async fn deliveries(app: &TestApp) -> Vec<(String, String, i32)> {
         diesel::sql_query(
             "SELECT event_type, status, attempts FROM webhook_deliveries ORDER BY event_seq, id",
         )
-        .load::<Row>(&mut *conn)
+        .load::<Row>(&mut **conn)
         .unwrap()
         .into_iter()
         .map(|r| (r.event_type, r.status, r.attempts))
@@ -393,7 +393,7 @@ pub async fn execute(app: &TestApp, sql: String) {
     let db = app.db.clone();
     tokio::task::spawn_blocking(move || {
         let mut conn = db.get().unwrap();
-        diesel::sql_query(sql).execute(&mut *conn).unwrap();
+        diesel::sql_query(sql).execute(&mut **conn).unwrap();
     })
     .await
     .unwrap();
@@ -707,7 +707,7 @@ async fn internal_addresses_are_refused_at_delivery_before_any_connection() {
             let db = app.db.clone();
             let rows: Vec<Row> = tokio::task::spawn_blocking(move || {
                 diesel::sql_query("SELECT endpoint_id, error FROM webhook_attempts")
-                    .load::<Row>(&mut *db.get().unwrap())
+                    .load::<Row>(&mut **db.get().unwrap())
                     .unwrap()
             })
             .await
@@ -810,7 +810,7 @@ async fn attempts(app: &TestApp) -> Vec<(String, i32, String)> {
     let db = app.db.clone();
     tokio::task::spawn_blocking(move || {
         diesel::sql_query("SELECT delivery_id, attempt, replica FROM webhook_attempts")
-            .load::<Row>(&mut *db.get().unwrap())
+            .load::<Row>(&mut **db.get().unwrap())
             .unwrap()
             .into_iter()
             .map(|r| (r.delivery_id, r.attempt, r.replica))

@@ -226,7 +226,7 @@ async fn kill_9_under_grouped_commits_keeps_every_acknowledged_write_and_no_half
         let present: Vec<String> = contributions::table
             .filter(contributions::pool_id.eq_any(&pool_ids))
             .select(contributions::id)
-            .load(&mut conn)
+            .load(&mut **conn)
             .unwrap();
         let endpoints: Vec<String> = pool_ids
             .iter()
@@ -235,7 +235,7 @@ async fn kill_9_under_grouped_commits_keeps_every_acknowledged_write_and_no_half
         let keys: Vec<i32> = idempotency_keys::table
             .filter(idempotency_keys::endpoint.eq_any(endpoints))
             .select(idempotency_keys::response_status)
-            .load(&mut conn)
+            .load(&mut **conn)
             .unwrap();
         (present, keys)
     })
@@ -371,6 +371,9 @@ async fn a_money_write_prepares_no_statement_anew() {
     let control = |sql: &str| {
         let word = sql.split_whitespace().next().unwrap_or_default();
         ["BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK"].contains(&word)
+            // The writer's connection leaves checkpoints to a thread beside
+            // it while it holds it (SQLite).
+            || sql.starts_with("PRAGMA wal_autocheckpoint")
             || sql.starts_with("UPDATE events SET seq")
             // The pool's check of a connection back after a second.
             || sql == "SELECT 1"
@@ -380,5 +383,8 @@ async fn a_money_write_prepares_no_statement_anew() {
         .filter(|sql| !control(sql) && !kept.contains(sql))
         .collect();
     assert!(later.len() > 10, "the contributions ran: {later:#?}");
-    assert!(anew.is_empty(), "prepared anew at each call: {anew:#?}");
+    assert!(
+        anew.is_empty(),
+        "prepared anew at each call: {anew:#?}\nkept: {kept:#?}"
+    );
 }
