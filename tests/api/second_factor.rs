@@ -553,3 +553,44 @@ async fn a_collective_that_requires_it_lets_coordinators_only_enrol_until_they_d
     .expect(200);
     app.get(&here, &promoted.token).await.expect(200);
 }
+
+/// On a money-moving request the restriction is read inside the write, on
+/// the writer's connection (#23): refused, nothing is booked and nothing is
+/// stored under the key, so the same request runs once the person has
+/// enrolled — once.
+#[actix_rt::test]
+async fn a_restricted_coordinator_s_money_write_is_refused_then_runs_once_they_enrol() {
+    let app = spawn().await;
+    let (collective, admin) = app.bootstrap("Northside").await;
+    let coordinator = app.join(&collective, &admin, "coordinator").await;
+    enrol(&app, &admin.token).await;
+    let pool = app.pool(&collective, &admin.token, "EUR").await;
+    app.patch(
+        &format!("/api/v1/collectives/{collective}"),
+        &admin.token,
+        json!({"require_second_factor_for_coordinators": true}),
+    )
+    .await
+    .expect(200);
+    let path = format!("/api/v1/pools/{pool}/contributions");
+    let body = json!({"amount": "5.00", "method": "cash"});
+
+    app.post_keyed(&path, &coordinator.token, "gift-1", body.clone())
+        .await
+        .expect_problem(403, "second_factor_required");
+    assert_eq!(app.balances(&pool, &admin.token).await["received"], "0.00");
+
+    enrol(&app, &coordinator.token).await;
+    let first = app
+        .post_keyed(&path, &coordinator.token, "gift-1", body.clone())
+        .await
+        .expect(201);
+    assert_eq!(first.header("Idempotent-Replayed"), None);
+    let again = app
+        .post_keyed(&path, &coordinator.token, "gift-1", body)
+        .await
+        .expect(201);
+    assert_eq!(again.header("Idempotent-Replayed"), Some("true"));
+    assert_eq!(first.body["id"], again.body["id"]);
+    assert_eq!(app.balances(&pool, &admin.token).await["received"], "5.00");
+}
