@@ -83,6 +83,7 @@ pub const CODES: &[ProblemCode] = &[
     c("already_reversed", 409, "the entry was reversed already"),
     c("disbursement_resolved", 409, "the disbursement's outcome is already recorded (`current_status`)"),
     c("cursor_expired", 409, "the events feed's `after` is older than the events kept; read the current state, then the feed without `after` (`purged_through`)"),
+    c("request_redacted", 409, "a comment on a request whose private texts were redacted: it had been closed longer than the collective keeps them (`retention_days`)"),
     c("concurrent_change", 409, "the object changed meanwhile: try again"),
     c("precondition_failed", 412, "`If-Match` names an old version; the current one is in `ETag`"),
     c("payload_too_large", 413, "the body is over 64 KiB"),

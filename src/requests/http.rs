@@ -468,7 +468,7 @@ pub async fn list_request_disbursements(
     tag = "requests",
     params(("id" = Uuid, Path, description = "Request id")),
     request_body = NewComment,
-    responses((status = 201, body = Comment)),
+    responses((status = 201, body = Comment), (status = 409, description = "`request_redacted`")),
     security(("bearer" = []))
 )]
 #[post("/requests/{id}/comments")]

@@ -1171,6 +1171,15 @@ pub fn comment(
     let body = check_text("body", &input.body, 5000)?;
     write_tx(conn, |conn| {
         let (actor, row, own) = load(conn, principal, id)?;
+        // Its private texts, comments included, were redacted under the
+        // collective's retention period: a new comment would be kept for
+        // good, since nothing redacts a request twice.
+        if row.redacted_at.is_some() {
+            return Err(Error::conflict(
+                "request_redacted",
+                "this request's private texts were redacted under the collective's retention period; it takes no more comments",
+            ));
+        }
         let coordinator = actor.may(Permission::ReviewRequests);
         let visibility = match (coordinator, own, input.visibility) {
             (true, _, Some(v)) => v,

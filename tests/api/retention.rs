@@ -589,3 +589,46 @@ async fn the_retention_period_is_an_admins_setting_from_1_to_36500_days() {
     let events = app.events_about(&w.collective).await;
     assert_eq!(events.last().unwrap().1["retention_days"], 90);
 }
+
+/// Nothing redacts a request twice, so a comment added after its redaction
+/// would be kept for good: refused (409 `request_redacted`), for the
+/// requester and coordinators alike, and nothing is written. A request
+/// closed too recently still takes comments.
+#[actix_rt::test]
+async fn a_redacted_request_takes_no_more_comments() {
+    let w = world("No comments after").await;
+    let app = &w.app;
+    app.patch(
+        &format!("/api/v1/collectives/{}", w.collective),
+        &w.admin.token,
+        json!({"retention_days": 30}),
+    )
+    .await
+    .expect(200);
+    let old = w.ask(&w.mo, "30.00").await;
+    w.withdraw(&old.id, &w.mo, &secret("withdrawal")).await;
+    w.clock().advance(TimeDelta::days(31));
+    let recent = w.ask(&w.zed, "40.00").await;
+    w.withdraw(&recent.id, &w.zed, &secret("recent")).await;
+    assert_eq!(w.sweep().await.redacted, 1);
+    assert_ne!(w.request(&old.id).await["redacted_at"], Value::Null);
+
+    let comments = format!("/api/v1/requests/{}/comments", old.id);
+    let before = app.get(&comments, &w.admin.token).await.expect(200).body;
+    for (who, visibility) in [(&w.mo, "requester"), (&w.cleo, "internal")] {
+        app.post(
+            &comments,
+            &who.token,
+            json!({"body": secret("too-late"), "visibility": visibility}),
+        )
+        .await
+        .expect_problem(409, "request_redacted");
+    }
+    assert_eq!(
+        app.get(&comments, &w.admin.token).await.expect(200).body,
+        before
+    );
+
+    w.comment(&recent.id, &w.zed, "still open to comments")
+        .await;
+}
