@@ -27,7 +27,7 @@
 use chrono::NaiveDateTime;
 use totp_rs::{Algorithm, TOTP};
 
-use super::access::Principal;
+use super::access::{Actor, Principal, Who};
 use super::account::check_current_password;
 use super::password::{digest, digests_match, random_bytes};
 use super::second_factor_store as store;
@@ -434,6 +434,7 @@ pub async fn confirm(
             )?;
             if moved {
                 store::replace_recovery_codes(conn, &owner, &digests, at)?;
+                audited(conn, &owner, "second_factor.enrolled")?;
             }
             Ok(moved)
         })
@@ -444,6 +445,29 @@ pub async fn confirm(
     } else {
         Err(wrong_code())
     }
+}
+
+/// Records a change to the person's second factor in the audit trail of
+/// every collective they are an active member of, by them: their admins see
+/// who enrolled, turned it off or replaced their recovery codes, and when
+/// (nothing of the secret or the codes). A person in no collective leaves
+/// no record.
+fn audited(conn: &mut DbConnection, user_id: &str, action: &str) -> Result<()> {
+    for membership in crate::collectives::store::active_memberships_of(conn, user_id)? {
+        let Some(role) = membership.role() else {
+            continue;
+        };
+        let actor = Actor {
+            collective_id: membership.collective_id.clone(),
+            who: Who::Member {
+                user_id: user_id.to_owned(),
+                membership_id: membership.id.clone(),
+                role,
+            },
+        };
+        crate::audit::record(conn, &actor, action, "user", user_id, serde_json::json!({}))?;
+    }
+    Ok(())
 }
 
 fn no_pending() -> Error {
@@ -493,8 +517,13 @@ pub async fn disable(
     check_current_password(db, settings, user_id, current_password, address).await?;
     check_answer(db, settings, user_id, answer, address).await?;
     let owner = user_id.to_owned();
-    db.run(move |conn| write_tx(conn, |conn| store::remove(conn, &owner)))
-        .await?;
+    db.run(move |conn| {
+        write_tx(conn, |conn| {
+            store::remove(conn, &owner)?;
+            audited(conn, &owner, "second_factor.disabled")
+        })
+    })
+    .await?;
     Ok(())
 }
 
@@ -512,7 +541,8 @@ pub async fn regenerate_recovery_codes(
     let owner = user_id.to_owned();
     db.run(move |conn| {
         write_tx(conn, |conn| {
-            store::replace_recovery_codes(conn, &owner, &digests, now())
+            store::replace_recovery_codes(conn, &owner, &digests, now())?;
+            audited(conn, &owner, "second_factor.recovery_codes_replaced")
         })
     })
     .await?;

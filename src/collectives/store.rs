@@ -145,6 +145,16 @@ pub fn collectives_of(
         .load(conn)?)
 }
 
+/// The user's active memberships, in collective order.
+pub fn active_memberships_of(conn: &mut DbConnection, user_id: &str) -> Result<Vec<MembershipRow>> {
+    Ok(memberships::table
+        .filter(memberships::user_id.eq(user_id))
+        .filter(memberships::status.eq(crate::auth::policy::MembershipStatus::Active.as_str()))
+        .order(memberships::collective_id.asc())
+        .select(MembershipRow::as_select())
+        .load(conn)?)
+}
+
 /// Filters for the member list.
 #[derive(Debug, Default, Clone)]
 pub struct MemberFilter {

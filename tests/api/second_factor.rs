@@ -594,3 +594,87 @@ async fn a_restricted_coordinator_s_money_write_is_refused_then_runs_once_they_e
     assert_eq!(first.body["id"], again.body["id"]);
     assert_eq!(app.balances(&pool, &admin.token).await["received"], "5.00");
 }
+
+/// Enrolling, replacing the recovery codes and turning the second factor off
+/// are recorded in the audit trail of the collectives the person is an
+/// active member of (and no other), by them, about them, with nothing of
+/// the secret or the codes; a failed attempt records nothing.
+#[actix_rt::test]
+async fn changes_to_a_second_factor_are_in_the_audit_trail_of_each_collective() {
+    let app = spawn().await;
+    let (north, admin) = app.bootstrap("Northside").await;
+    let (south, south_admin) = app.bootstrap("Southside").await;
+    let coordinator = app.join(&north, &admin, "coordinator").await;
+    let trail = |collective: String, token: String| {
+        let app = &app;
+        async move {
+            let records = app
+                .get(&format!("/api/v1/audit?collective_id={collective}"), &token)
+                .await
+                .expect(200)
+                .body["items"]
+                .as_array()
+                .unwrap()
+                .clone();
+            records
+                .into_iter()
+                .filter(|r| r["action"].as_str().unwrap().starts_with("second_factor."))
+                .collect::<Vec<_>>()
+        }
+    };
+
+    let (secret, recovery) = enrol(&app, &coordinator.token).await;
+    next_step(&app);
+    app.post(
+        "/api/v1/me/second-factor/recovery-codes",
+        &coordinator.token,
+        json!({"code": "000000"}),
+    )
+    .await
+    .expect_problem(403, "wrong_second_factor_code");
+    app.post(
+        "/api/v1/me/second-factor/recovery-codes",
+        &coordinator.token,
+        json!({"code": code(&secret, step(&app))}),
+    )
+    .await
+    .expect(200);
+    next_step(&app);
+    app.post(
+        "/api/v1/me/second-factor/disable",
+        &coordinator.token,
+        json!({"current_password": PASSWORD, "code": code(&secret, step(&app))}),
+    )
+    .await
+    .expect(200);
+
+    let north_trail = trail(north.clone(), admin.token.clone()).await;
+    let mut actions: Vec<&str> = north_trail
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    actions.sort_unstable();
+    assert_eq!(
+        actions,
+        [
+            "second_factor.disabled",
+            "second_factor.enrolled",
+            "second_factor.recovery_codes_replaced"
+        ],
+        "{north_trail:#?}"
+    );
+    for record in &north_trail {
+        assert_eq!(record["actor_kind"], "user");
+        assert_eq!(record["actor_id"], coordinator.user_id.as_str());
+        assert_eq!(record["object_kind"], "user");
+        assert_eq!(record["object_id"], coordinator.user_id.as_str());
+        let shown = record.to_string();
+        assert!(!shown.contains(&secret), "{shown}");
+        assert!(
+            recovery.iter().all(|c| !shown.contains(c.as_str())),
+            "{shown}"
+        );
+    }
+    // A collective they are not a member of: nothing there.
+    assert!(trail(south, south_admin.token.clone()).await.is_empty());
+}
