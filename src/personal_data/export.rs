@@ -40,6 +40,17 @@ pub struct AccountData {
     pub created_at: DateTime<Utc>,
     /// Web sessions and API sign-ins (refresh tokens) open now.
     pub open_sign_ins: i64,
+    pub second_factor: SecondFactorData,
+}
+
+/// Your second factor, as `GET /me/second-factor` says it: never its secret
+/// or the recovery codes (only digests of those are kept).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecondFactorData {
+    /// `none`, `pending` (started, not confirmed) or `confirmed`.
+    pub state: String,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub recovery_codes_left: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -303,6 +314,14 @@ pub fn of(conn: &mut DbConnection, user_id: &str) -> Result<PersonalData> {
                 other_contact: user.other_contact,
                 created_at: utc(user.created_at),
                 open_sign_ins: store::open_sign_ins(conn, user_id)?,
+                second_factor: {
+                    let status = crate::auth::second_factor::status(conn, user_id)?;
+                    SecondFactorData {
+                        state: status.state.map_or("none", |s| s.as_str()).to_owned(),
+                        confirmed_at: status.confirmed_at.map(utc),
+                        recovery_codes_left: status.recovery_codes_left,
+                    }
+                },
             },
             memberships,
             audit,

@@ -678,3 +678,35 @@ async fn changes_to_a_second_factor_are_in_the_audit_trail_of_each_collective() 
     // A collective they are not a member of: nothing there.
     assert!(trail(south, south_admin.token.clone()).await.is_empty());
 }
+
+/// The personal-data export says where the person's second factor stands,
+/// and holds neither its secret nor the recovery codes.
+#[actix_rt::test]
+async fn the_personal_data_export_shows_the_second_factor_but_not_its_secrets() {
+    let app = spawn().await;
+    let (_, admin) = app.bootstrap("Northside").await;
+    let before = app
+        .get("/api/v1/me/export", &admin.token)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(before["account"]["second_factor"]["state"], "none");
+    assert_eq!(
+        before["account"]["second_factor"]["confirmed_at"],
+        Value::Null
+    );
+
+    let (secret, recovery) = enrol(&app, &admin.token).await;
+    let after = app
+        .get("/api/v1/me/export", &admin.token)
+        .await
+        .expect(200)
+        .body;
+    let factor = &after["account"]["second_factor"];
+    assert_eq!(factor["state"], "confirmed");
+    assert_ne!(factor["confirmed_at"], Value::Null);
+    assert_eq!(factor["recovery_codes_left"], 10);
+    let shown = after.to_string();
+    assert!(!shown.contains(&secret), "the secret is not exported");
+    assert!(recovery.iter().all(|c| !shown.contains(c.as_str())));
+}
