@@ -180,6 +180,18 @@ impl World {
     fn clock(&self) -> &Clock {
         self.app.db.clock()
     }
+
+    /// Sets the collective's retention period (an admin's setting).
+    async fn keep_for(&self, days: i32) {
+        self.app
+            .patch(
+                &format!("/api/v1/collectives/{}", self.collective),
+                &self.admin.token,
+                json!({"retention_days": days}),
+            )
+            .await
+            .expect(200);
+    }
 }
 
 #[derive(diesel::QueryableByName)]
@@ -212,13 +224,7 @@ async fn redactions_recorded(app: &TestApp) -> (i64, i64) {
 async fn closed_requests_past_the_period_lose_their_private_fields_and_nothing_else() {
     let w = world("Retention").await;
     let app = &w.app;
-    app.patch(
-        &format!("/api/v1/collectives/{}", w.collective),
-        &w.admin.token,
-        json!({"retention_days": 30}),
-    )
-    .await
-    .expect(200);
+    w.keep_for(30).await;
 
     // Closed on the first day, each way a request can close.
     let paid = w.ask(&w.mo, "100.00").await;
@@ -598,13 +604,7 @@ async fn the_retention_period_is_an_admins_setting_from_1_to_36500_days() {
 async fn a_redacted_request_takes_no_more_comments() {
     let w = world("No comments after").await;
     let app = &w.app;
-    app.patch(
-        &format!("/api/v1/collectives/{}", w.collective),
-        &w.admin.token,
-        json!({"retention_days": 30}),
-    )
-    .await
-    .expect(200);
+    w.keep_for(30).await;
     let old = w.ask(&w.mo, "30.00").await;
     w.withdraw(&old.id, &w.mo, &secret("withdrawal")).await;
     w.clock().advance(TimeDelta::days(31));
