@@ -147,7 +147,7 @@ fn once(
     let sealed = crate::crypto::seal(ANSWER.table, ANSWER.column, &request.place(), &answer.body)?;
     // diesel would prepare its `UPDATE` anew at each call: kept instead
     // (`crate::db::statement`), as every money write runs it.
-    Kept::<StoreAnswer>::new(vec![
+    Kept::<StoreAnswer>::new(&[
         Param::Integer(i32::from(answer.status)),
         Param::Text(&sealed),
         Param::Text(&request.caller),

@@ -27,7 +27,7 @@
 use chrono::NaiveDateTime;
 use totp_rs::{Algorithm, TOTP};
 
-use super::access::{Actor, Principal, Who};
+use super::access::Principal;
 use super::account::check_current_password;
 use super::password::{digest, digests_match, random_bytes};
 use super::second_factor_store as store;
@@ -152,6 +152,13 @@ pub struct Status {
     pub state: Option<State>,
     pub confirmed_at: Option<NaiveDateTime>,
     pub recovery_codes_left: i64,
+}
+
+impl Status {
+    /// `none`, `pending` or `confirmed`, as the API and the export say it.
+    pub fn state_name(&self) -> &'static str {
+        self.state.map_or("none", State::as_str)
+    }
 }
 
 /// A started enrolment: the secret, shown this once.
@@ -454,17 +461,7 @@ pub async fn confirm(
 /// no record.
 fn audited(conn: &mut DbConnection, user_id: &str, action: &str) -> Result<()> {
     for membership in crate::collectives::store::active_memberships_of(conn, user_id)? {
-        let Some(role) = membership.role() else {
-            continue;
-        };
-        let actor = Actor {
-            collective_id: membership.collective_id.clone(),
-            who: Who::Member {
-                user_id: user_id.to_owned(),
-                membership_id: membership.id.clone(),
-                role,
-            },
-        };
+        let actor = membership.actor();
         crate::audit::record(conn, &actor, action, "user", user_id, serde_json::json!({}))?;
     }
     Ok(())

@@ -35,7 +35,7 @@ pub struct SecondFactorStatus {
 
 fn status_view(status: Status, required: bool) -> SecondFactorStatus {
     SecondFactorStatus {
-        state: status.state.map_or("none", State::as_str),
+        state: status.state_name(),
         confirmed_at: status.confirmed_at.map(|at| at.and_utc()),
         recovery_codes_left: status.recovery_codes_left,
         required,

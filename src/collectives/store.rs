@@ -62,6 +62,20 @@ impl MembershipRow {
     pub fn role(&self) -> Option<crate::auth::policy::Role> {
         crate::auth::policy::Role::parse(&self.role)
     }
+
+    /// The member acting through this membership, for the audit trail
+    /// (an unknown role is recorded as a member's).
+    pub fn actor(&self) -> crate::auth::access::Actor {
+        use crate::auth::access::{Actor, Who};
+        Actor {
+            collective_id: self.collective_id.clone(),
+            who: Who::Member {
+                user_id: self.user_id.clone(),
+                membership_id: self.id.clone(),
+                role: self.role().unwrap_or(crate::auth::policy::Role::Member),
+            },
+        }
+    }
 }
 
 /// Whether the database holds any collective at all (`commonpot demo`

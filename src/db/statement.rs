@@ -35,7 +35,7 @@ pub enum Param<'a> {
 /// The statement `S` with its parameters; run it with diesel's
 /// `RunQueryDsl` (`execute`).
 pub struct Kept<'a, S> {
-    params: Vec<Param<'a>>,
+    params: &'a [Param<'a>],
     text: PhantomData<S>,
 }
 
@@ -43,7 +43,7 @@ impl<'a, S: Sql> Kept<'a, S> {
     /// Panics in debug builds when the count of parameters does not fit the
     /// text (a bug in the caller, found by any test that runs it); a
     /// release build sends it and the database refuses it.
-    pub fn new(params: Vec<Param<'a>>) -> Self {
+    pub fn new(params: &'a [Param<'a>]) -> Self {
         debug_assert_eq!(
             params.len() + 1,
             S::PIECES.len(),

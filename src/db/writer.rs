@@ -156,7 +156,6 @@ impl Writer {
                 Batches {
                     pool,
                     health,
-                    sqlite,
                     committed,
                 }
                 .serve(commands)
@@ -201,8 +200,6 @@ impl Writer {
 struct Batches {
     pool: DbPool,
     health: Arc<health::Health>,
-    /// SQLite: its connection leaves checkpoints to [`checkpoints`].
-    sqlite: bool,
     /// Batches committed so far (the checkpointer's cue; it stops when
     /// this is dropped with the writer).
     committed: Arc<std::sync::atomic::AtomicU64>,
@@ -339,7 +336,7 @@ impl Batches {
     /// A connection of the pool for the batches, set for them ([`HELD`]).
     fn take(&self) -> Result<PooledConnection> {
         let mut conn = checkout(&self.pool, &self.health, CHECKOUT_TIMEOUT)?;
-        if let (true, DbConnection::Sqlite(c)) = (self.sqlite, &mut **conn) {
+        if let DbConnection::Sqlite(c) = &mut **conn {
             use diesel::connection::SimpleConnection;
             c.batch_execute(HELD).map_err(Error::Storage)?;
         }

@@ -235,8 +235,8 @@ fn take_numbers(conn: &mut DbConnection, collective_id: &str, count: i64) -> Que
     // Kept prepared (`crate::db::statement`): every batch runs it.
     let bump = |conn: &mut DbConnection| {
         use crate::db::statement::{Kept, Param};
-        let bump =
-            Kept::<BumpSequence>::new(vec![Param::BigInt(count), Param::Text(collective_id)]);
+        let params = [Param::BigInt(count), Param::Text(collective_id)];
+        let bump = Kept::<BumpSequence>::new(&params);
         crate::on_backend!(conn, |c| bump.get_result::<i64>(c)).optional()
     };
     if let Some(last) = bump(conn)? {

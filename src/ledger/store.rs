@@ -73,7 +73,7 @@ pub(super) fn move_balances(
     };
     // diesel would prepare its `UPDATE` anew at each call: kept instead
     // (`crate::db::statement`), as every money write runs it.
-    Ok(Kept::<MoveBalances>::new(vec![
+    Ok(Kept::<MoveBalances>::new(&[
         BigInt(d.available),
         BigInt(d.held),
         BigInt(d.deficit),

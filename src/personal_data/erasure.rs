@@ -34,7 +34,7 @@ use serde_json::json;
 
 use super::redact::Redaction;
 use super::TOMBSTONE;
-use crate::auth::access::{authorize, Actor, Principal, Who};
+use crate::auth::access::{authorize, Actor, Principal};
 use crate::auth::account::check_current_password;
 use crate::auth::policy::{Permission, Role};
 use crate::collectives::store::{
@@ -145,14 +145,7 @@ pub fn erase_everywhere(conn: &mut DbConnection, user_id: &str) -> Result<Erased
     person_texts(conn, &user, &mut person)?;
     let mut own = Redaction::default();
     for membership in &rows {
-        let actor = Actor {
-            collective_id: membership.collective_id.clone(),
-            who: Who::Member {
-                user_id: user.id.clone(),
-                membership_id: membership.id.clone(),
-                role: membership.role().unwrap_or(Role::Member),
-            },
-        };
+        let actor = membership.actor();
         erase_membership(conn, &actor, membership, &user, false, &person, &mut own)?;
     }
     erase_account(conn, &user)?;

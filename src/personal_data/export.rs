@@ -48,7 +48,7 @@ pub struct AccountData {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SecondFactorData {
     /// `none`, `pending` (started, not confirmed) or `confirmed`.
-    pub state: String,
+    pub state: &'static str,
     pub confirmed_at: Option<DateTime<Utc>>,
     pub recovery_codes_left: i64,
 }
@@ -317,7 +317,7 @@ pub fn of(conn: &mut DbConnection, user_id: &str) -> Result<PersonalData> {
                 second_factor: {
                     let status = crate::auth::second_factor::status(conn, user_id)?;
                     SecondFactorData {
-                        state: status.state.map_or("none", |s| s.as_str()).to_owned(),
+                        state: status.state_name(),
                         confirmed_at: status.confirmed_at.map(utc),
                         recovery_codes_left: status.recovery_codes_left,
                     }
